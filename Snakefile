@@ -1,0 +1,28 @@
+# DeFMO with learned losses: every table of the report from one command.
+#   snakemake --cores all                      (embedded default, scale from params.yaml)
+#   snakemake --cores all --config scale=paper (report Table 2 on CUDA)
+# Rules live in workflow/rules/; each calls the package CLI (python -m defmo <verb>).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+validate(config, "workflow/schemas/params.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ablate.smk"
+include: "workflow/rules/quality.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.report.output,

@@ -1,0 +1,3 @@
+from defmo.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Load, resolve and validate ``params.yaml``: the one source of truth for Snakemake, DVC and the CLI.
+
+The raw file holds the report's values in its top-level sections and per-scale overrides under
+``scales.<name>``; :func:`resolve` deep-merges the chosen scale over the top level and validates the
+result against ``workflow/schemas/params.schema.yaml`` (the schema the Snakefile uses too). Every
+error names the offending key and says what to do, before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from defmo.errors import UserError
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+SCHEMA_FILE = "params.schema.yaml"
+KNOWN_METHODS = ("image", "background", "original")  # besides trained approaches
+
+
+class ConfigError(UserError):
+    """A params.yaml problem; the message names the file and key."""
+
+
+def _schema_registry(schema_dir: Path) -> tuple[dict, Registry]:
+    def load(path: Path) -> dict:
+        return yaml.safe_load(path.read_text())
+
+    resources = []
+    for path in sorted(schema_dir.rglob("*.schema.yaml")):
+        doc = load(path)
+        doc.setdefault("$id", path.resolve().as_uri())
+        resources.append((doc["$id"], Resource.from_contents(doc)))
+    root = load(schema_dir / SCHEMA_FILE)
+    root["$id"] = (schema_dir / SCHEMA_FILE).resolve().as_uri()
+    return root, Registry().with_resources(resources)
+
+
+def _key_path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def validate(cfg: dict, source: str = "params.yaml", schema_dir: Path = SCHEMA_DIR) -> None:
+    """Raise :class:`ConfigError` listing every schema violation of ``cfg`` by key path."""
+    root, registry = _schema_registry(schema_dir)
+    validator = Draft202012Validator(root, registry=registry)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"  - key '{_key_path(e)}': {e.message}" for e in errors]
+        raise ConfigError(
+            f"{source} is invalid (schema: workflow/schemas/{SCHEMA_FILE}):\n"
+            + "\n".join(lines)
+            + "\nFix these keys in params.yaml (or the --config/--set override) and run again."
+        )
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return ``base`` with ``override`` merged in recursively (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _set_dotted(cfg: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = cfg
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            raise ConfigError(f"override '{dotted}': '{key}' is not a section of params.yaml")
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of the raw params."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like key.path=value")
+        key, text = item.split("=", 1)
+        _set_dotted(out, key.strip(), yaml.safe_load(text))
+    return out
+
+
+def _check_semantics(cfg: dict, source: str) -> None:
+    """Cross-key checks the schema cannot express."""
+    approaches = cfg["train"]["approach"]
+    for section, key in (("train", "approaches"), ("ablation", "approaches")):
+        for name in cfg[section][key]:
+            if name not in approaches:
+                raise ConfigError(
+                    f"{source}: key '{section}.{key}' names '{name}', which is not defined under "
+                    f"'train.approach' (defined: {', '.join(approaches)})"
+                )
+    for name in cfg["eval"]["methods"]:
+        if name not in approaches and name not in KNOWN_METHODS:
+            raise ConfigError(
+                f"{source}: key 'eval.methods' names '{name}': use a trained approach "
+                f"({', '.join(approaches)}) or one of {', '.join(KNOWN_METHODS)}"
+            )
+    for name, weights in approaches.items():
+        if "F" not in weights["losses"]:
+            raise ConfigError(f"{source}: key 'train.approach.{name}.losses' lacks the supervised loss F")
+
+
+def resolve(raw: dict, scale: str | None = None, source: str = "params.yaml") -> dict:
+    """Merge ``scales[scale]`` (default: ``raw['scale']``) over the top level and validate.
+
+    Returns a new dict with the same sections, ``scale`` set to the scale used and ``scales`` kept so the
+    result validates against the same schema.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must be a YAML mapping of sections")
+    validate(raw, source)
+    scale = scale or raw["scale"]
+    scales = raw["scales"]
+    if scale not in scales:
+        raise ConfigError(f"{source}: key 'scale' is '{scale}', but 'scales' defines only: {', '.join(scales)}")
+    cfg = deep_merge({k: v for k, v in raw.items() if k != "scales"}, scales[scale])
+    cfg["scale"] = scale
+    cfg["scales"] = raw["scales"]
+    validate(cfg, f"{source} (after merging scales.{scale})")
+    _check_semantics(cfg, source)
+    return cfg
+
+
+def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: Iterable[str] = ()) -> dict:
+    """Read ``path``, apply ``key=value`` overrides, resolve the scale and validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such params file (run from the repository root or pass --params)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = apply_overrides(raw or {}, overrides)
+    return resolve(raw, scale, source=str(path))
