@@ -26,7 +26,7 @@ VERBS = {
     "deblur": ("defmo.evaluation.deblur", "deblur your own image+background or video"),
     "ablate-memory": ("defmo.profiling.cli", "memory ablation: one cell or the whole table"),
     "quality": ("defmo.reporting.quality", "Radon code-quality table (Table 5)"),
-    "tables": ("defmo.reporting.tables", "tables 2-4 from params, metrics and ablation results"),
+    "tables": ("defmo.reporting.tables", "Table 2 from params; Table 3 from the evaluation metrics"),
     "figures": ("defmo.reporting.figures", "figures: samples, curves, memory bars"),
     "report": ("defmo.reporting.report", "assemble results/report.md"),
 }
