@@ -45,13 +45,25 @@ def _key_path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
+def _describe(error) -> str:
+    """One line per violation; unknown keys are named in full with the allowed ones."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        prefix = _key_path(error) + "." if error.absolute_path else ""
+        return "; ".join(
+            f"  - key '{prefix}{k}': unknown key (allowed here: {', '.join(sorted(allowed))})" for k in unknown
+        )
+    return f"  - key '{_key_path(error)}': {error.message}"
+
+
 def validate(cfg: dict, source: str = "params.yaml", schema_dir: Path = SCHEMA_DIR) -> None:
     """Raise :class:`ConfigError` listing every schema violation of ``cfg`` by key path."""
     root, registry = _schema_registry(schema_dir)
     validator = Draft202012Validator(root, registry=registry)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        lines = [f"  - key '{_key_path(e)}': {e.message}" for e in errors]
+        lines = [_describe(e) for e in errors]
         raise ConfigError(
             f"{source} is invalid (schema: workflow/schemas/{SCHEMA_FILE}):\n"
             + "\n".join(lines)

@@ -1,0 +1,97 @@
+"""params.yaml validation: every scale resolves, bad input is named by key before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from defmo.config import ConfigError, apply_overrides, deep_merge, load, resolve
+
+
+@pytest.fixture(scope="module")
+def raw(repo):
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("scale", ["cpu", "paper", "tiny"])
+def test_every_scale_resolves(repo, scale):
+    cfg = load(repo / "params.yaml", scale=scale)
+    assert cfg["scale"] == scale
+    assert cfg["data"]["resolution"] % 16 == 0
+
+
+def test_paper_scale_is_table2(repo):
+    cfg = load(repo / "params.yaml", scale="paper")
+    train, approach = cfg["train"], cfg["train"]["approach"]
+    assert (cfg["data"]["resolution"], cfg["data"]["n_subframes"]) == (128, 24)
+    assert (approach["defmo"]["epochs"], approach["defmo"]["batch_size"]) == (7, 24)
+    assert (approach["proposed"]["epochs"], approach["proposed"]["batch_size"]) == (4, 9)
+    assert (train["lr_g"], train["lr_ds"], train["lr_dt"]) == (1e-3, 1e-5, 5e-5)
+    assert (train["lr_step"], train["lr_gamma"], train["ds_steps"], train["dt_steps"]) == (10, 0.5, 1, 2)
+    assert approach["proposed"]["losses"] == {"F": 1.0, "I": 1.0, "N": 0.05, "G": 1.0, "L": 1.0}
+    assert approach["defmo"]["losses"] == {"F": 1.0, "I": 1.0, "T": 1.0, "S": 1.0, "L": 1.0}
+
+
+def test_deep_merge_keeps_siblings():
+    base = {"a": {"x": 1, "y": {"z": 2}}, "b": 3}
+    assert deep_merge(base, {"a": {"y": {"z": 5}}}) == {"a": {"x": 1, "y": {"z": 5}}, "b": 3}
+    assert base["a"]["y"]["z"] == 2  # not mutated
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("data.resolution=-3", "data.resolution"),
+        ("data.resolution=70", "data.resolution"),  # not a multiple of 16
+        ("data.n_subframes='eight'", "data.n_subframes"),
+        ("train.lr_g=0", "train.lr_g"),
+        ("device=gpu", "device"),
+        ("model.encoder=vgg", "model.encoder"),
+    ],
+)
+def test_bad_values_name_the_key(raw, override, key):
+    with pytest.raises(ConfigError, match=f"key '{key}'"):
+        resolve(apply_overrides(raw, [override]))
+
+
+def test_unknown_key_is_named(raw):
+    with pytest.raises(ConfigError, match="key 'data.resolutoin': unknown key"):
+        resolve(apply_overrides(raw, ["data.resolutoin=64"]))
+
+
+def test_unknown_key_in_a_scale_is_caught_after_merge(raw):
+    bad = apply_overrides(raw, ["scales.cpu.data={'resolutoin': 64}"])
+    with pytest.raises(ConfigError, match=r"scales\.cpu(.|\n)*key 'data\.resolutoin'"):
+        resolve(bad, "cpu")
+
+
+def test_unknown_scale(raw):
+    with pytest.raises(ConfigError, match="key 'scale'"):
+        resolve(raw, "huge")
+
+
+def test_cross_key_checks(raw):
+    with pytest.raises(ConfigError, match="train.approaches"):
+        resolve(apply_overrides(raw, ["train.approaches=[defmo, nope]"]))
+    with pytest.raises(ConfigError, match="eval.methods"):
+        resolve(apply_overrides(raw, ["eval.methods=[image, nope]"]))
+
+
+def test_cli_stops_before_work_with_the_key(repo, tmp_path):
+    out = tmp_path / "fig.png"
+    cmd = [sys.executable, "-m", "defmo", "--set", "train.lr_g=-1", "figures", "samples", "--output", str(out)]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "key 'train.lr_g'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_missing_params_file(repo, tmp_path):
+    cmd = [sys.executable, "-m", "defmo", "--params", str(tmp_path / "nope.yaml"), "figures", "samples",
+           "--output", str(tmp_path / "x.png")]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 2 and "nope.yaml" in proc.stderr
