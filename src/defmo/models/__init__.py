@@ -1,1 +1,56 @@
-"""defmo.models"""
+"""Networks: the DeFMO generator (encoder + renderer), the learned-loss discriminators D_S and D_T.
+
+Public API (all built from the resolved config's ``model`` section):
+    build_generator(cfg) -> Generator      encode (B,6,H,W)->(B,K,H/16,W/16); render(latent, times (T,))
+                                           -> (B,T,4,H,W) in [0,1]; forward(image, background, times)
+    build_ds(cfg) -> SharpnessCritic       (B,4,H,W) -> (B,) Wasserstein score
+    build_dt(cfg) -> OrderDiscriminator    (B,4,H,W), (B,4,H,W) -> (B,) logit
+    load_original(folder) -> Generator     DeFMO's published ResNet-50 weights
+"""
+
+from __future__ import annotations
+
+import logging
+
+from torch import nn
+
+from defmo.models.discriminator_arch import OrderDiscriminator, SharpnessCritic
+from defmo.models.generator import Generator, subframe_times
+from defmo.models.original import load_original
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Generator", "SharpnessCritic", "OrderDiscriminator", "build_generator", "build_ds", "build_dt",
+    "load_original", "subframe_times", "count_parameters",
+]
+
+
+def build_generator(cfg: dict) -> Generator:
+    """``Generator`` with ``cfg["model"]["encoder"]`` (resnet18 | resnet50) and ``["pretrained"]``."""
+    model = cfg["model"]
+    return Generator(model["encoder"], model["pretrained"])
+
+
+def _disc_pretrained(model: dict) -> str:
+    if model["discriminator"] == "light" and model["pretrained"] != "none":
+        log.info("model.pretrained=%s does not apply to the light discriminators (random init)", model["pretrained"])
+        return "none"
+    return model["pretrained"]
+
+
+def build_ds(cfg: dict) -> SharpnessCritic:
+    """D_S from ``cfg["model"]``: ``discriminator`` (resnet18 | light), ``pretrained``, ``ds_input`` (masked | raw)."""
+    model = cfg["model"]
+    return SharpnessCritic(model["discriminator"], _disc_pretrained(model), model["ds_input"] == "masked")
+
+
+def build_dt(cfg: dict) -> OrderDiscriminator:
+    """D_T from ``cfg["model"]``: ``discriminator`` (resnet18 | light), ``pretrained``."""
+    model = cfg["model"]
+    return OrderDiscriminator(model["discriminator"], _disc_pretrained(model))
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) scalar parameters in ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
