@@ -1,0 +1,77 @@
+"""Figure kind ``memory``: grouped bars of Table 4 (``results/figures/memory.png``).
+
+Three panels over the approaches, one bar per technique: measured peak memory (MiB), measured median step
+time (s), and the report's quoted GPU numbers for comparison. Failed cells are drawn as missing bars marked
+``x``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+
+from defmo.errors import UserError
+from defmo.utils.io import atomic_path
+
+log = logging.getLogger(__name__)
+PANELS = (("peak_mib", "peak memory, MiB (measured)"), ("median_step_s", "median step time, s (measured)"),
+          ("quoted_mib", "peak memory, MiB (report, quoted)"))
+
+
+def read_memory_csv(path: Path) -> list[dict]:
+    """Rows of ``results/plots/memory.csv`` (written by ``ablate-memory --table``)."""
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such file; run `ablate-memory --table ... --plot-csv {path}` first")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "peak_mib" not in rows[0]:
+        raise UserError(f"{path}: not the memory ablation CSV (no rows or no peak_mib column); regenerate it")
+    return rows
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _panel(ax, rows: list[dict], key: str, title: str) -> None:
+    approaches = list(dict.fromkeys(r["approach_label"] for r in rows))
+    techniques = list(dict.fromkeys(r["technique_label"] for r in rows))
+    width = 0.8 / max(len(techniques), 1)
+    for j, tech in enumerate(techniques):
+        values = [_number(next((r[key] for r in rows if r["approach_label"] == a and r["technique_label"] == tech), ""))
+                  for a in approaches]
+        xs = [i + (j - (len(techniques) - 1) / 2) * width for i in range(len(approaches))]
+        ax.bar(xs, [0 if math.isnan(v) else v for v in values], width, label=tech)
+        for x, v in zip(xs, values):
+            if math.isnan(v):
+                ax.plot(x, 0, "kx")
+    ax.set_xticks(range(len(approaches)), approaches)
+    ax.set_title(title, fontsize=9)
+
+
+def plot_memory(inputs: list[Path], output: Path, cfg: dict) -> None:
+    """Grouped bar chart from ``inputs[0]`` (``results/plots/memory.csv``) to ``output`` (PNG)."""
+    if len(inputs) != 1:
+        raise UserError("figures memory: pass exactly one --inputs file, results/plots/memory.csv")
+    rows = read_memory_csv(inputs[0])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4))
+    for ax, (key, title) in zip(axes, PANELS):
+        _panel(ax, rows, key, title)
+    axes[0].legend(fontsize=8)
+    device = rows[0].get("memory_label") or "n/a"
+    fig.suptitle(f"Memory ablation (scale {cfg['scale']}): {device}", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(output) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    log.info("wrote %s", output)

@@ -1,0 +1,82 @@
+# Memory ablation (report Table 4): one job per (approach, technique) cell, each a fresh process that
+# measures peak memory (NVML / nvidia-smi on CUDA, peak RSS on CPU) and step time; then Table 4, its plot
+# CSV and metrics, and the grouped bar chart. Phase target: `ablate`.
+import re
+import shutil
+
+ABLATE = CFG["ablation"]
+# The cells hold the GPU alone on CUDA: NVML reads the whole device, so two cells at once would add up.
+ABLATE_ON_CUDA = CFG["device"] == "cuda" or (
+    CFG["device"] == "auto" and shutil.which("nvidia-smi") is not None
+)
+ABLATE_GPU = 1 if ABLATE_ON_CUDA else 0
+ABLATE_CELLS = expand(
+    "results/ablation/{approach}__{technique}.json",
+    approach=ABLATE["approaches"],
+    technique=ABLATE["techniques"],
+)
+
+
+rule ablate_cell:
+    output:
+        "results/ablation/{approach}__{technique}.json",
+    log:
+        "results/logs/ablate/{approach}__{technique}.log",
+    benchmark:
+        "results/benchmarks/rules/ablate/{approach}__{technique}.tsv"
+    wildcard_constraints:
+        approach="|".join(re.escape(a) for a in ABLATE["approaches"]),
+        technique="|".join(re.escape(t) for t in ABLATE["techniques"]),
+    threads: THREADS
+    resources:
+        gpu=ABLATE_GPU,
+    params:
+        ablation=ABLATE,
+        train=CFG["train"],
+        model=CFG["model"],
+        device=CFG["device"],
+    shell:
+        "{CLI} ablate-memory --cell {wildcards.approach}:{wildcards.technique} --out {output} --log {log}"
+
+
+rule table4:
+    input:
+        ABLATE_CELLS,
+    output:
+        table="results/tables/table4.csv",
+        md="results/tables/table4.md",
+        tex="results/tables/table4.tex",
+        plot="results/plots/memory.csv",
+        metrics="results/metrics/memory.json",
+    log:
+        "results/logs/ablate/table4.log",
+    benchmark:
+        "results/benchmarks/rules/ablate/table4.tsv"
+    threads: 1
+    params:
+        ablation=ABLATE,
+    shell:
+        "{CLI} ablate-memory --table --inputs {input} --table-out {output.table}"
+        " --plot-csv {output.plot} --metrics {output.metrics} --log {log}"
+
+
+rule figure_memory:
+    input:
+        rules.table4.output.plot,
+    output:
+        "results/figures/memory.png",
+    log:
+        "results/logs/ablate/figure_memory.log",
+    benchmark:
+        "results/benchmarks/rules/ablate/figure_memory.tsv"
+    threads: 1
+    params:
+        ablation=ABLATE,
+    shell:
+        "{CLI} figures memory --inputs {input} --output {output} --log {log}"
+
+
+rule ablate:
+    input:
+        rules.table4.output,
+        rules.figure_memory.output,
