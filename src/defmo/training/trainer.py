@@ -1,0 +1,245 @@
+"""The trainer: one generator step plus the D_S / D_T steps of an approach, alternating (report section 4).
+
+An approach is its loss weights (``train.approach.<name>.losses``: F, I, T, S, L, G, N). D_S exists iff
+``G`` is weighted, D_T iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler (stepped
+per epoch by the caller through :meth:`Trainer.end_epoch`). Mixed precision: fp16 autocast with one
+GradScaler per optimizer on CUDA, bf16 autocast on CPU. Gradient checkpointing is the Generator's.
+Under ``torchrun`` (an initialised process group) every network is wrapped in DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from defmo.errors import UserError
+from defmo.losses import defmo as ldefmo
+from defmo.losses import learned as llearned
+from defmo.models import build_ds, build_dt, build_generator
+from defmo.training import ddp
+
+log = logging.getLogger(__name__)
+
+LOSS_TERMS = ("F", "I", "T", "S", "L", "G", "N")
+BATCH_KEYS = ("image", "background", "image2", "background2", "frames")
+
+
+class LossNotFinite(UserError):
+    """A loss term became NaN or inf; the message names the term, the step and what to try."""
+
+
+def approach_weights(cfg: dict, approach: str) -> dict[str, float]:
+    """The approach's non-zero loss weights, validated against params.yaml."""
+    table = cfg["train"]["approach"]
+    if approach not in table:
+        raise UserError(
+            f"params.yaml: approach '{approach}' is not defined under 'train.approach' "
+            f"(defined: {', '.join(table)}); add it there or pick one of those"
+        )
+    return {k: float(v) for k, v in table[approach]["losses"].items() if float(v) > 0}
+
+
+class Trainer:
+    """Networks, optimizers, schedulers and scalers of one approach, and its training step.
+
+    Args:
+        cfg: the resolved config (``defmo.config.load``).
+        approach: a key of ``cfg["train"]["approach"]``.
+        device: where the networks live.
+        gradient_checkpointing: enable the Generator's checkpointing (2 segments per part).
+        mixed_precision: fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU.
+    """
+
+    def __init__(
+        self, cfg: dict, approach: str, device: torch.device | str,
+        gradient_checkpointing: bool, mixed_precision: bool,
+    ) -> None:
+        self.cfg, self.approach = cfg, approach
+        self.device = torch.device(device)
+        self.weights = approach_weights(cfg, approach)
+        self.mixed_precision = bool(mixed_precision)
+        self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        self.pairs = cfg["model"]["dt_pairs"]
+        self.nets = self._build_networks(gradient_checkpointing)
+        self.wrapped = {name: ddp.wrap(net, self.device) for name, net in self.nets.items()}
+        self.optimizers = self._build_optimizers()
+        t = cfg["train"]
+        self.schedulers = {
+            name: torch.optim.lr_scheduler.StepLR(opt, step_size=t["lr_step"], gamma=t["lr_gamma"])
+            for name, opt in self.optimizers.items()
+        }
+        use_scaler = self.mixed_precision and self.device.type == "cuda"
+        self.scalers = {name: torch.amp.GradScaler("cuda", enabled=use_scaler) for name in self.optimizers}
+        self.pair_rng = torch.Generator().manual_seed(int(cfg["seed"]) + 7919 * ddp.rank())
+        self.step = 0
+
+    # ------------------------------------------------------------------ construction
+    def _build_networks(self, gradient_checkpointing: bool) -> dict[str, nn.Module]:
+        nets: dict[str, nn.Module] = {"generator": build_generator(self.cfg)}
+        nets["generator"].set_gradient_checkpointing(bool(gradient_checkpointing))
+        if "G" in self.weights:
+            nets["ds"] = build_ds(self.cfg)
+        if "N" in self.weights:
+            nets["dt"] = build_dt(self.cfg)
+        for net in nets.values():
+            net.to(self.device).train()
+        return nets
+
+    def _build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        lrs = {"generator": self.cfg["train"]["lr_g"], "ds": self.cfg["train"]["lr_ds"],
+               "dt": self.cfg["train"]["lr_dt"]}
+        return {name: torch.optim.Adam(net.parameters(), lr=lrs[name]) for name, net in self.nets.items()}
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.nets["generator"]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast for the forward passes (a no-op when mixed precision is off)."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.mixed_precision)
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One generator step, then ``ds_steps`` D_S steps and ``dt_steps`` D_T steps, alternating.
+
+        Args:
+            batch: ``image, background, image2, background2`` ``(B,3,H,W)`` and ``frames`` ``(B,N,4,H,W)``,
+                float32 in [0, 1] (``image2``/``background2`` are only needed when ``L`` is weighted).
+        Returns:
+            every computed loss term (unweighted) as a float, plus ``total`` (the weighted generator loss)
+            and ``ds``/``dt`` (the discriminators' own losses, mean over their steps) when present.
+        Raises:
+            LossNotFinite: a term was NaN or inf (nothing was updated by that step's term).
+        """
+        batch = self._to_device(batch)
+        fake, terms = self._generator_step(batch)
+        terms.update(self._discriminator_steps(batch["frames"], fake.detach()))
+        self.step += 1
+        return terms
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        missing = [k for k in ("image", "background", "frames") if k not in batch]
+        if "L" in self.weights:
+            missing += [k for k in ("image2", "background2") if k not in batch]
+        if missing:
+            raise UserError(f"training batch lacks {', '.join(missing)} (the dataset must provide {BATCH_KEYS})")
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items() if k in BATCH_KEYS}
+
+    def _generator_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        n = batch["frames"].shape[1]
+        times = torch.linspace(0.0, 1.0, n, device=self.device)
+        for name in ("ds", "dt"):
+            if name in self.nets:
+                self.nets[name].requires_grad_(False)
+        with self.autocast():
+            fake, latent = self.wrapped["generator"](batch["image"], batch["background"], times)
+            latent2 = self._second_latent(batch) if "L" in self.weights else None
+        fake = fake.float()
+        values = self._generator_terms(fake, latent, latent2, batch)
+        total = sum(self.weights[k] * v for k, v in values.items())
+        self._check_finite(values)
+        self._update("generator", total)
+        for name in ("ds", "dt"):
+            if name in self.nets:
+                self.nets[name].requires_grad_(True)
+        out = {k: float(v.detach()) for k, v in values.items()}
+        out["total"] = float(total.detach())
+        return fake, out
+
+    def _second_latent(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        x6 = torch.cat([batch["image2"], batch["background2"]], dim=1)
+        return self.generator.encode(x6)
+
+    def _generator_terms(self, fake, latent, latent2, batch) -> dict[str, torch.Tensor]:
+        """The weighted terms of the approach, each a 0-dim float32 tensor."""
+        gt, image, bg = batch["frames"], batch["image"], batch["background"]
+        fns: dict[str, Callable[[], torch.Tensor]] = {
+            "F": lambda: ldefmo.loss_f(fake, gt),
+            "I": lambda: ldefmo.loss_i(fake, image, bg),
+            "T": lambda: ldefmo.loss_t(fake),
+            "S": lambda: ldefmo.loss_s(fake),
+            "L": lambda: ldefmo.loss_l(latent.float(), latent2.float()),
+            "G": lambda: llearned.wgan_generator_loss(self.nets.get("ds"), fake),
+            "N": lambda: llearned.loss_n(self.nets.get("dt"), fake, self.pairs, self.pair_rng),
+        }
+        with self.autocast():
+            return {k: fns[k]().float() for k in LOSS_TERMS if k in self.weights}
+
+    def _discriminator_steps(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+        """Alternate D_S and D_T steps on the detached renders: ``ds_steps`` and ``dt_steps`` of them."""
+        t = self.cfg["train"]
+        plan = _alternate(t["ds_steps"] if "ds" in self.nets else 0, t["dt_steps"] if "dt" in self.nets else 0)
+        sums: dict[str, list[float]] = {}
+        for name in plan:
+            with self.autocast():
+                if name == "ds":
+                    loss = llearned.wgan_critic_loss(self.wrapped["ds"], real, fake).float()
+                else:
+                    loss = llearned.loss_n(self.wrapped["dt"], fake, self.pairs, self.pair_rng).float()
+            self._check_finite({name: loss})
+            self._update(name, loss)
+            sums.setdefault(name, []).append(float(loss.detach()))
+        return {name: sum(v) / len(v) for name, v in sums.items()}
+
+    def _update(self, name: str, loss: torch.Tensor) -> None:
+        opt, scaler = self.optimizers[name], self.scalers[name]
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    def _check_finite(self, values: dict[str, torch.Tensor]) -> None:
+        for name, value in values.items():
+            if not bool(torch.isfinite(value.detach()).all()):
+                raise LossNotFinite(
+                    f"approach '{self.approach}', step {self.step + 1}: loss term '{name}' is "
+                    f"{float(value.detach())}; training stopped and the last good checkpoint is kept. "
+                    "Lower the learning rates (train.lr_*) or turn off train.mixed_precision, then resume."
+                )
+
+    # ------------------------------------------------------------------ epochs and state
+    def end_epoch(self) -> None:
+        """Step every scheduler (StepLR counts epochs, as in the report's code)."""
+        for sched in self.schedulers.values():
+            sched.step()
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume except RNG states (see :mod:`defmo.training.checkpoint`)."""
+        return {
+            "approach": self.approach,
+            "step": self.step,
+            "nets": {k: v.state_dict() for k, v in self.nets.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
+            "pair_rng": self.pair_rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["approach"] != self.approach or set(state["nets"]) != set(self.nets):
+            raise UserError(
+                f"checkpoint is for approach '{state['approach']}' with networks {sorted(state['nets'])}, "
+                f"not '{self.approach}' with {sorted(self.nets)}: delete the resume folder or pick its approach"
+            )
+        for group, target in (("nets", self.nets), ("optimizers", self.optimizers),
+                              ("schedulers", self.schedulers), ("scalers", self.scalers)):
+            for name, obj in target.items():
+                obj.load_state_dict(state[group][name])
+        self.pair_rng.set_state(state["pair_rng"])
+        self.step = int(state["step"])
+
+
+def _alternate(ds_steps: int, dt_steps: int) -> list[str]:
+    """Interleave the discriminator steps: ``(1, 2) -> [ds, dt, dt]``, ``(2, 2) -> [ds, dt, ds, dt]``."""
+    plan: list[str] = []
+    rounds = max(ds_steps, dt_steps)
+    for i in range(rounds):
+        plan += ["ds"] * (i < ds_steps)
+        per = math.ceil(dt_steps / rounds) if rounds else 0
+        plan += ["dt"] * max(0, min(per, dt_steps - plan.count("dt")))
+    return plan
