@@ -1,0 +1,236 @@
+"""Rendering sources: meshes, textures and backgrounds, embedded or from folders, split train/val.
+
+Embedded sources are files that installed PyPI packages carry (pybullet_data's meshes and textures,
+scikit-image's and matplotlib's bundled images) plus procedurally generated textures. Folders follow the
+public datasets' layouts: meshes as OBJ/PLY/STL anywhere below the root (ShapeNetCore.v2:
+``<synset>/<model>/models/model_normalized.obj``), textures as images (DTD: ``images/<class>/*.jpg``),
+backgrounds as video files or folders of frames (VOT: ``<sequence>/[color/]*.jpg``, Sports-1M: videos).
+Train and validation never share a mesh or a background source (a video / frame folder is one source).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import trimesh
+from PIL import Image
+
+from defmo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+MESH_EXT = (".obj", ".ply", ".stl")
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
+VIDEO_EXT = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg")
+# pybullet_data meshes beside random_urdfs/ that are single, reasonably sized objects
+EXTRA_MESHES = (
+    "bunny.obj", "duck.obj", "teddy2_VHACD_CHs.obj", "objects/mug.obj", "lego/lego.obj", "torus/torus_textured.obj",
+    "toys/*.obj", "kuka_iiwa/meshes/*.obj", "racecar/meshes/*.obj", "domino/domino.obj", "jenga/jenga.obj",
+    "laikago/*_lores.obj", "xarm/xarm_description/meshes/xarm6/collision/*.obj", "sphere_smooth.obj",
+)
+TEXTURE_IMAGES = ("brick.png", "grass.png", "gravel.png")  # scikit-image textures, not used as backgrounds
+
+
+@dataclass(frozen=True)
+class Background:
+    """One background source: a still image, a folder of frames or a video file."""
+
+    path: Path
+    frames: tuple[Path, ...] = ()  # frames of an image sequence; empty for a still or a video
+
+    @property
+    def name(self) -> str:
+        return display_name(self.path)
+
+
+def display_name(path: Path) -> str:
+    """A machine-independent name: relative to site-packages for embedded files, else the path as given."""
+    parts = Path(path).parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            return "/".join(parts[parts.index(marker) + 1:])
+    return str(path)
+
+
+def package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"package '{name}' is not installed; run the README's setup command")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def split_items(items: list, fraction: float, split: str) -> list:
+    """Deterministic, disjoint split by a hash of each item's name: ceil(fraction*n) items go to val."""
+    if split not in ("train", "val"):
+        raise UserError(f"split must be 'train' or 'val', got '{split}'")
+    ranked = sorted(items, key=lambda it: (zlib.crc32(_name(it).encode()), _name(it)))
+    n_val = min(max(1, int(np.ceil(fraction * len(ranked)))), max(len(ranked) - 1, 1))
+    chosen = ranked[:n_val] if split == "val" else ranked[n_val:]
+    return sorted(chosen, key=_name)
+
+
+def _name(item) -> str:
+    path = Path(item.path) if isinstance(item, Background) else Path(item)
+    return f"{path.parent.name}/{path.name}"
+
+
+def _require_dir(folder: str | Path, key: str) -> Path:
+    path = Path(folder)
+    if not path.is_dir():
+        raise UserError(f"params.yaml: key '{key}' = '{folder}' is not a folder; point it at an existing folder "
+                        "or set it to 'embedded'")
+    return path
+
+
+def _files(root: Path, exts: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+
+
+# ---------------------------------------------------------------- meshes
+def embedded_meshes() -> list[Path]:
+    root = package_dir("pybullet_data")
+    paths = sorted(root.glob("random_urdfs/*/*.obj"))
+    for pattern in EXTRA_MESHES:
+        paths.extend(sorted(root.glob(pattern)))
+    return paths
+
+
+def list_meshes(cfg_data: dict, split: str) -> list[Path]:
+    """Mesh files of a split: ``data.meshes`` (held-out by hash) or ``data.val_meshes`` for val."""
+    if split == "val" and cfg_data.get("val_meshes"):
+        return _mesh_folder(cfg_data["val_meshes"], "data.val_meshes")
+    source = cfg_data["meshes"]
+    paths = embedded_meshes() if source == "embedded" else _mesh_folder(source, "data.meshes")
+    if split == "train" and cfg_data.get("val_meshes"):
+        return paths
+    return split_items(paths, cfg_data["val_fraction"], split)
+
+
+def _mesh_folder(folder: str, key: str) -> list[Path]:
+    paths = _files(_require_dir(folder, key), MESH_EXT)
+    if not paths:
+        raise UserError(f"params.yaml: key '{key}' = '{folder}' holds no {'/'.join(MESH_EXT)} files")
+    return paths
+
+
+def load_mesh(path: Path) -> trimesh.Trimesh:
+    """Load one mesh as a single triangle mesh centred at the origin with bounding-box diagonal 2.
+
+    Raises :class:`UserError` naming the file when it cannot be read or holds no triangles.
+    """
+    try:
+        loaded = trimesh.load(str(path), force="mesh", process=False)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
+        raise UserError(f"mesh '{path}' could not be read ({type(exc).__name__}: {exc}); fix or remove it") from exc
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0 or len(loaded.vertices) < 3:
+        raise UserError(f"mesh '{path}' holds no triangles; fix or remove it")
+    mesh = trimesh.Trimesh(vertices=np.asarray(loaded.vertices, np.float64), faces=np.asarray(loaded.faces),
+                           process=False)
+    lo, hi = mesh.bounds
+    diag = float(np.linalg.norm(hi - lo))
+    if not np.isfinite(diag) or diag <= 0:
+        raise UserError(f"mesh '{path}' is degenerate (zero or non-finite extent); fix or remove it")
+    mesh.apply_translation(-(lo + hi) / 2.0)
+    mesh.apply_scale(2.0 / diag)
+    return mesh
+
+
+# ---------------------------------------------------------------- textures
+def embedded_textures() -> list[Path]:
+    skimage_data = package_dir("skimage") / "data"
+    bullet = package_dir("pybullet_data")
+    paths = [skimage_data / name for name in TEXTURE_IMAGES if (skimage_data / name).is_file()]
+    paths += [p for p in _files(bullet, (".png", ".jpg", ".jpeg")) if "random_urdfs" not in p.parts]
+    return paths
+
+
+def list_textures(cfg_data: dict, split: str) -> list[Path]:
+    """Texture images of a split (procedural textures are added per sample by the renderer)."""
+    source = cfg_data["textures"]
+    if source == "embedded":
+        paths = embedded_textures()
+    else:
+        paths = _files(_require_dir(source, "data.textures"), IMAGE_EXT)
+        if not paths:
+            raise UserError(f"params.yaml: key 'data.textures' = '{source}' holds no images")
+    return split_items(paths, cfg_data["val_fraction"], split)
+
+
+# ---------------------------------------------------------------- backgrounds
+def embedded_backgrounds() -> list[Background]:
+    skimage_data = package_dir("skimage") / "data"
+    mpl = package_dir("matplotlib") / "mpl-data" / "sample_data"
+    stills = [p for p in _files(skimage_data, IMAGE_EXT) if p.name not in TEXTURE_IMAGES]
+    stills += _files(mpl, (".png", ".jpg"))
+    return [Background(p) for p in stills if _big_enough(p)]
+
+
+def _big_enough(path: Path) -> bool:
+    try:
+        with Image.open(path) as img:
+            return min(img.size) >= 64
+    except (OSError, ValueError):
+        return False
+
+
+def list_backgrounds(cfg_data: dict, split: str) -> list[Background]:
+    """Background sources of a split (``data.backgrounds`` held out by hash, or ``data.val_backgrounds``)."""
+    if split == "val" and cfg_data.get("val_backgrounds"):
+        return _background_folder(cfg_data["val_backgrounds"], "data.val_backgrounds")
+    source = cfg_data["backgrounds"]
+    items = embedded_backgrounds() if source == "embedded" else _background_folder(source, "data.backgrounds")
+    if split == "train" and cfg_data.get("val_backgrounds"):
+        return items
+    return split_items(items, cfg_data["val_fraction"], split)
+
+
+def _background_folder(folder: str, key: str) -> list[Background]:
+    root = _require_dir(folder, key)
+    items = [Background(p) for p in _files(root, VIDEO_EXT)]
+    by_dir: dict[Path, list[Path]] = {}
+    for p in _files(root, IMAGE_EXT):
+        by_dir.setdefault(p.parent, []).append(p)
+    items += [Background(d, tuple(frames)) for d, frames in sorted(by_dir.items())]
+    if not items:
+        raise UserError(f"params.yaml: key '{key}' = '{folder}' holds no videos ({'/'.join(VIDEO_EXT)}) or "
+                        "image frames; add VOT/Sports-1M style sequences or set it to 'embedded'")
+    return items
+
+
+def read_background_frame(bg: Background, rng: np.random.Generator) -> np.ndarray:
+    """One RGB uint8 frame ``(H, W, 3)`` of a background source (a random frame of a sequence or video)."""
+    if bg.frames:
+        path = bg.frames[int(rng.integers(len(bg.frames)))]
+        return read_rgb(path)
+    if bg.path.suffix.lower() in VIDEO_EXT:
+        return _video_frame(bg.path, rng)
+    return read_rgb(bg.path)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as RGB uint8 ``(H, W, 3)``; grey, palette and RGBA are converted. UserError if unreadable."""
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"image '{path}' could not be read ({exc}); fix or remove it") from exc
+
+
+def _video_frame(path: Path, rng: np.random.Generator) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if count > 1:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(rng.integers(count)))
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    if not ok or frame is None:
+        raise UserError(f"video '{path}' could not be read; fix or remove it")
+    return np.ascontiguousarray(frame[..., ::-1])
