@@ -1,0 +1,133 @@
+"""The per-frame protocol end to end on a tiny disc sequence: boxes, median background, oracle and baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from defmo.evaluation import methods, protocol
+from defmo.evaluation.loaders import load_dataset
+from test_eval_loaders import H, R, W, write_sequence
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    scene = write_sequence(tmp_path, "disc_GTgamma", frames=5, hs_first=1)
+    (seq,) = load_dataset(tmp_path, "falling_objects")
+    return seq, scene
+
+
+def oracle(scene, reverse=False):
+    """Returns the GT high-speed frames and centres of the frame whose blurred image it receives."""
+    n = scene["n"]
+
+    def method(image, background, box, nsplits, radius, obj_dim):
+        blurred = np.stack([scene["hs"][k * n : (k + 1) * n].mean(0) for k in range(len(scene["hs"]) // n)])
+        k = int(np.argmin(np.abs(blurred - image).reshape(len(blurred), -1).sum(1)))
+        est, traj = scene["hs"][k * n : (k + 1) * n], scene["centres"][k * n : (k + 1) * n]
+        return (est[::-1], traj[::-1]) if reverse else (est, traj)
+
+    return method
+
+
+def test_median_background_window_rule(dataset):
+    seq, _ = dataset
+    bg = protocol.MedianBackground(seq, 2)
+    imgs = [seq.image(k) for k in range(seq.frames)]
+    expected = [(0, 1), (0, 1), (0, 1), (1, 2), (2, 3)]  # warm-up, then the 2 previous frames
+    for k, (a, b) in enumerate(expected):
+        np.testing.assert_allclose(bg.current(), np.median(np.stack([imgs[a], imgs[b]]), axis=0))
+        bg.push(k, imgs[k])
+
+
+def test_boxes_cover_the_object(dataset):
+    seq, scene = dataset
+    traj, radius = seq.trajectory(1)
+    box = protocol.gt_box(traj, radius, (H, W, 3))
+    assert box[0] == int(traj[:, 1].min()) - radius and box[1] == int(traj[:, 0].min()) - radius
+    hs = seq.high_speed(1, (H, W))
+    tight = protocol.tight_box(box, hs, scene["bg"])
+    moving = np.abs(hs - scene["bg"]).sum(-1).max(0) > 0.1
+    rows, cols = np.nonzero(moving)
+    assert (tight[0], tight[1], tight[2], tight[3]) == (rows.min(), cols.min(), rows.max() + 1, cols.max() + 1)
+    extents = []
+    for frame in hs:
+        r, c = np.nonzero(np.abs(frame - scene["bg"]).sum(-1) > 0.1)
+        extents.append((r.max() - r.min() + 1, c.max() - c.min() + 1))
+    assert protocol.object_size(tight, hs, scene["bg"]) == tuple(np.max(extents, axis=0))
+    assert 2 * R <= max(max(e) for e in extents) <= 2 * R + 1
+
+
+def test_oracle_scores_perfectly_in_both_directions(dataset):
+    seq, scene = dataset
+    for reverse in (False, True):
+        rows = protocol.evaluate_sequence(seq, oracle(scene, reverse), window=5)
+        assert len(rows) == 5
+        for row in rows:
+            assert row["psnr"] > 50  # the GT PNGs are 8-bit: only rounding differs
+            assert row["ssim"] == pytest.approx(1.0, abs=1e-3)
+            assert row["tiou"] == pytest.approx(1.0)
+            assert row["flipped"] == reverse
+
+
+def test_baselines_are_finite_and_without_tiou(dataset):
+    seq, _ = dataset
+    summaries = {}
+    for name, method in (("image", methods.image_method), ("background", methods.background_method)):
+        summaries[name] = protocol.summarize({seq.name: protocol.evaluate_sequence(seq, method, window=5)})
+    for s in summaries.values():
+        assert s["tiou"] is None and s["frames"] == 5 and s["n_sequences"] == 1
+        assert 5 < s["psnr"] < 60 and 0 < s["ssim"] < 1
+    assert summaries["image"]["psnr"] != summaries["background"]["psnr"]
+
+
+def test_summarize_averages_sequences_equally():
+    rows_a = [{"tiou": 1.0, "psnr": 10.0, "ssim": 0.5, "seconds": 1.0}] * 3
+    rows_b = [{"tiou": float("nan"), "psnr": 20.0, "ssim": 0.7, "seconds": 3.0}]
+    out = protocol.summarize({"a": rows_a, "b": rows_b})
+    assert out["psnr"] == pytest.approx(15.0) and out["ssim"] == pytest.approx(0.6)
+    assert out["tiou"] == pytest.approx(1.0)  # NaN-safe over sequences
+    assert out["sequences"]["b"]["tiou"] is None
+    assert out["seconds_per_frame"] == pytest.approx(1.5) and out["frames"] == 4
+
+
+class DiscNet(torch.nn.Module):
+    """Follows the Generator interface: renders a disc at a fixed crop position, times-independent x."""
+
+    def forward(self, image, background, times):
+        b, _, h, w = image.shape
+        yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        frames = []
+        for t in times:
+            cx, cy = 0.25 * w + 0.5 * w * float(t), 0.5 * h
+            alpha = (((xx - cx) ** 2 + (yy - cy) ** 2) <= (0.1 * w) ** 2).float()
+            frames.append(torch.cat([torch.ones(3, h, w), alpha[None]]))
+        return torch.stack(frames)[None].expand(b, -1, -1, -1, -1), None
+
+
+def test_network_method_pastes_and_maps_trajectory():
+    rng = np.random.default_rng(0)
+    image, background = rng.uniform(0, 1, (60, 80, 3)), rng.uniform(0, 1, (60, 80, 3))
+    box = np.array([20, 30, 36, 50])
+    method = methods.NetworkMethod(DiscNet(), (32, 32), oversample=3, device=torch.device("cpu"))
+    est, traj = method(image, background, box, 4, 3, (6, 6))
+    assert est.shape == (4, 60, 80, 3) and traj.shape == (4, 2)
+    crop_box = methods.network_box(box, 3, (32, 32), image.shape)
+    assert crop_box[2] - crop_box[0] == crop_box[3] - crop_box[1]  # square network crop
+    outside = np.ones((60, 80), bool)
+    outside[crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = False
+    np.testing.assert_array_equal(est[:, outside], np.repeat(image[None], 4, 0)[:, outside])
+    # x moves left to right across the crop, y stays at its middle row (1-based centroid, mapped back)
+    scale = (crop_box[3] - crop_box[1]) / 32
+    assert np.all(np.diff(traj[:, 0]) > 0)
+    assert traj[:, 1] == pytest.approx(crop_box[0] + (16 + 1) * scale, abs=0.6 * scale)
+    assert crop_box[1] < traj[:, 0].min() and traj[:, 0].max() < crop_box[3]
+
+
+def test_group_mean_and_times():
+    assert len(methods.render_times(4, 5)) == 21 and len(methods.render_times(4, 1)) == 4
+    x = torch.arange(21.0)
+    np.testing.assert_allclose(methods.group_mean(x, 4).numpy(), [2, 7, 12, 17])
