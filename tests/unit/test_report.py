@@ -1,0 +1,167 @@
+"""`report` verb on fake inputs in a tmp dir: every table and figure included with provenance, readings
+computed from the numbers (they change when the numbers do), missing inputs named."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from defmo.cli import build_parser
+from defmo.config import load
+from defmo.errors import UserError
+from defmo.reporting.report import build
+from defmo.reporting.readings import reading_table3, reading_table4, reading_table5, reading_training
+
+DATASETS = ("falling_objects", "tbd3d", "tbd")
+# PSNR per dataset and method (image, background, defmo, proposed): proposed clears Image on 2 of 3
+PSNR = {"falling_objects": (20.0, 18.0, 22.8, 19.5), "tbd3d": (19.0, 17.0, 20.2, 21.3), "tbd": (18.0, 16.5, 20.3, 21.0)}
+FIGURES = ["samples_synthetic", "training_curves", *(f"benchmark_{d}" for d in DATASETS), "memory", "deblur_real"]
+
+
+def _eval_record(dataset: str, method: str, psnr: float) -> dict:
+    tiou = None if method in ("image", "background") else 0.1 + psnr / 100
+    return {"dataset": dataset, "method": method, "psnr": psnr, "ssim": psnr / 40, "tiou": tiou,
+            "quoted": False, "device": "cpu", "data_source": "embedded", "background_window": 50}
+
+
+def _memory(scale: float = 1.0) -> dict:
+    mib = {"defmo": {"none": 2413, "gc": 2121, "mp": 1807}, "proposed": {"none": 10023, "gc": 9803, "mp": 6073}}
+    cells = {f"{a}/{t}": {"status": "ok", "peak_mib": v * scale} for a, ts in mib.items() for t, v in ts.items()}
+    red = {a: {t: None if t == "none" else 100 * (ts["none"] - v) / ts["none"] for t, v in ts.items()}
+           for a, ts in mib.items()}
+    return {"setup": {"device_name": "Fake CPU", "memory_label": "RSS"}, "cells": cells, "reduction_pct": red}
+
+
+def _quality(cc_avg: float = 2.5, blocks_over: int = 0) -> dict:
+    project = {"cc_avg": cc_avg, "cc_max": 9, "difficulty_avg": 2.0, "difficulty_max": 8.0, "bugs_avg": 0.05,
+               "bugs_max": 0.3, "mi_avg": 70.0, "mi_min": 41.5, "files": 30, "blocks": 200}
+    return {"project": project, "compare": {}, "bar": {"max_cc": 10, "min_mi": 20, "blocks_over": blocks_over,
+                                                       "files_under": 0}}
+
+
+def write_inputs(root: Path) -> list[str]:
+    """Fake pipeline outputs under ``root/results``; returns the report verb's arguments."""
+    res = root / "results"
+    for sub in ("tables", "metrics/eval", "figures", "benchmarks"):
+        (res / sub).mkdir(parents=True, exist_ok=True)
+    for n in (2, 3, 4, 5):
+        (res / "tables" / f"table{n}.md").write_text(f"Table {n}: fake\n\n| a | b |\n|---|---|\n| {n} | x |\n")
+    evals = []
+    for ds in DATASETS:
+        for method, psnr in zip(("image", "background", "defmo", "proposed"), PSNR[ds]):
+            path = res / "metrics" / "eval" / ds / f"{method}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(_eval_record(ds, method, psnr)))
+            evals.append(str(path))
+    (res / "metrics" / "memory.json").write_text(json.dumps(_memory()))
+    (res / "metrics" / "quality.json").write_text(json.dumps(_quality()))
+    vals = []
+    for approach, model in (("defmo", 25.0), ("proposed", 19.0)):
+        path = res / "metrics" / f"val_{approach}.json"
+        path.write_text(json.dumps({"psnr": {"model": model, "image": 20.0, "background": 18.0}, "steps": 30,
+                                    "train_seconds": 12.5, "device": "cpu (x86_64)"}))
+        vals.append(str(path))
+    figs = []
+    for name in FIGURES:
+        path = res / "figures" / f"{name}.png"
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path)
+        figs.append(str(path))
+    (res / "benchmarks" / "render.md").write_text("Rendering: 150 samples/s (fake)\n")
+    (res / "tables" / "quality_functions.md").write_text("Most complex blocks (fake)\n")
+    return ["--table2", *(str(res / "tables" / f"table{n}.md") for n in (2,)),
+            "--table3", str(res / "tables" / "table3.md"), "--table4", str(res / "tables" / "table4.md"),
+            "--table5", str(res / "tables" / "table5.md"), "--quality-json", str(res / "metrics" / "quality.json"),
+            "--quality-details", str(res / "tables" / "quality_functions.md"),
+            "--memory-json", str(res / "metrics" / "memory.json"), "--eval-metrics", *evals,
+            "--val-metrics", *vals, "--figures", *figs,
+            "--benchmarks", str(res / "benchmarks" / "render.md"), str(res / "benchmarks" / "absent.md"),
+            "--output", str(res / "report.md")]
+
+
+@pytest.fixture()
+def cpu_cfg(repo):
+    return load(repo / "params.yaml", "cpu")
+
+
+def _args(repo, argv):
+    full = ["--params", str(repo / "params.yaml"), "--scale", "cpu", "report", *argv]
+    return build_parser(full).parse_args(full)
+
+
+def test_report_has_every_table_and_figure_with_provenance(repo, tmp_path, cpu_cfg):
+    args = _args(repo, write_inputs(tmp_path))
+    text = build(args, cpu_cfg)
+    for n in (2, 3, 4, 5):
+        assert f"| {n} | x |" in text and f"## Table {n}" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) == len(FIGURES)
+    assert all((tmp_path / "results" / link).is_file() for link in links)  # relative to report.md
+    provenance = text.count("*Provenance: scale `cpu`")
+    assert provenance == 4 + len(FIGURES) + 1 + 1  # tables, figures, training section, one present note
+    assert "data: real (DeFMO's published example frame)" in text
+    assert "data: falling_objects: embedded synthetic" in text
+    assert "device Fake CPU (memory as RSS)" in text
+    assert "Rendering: 150 samples/s" in text and "absent" not in text
+    assert "Most complex blocks (fake)" in text
+
+
+def test_table3_reading_from_numbers(cpu_cfg):
+    records = [_eval_record(ds, m, p) for ds in DATASETS for m, p in zip(("image", "background", "defmo", "proposed"),
+                                                                            PSNR[ds])]
+    text = reading_table3(records, cpu_cfg)
+    assert "- tbd3d: best PSNR: proposed (21.30)" in text
+    assert "- falling_objects: best PSNR: defmo (22.80)" in text
+    assert "proposed beats the Image baseline (the blurred input) in PSNR on 2 of 3 datasets" in text
+    assert "falling_objects -0.50 dB" in text
+    assert "defmo beats the Image baseline (the blurred input) in PSNR on 3 of 3" in text
+    assert "proposed beats the DeFMO re-implementation" in text and "on 2 of 3 datasets (falling_objects -3.30 dB" in text
+    no_traj = [dict(r, tiou=None) for r in records if r["dataset"] == "tbd"]
+    assert "TIoU is n/a" in reading_table3(no_traj, cpu_cfg)
+
+
+def test_table4_reading_percentages():
+    text = reading_table4(_memory())
+    assert "proposed: peak memory lowered by gc 2.2%, mp 39.4%" in text  # (10023-6073)/10023
+    assert "Largest reduction: mp on proposed (39.4%)" in text
+    assert "Mixed precision saved more than gradient checkpointing for 2 of 2 approaches" in text
+    swapped = _memory()
+    swapped["reduction_pct"]["defmo"]["gc"] = 30.0
+    assert "for 1 of 2 approaches" in reading_table4(swapped)
+    assert "need +315% memory over DeFMO (10023 vs 2413 MiB)" in text
+    assert "No successful" in reading_table4({"reduction_pct": {}, "cells": {}})
+
+
+def test_table5_and_training_readings_follow_the_numbers():
+    assert "Average complexity 2.50" in reading_table5(_quality()) and "holds" in reading_table5(_quality())
+    broken = reading_table5(_quality(cc_avg=3.75, blocks_over=2))
+    assert "Average complexity 3.75" in broken and "is broken: 2 blocks over" in broken
+    text = reading_training({"a": {"psnr": {"model": 21.0, "image": 20.0, "background": 18.0}},
+                             "b": {"psnr": {"model": 19.0, "image": 20.0, "background": 18.0}}})
+    assert "- a: validation PSNR 21.00 dB" in text and "it beats both" in text
+    assert "- b: validation PSNR 19.00 dB" in text and "it does not beat both" in text
+
+
+def test_missing_input_named_before_work(repo, tmp_path, cpu_cfg):
+    argv = write_inputs(tmp_path)
+    (tmp_path / "results" / "metrics" / "memory.json").unlink()
+    with pytest.raises(UserError, match=r"memory.json \(written by `ablate-memory`\)"):
+        build(_args(repo, argv), cpu_cfg)
+
+
+def test_cli_writes_report(repo, tmp_path):
+    argv = write_inputs(tmp_path)
+    cmd = [sys.executable, "-m", "defmo", "--params", str(repo / "params.yaml"), "--scale", "tiny", "report", *argv]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=repo)
+    text = (tmp_path / "results" / "report.md").read_text()
+    assert text.startswith("# Improving DeFMO with learned losses: results")
+    assert "Scale `tiny` departs from the report's Table 2" in text and "Epochs 7 -> 1" in text
+    (tmp_path / "results" / "figures" / "memory.png").unlink()
+    bad = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
+    assert bad.returncode == 2 and "memory.png" in bad.stderr
