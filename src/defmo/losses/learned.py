@@ -41,10 +41,11 @@ def wgan_generator_loss(ds: Critic, fake: torch.Tensor, real: torch.Tensor | Non
     With ``real`` the value is eq. 11's L_G itself (for logging); its gradient is the same either way.
     """
     loss = -mean_score(ds, fake)
-    if real is not None:
-        with torch.no_grad():
-            loss = loss + mean_score(ds, real)
-    return loss
+    if real is None:
+        return loss
+    with torch.no_grad():
+        real_term = mean_score(ds, real)
+    return loss + real_term
 
 
 def all_pairs(n: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
