@@ -1,0 +1,145 @@
+"""``evaluate`` verb: one method on one benchmark dataset (metrics JSON + per-sequence CSV + a figure sample),
+or, with ``--aggregate``, Table 3 from those JSONs.
+
+    python -m defmo evaluate --dataset tbd --data data/benchmark/tbd --method proposed \\
+        --checkpoint results/checkpoints/proposed/final.pt \\
+        --output results/metrics/eval/tbd/proposed.json --csv results/plots/eval/tbd/proposed.csv \\
+        --sample results/plots/eval/tbd/proposed_sample.npz
+    python -m defmo evaluate --aggregate --inputs results/metrics/eval/*/*.json --table results/tables/table3
+
+Each ``eval.background_variants`` window W also writes ``<output stem>_wW.json`` and ``<csv stem>_wW.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from defmo.errors import UserError
+from defmo.evaluation import methods, table
+from defmo.evaluation.loaders import load_dataset
+from defmo.evaluation.protocol import evaluate_sequence, summarize
+from defmo.reporting.table_io import to_csv
+from defmo.utils.io import atomic_path, write_json, write_text
+from defmo.utils.runtime import configure_threads, resolve_device
+
+log = logging.getLogger(__name__)
+ORIGINAL_SIZE = (240, 320)  # (height, width) of the published DeFMO's network input
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="falling_objects | tbd3d | tbd")
+    parser.add_argument("--data", type=Path, help="dataset root in the FMO benchmark layout")
+    parser.add_argument("--method", help="image | background | original | a trained approach")
+    parser.add_argument("--checkpoint", type=Path, help="final.pt of a trained approach")
+    parser.add_argument("--output", type=Path, help="metrics JSON (main background window)")
+    parser.add_argument("--csv", type=Path, help="per-sequence CSV (main background window)")
+    parser.add_argument("--sample", type=Path, help="npz with one frame's crops for the benchmark figure")
+    parser.add_argument("--aggregate", action="store_true", help="write Table 3 from --inputs metrics JSONs")
+    parser.add_argument("--inputs", nargs="*", type=Path, default=[], help="metrics JSONs (with --aggregate)")
+    parser.add_argument("--table", type=Path, help="Table 3 stem, e.g. results/tables/table3 (with --aggregate)")
+
+
+def variant_path(path: Path, window: int) -> Path:
+    """``a/b.json`` -> ``a/b_w5.json``: where the run with background window 5 goes."""
+    return path.with_name(f"{path.stem}_w{window}{path.suffix}")
+
+
+def build_method(name: str, checkpoint: Path | None, cfg: dict):
+    """The callable for ``name`` (see :mod:`defmo.evaluation.methods`) and a device label; None when quoted."""
+    if name == "image":
+        return methods.image_method, "none"
+    if name == "background":
+        return methods.background_method, "none"
+    device = resolve_device(cfg)
+    if name == "original":
+        if cfg["eval"]["original_weights"] is None:
+            return None, "none"
+        from defmo.models.original import load_original
+
+        model = load_original(cfg["eval"]["original_weights"], device)
+        return methods.NetworkMethod(model, ORIGINAL_SIZE, cfg["eval"]["oversample"], device), str(device)
+    if checkpoint is None or not checkpoint.is_file():
+        raise UserError(f"evaluate --method {name}: checkpoint '{checkpoint}' not found; train it first (`train`)")
+    from defmo.training.checkpoint import load_generator
+
+    model, model_cfg = load_generator(checkpoint, device)
+    res = int(model_cfg["data"]["resolution"])
+    return methods.NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device), str(device)
+
+
+def _sequence_csv(summary: dict) -> str:
+    header = ["sequence", "frames", "tiou", "psnr", "ssim"]
+    rows = [[name, s["frames"], s["tiou"], s["psnr"], s["ssim"]] for name, s in summary["sequences"].items()]
+    return to_csv(header, rows)
+
+
+def _save_sample(path: Path, per_sequence: dict[str, list[dict]]) -> None:
+    rows = next(iter(per_sequence.values()))
+    row = rows[len(rows) // 2]
+    image, gt, est = row["crops"]
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, image=image, gt=gt, est=est, frame=row["frame"])
+
+
+def run_window(seqs, method, window: int, cfg: dict, label: str) -> dict[str, list[dict]]:
+    """Evaluate every sequence with background window ``window``; rows per sequence name."""
+    out = {}
+    for seq in tqdm(seqs, desc=f"{label} w={window}", unit="seq"):
+        out[seq.name] = evaluate_sequence(seq, method, window, cfg["eval"]["max_frames"])
+        log.info("%s %s w=%d: %d frames", label, seq.name, window, len(out[seq.name]))
+    return out
+
+
+def _record(args, cfg: dict, summary: dict, window: int, device: str) -> dict:
+    source = "embedded" if cfg["eval"]["datasets"][args.dataset] == "embedded" else "real"
+    record = {k: v for k, v in summary.items() if k != "sequences"}
+    record.update(dataset=args.dataset, method=args.method, background_window=window, data_source=source)
+    record.update(quoted=False, device=device, sequences=record.pop("n_sequences"))
+    return record
+
+
+def _check_args(args) -> None:
+    for key in ("dataset", "data", "method", "output", "csv"):
+        if getattr(args, key) is None:
+            raise UserError(f"evaluate: --{key} is required (or use --aggregate with --inputs and --table)")
+
+
+def evaluate(args, cfg: dict) -> int:
+    _check_args(args)
+    method, device = build_method(args.method, args.checkpoint, cfg)
+    windows = [cfg["eval"]["background_window"], *cfg["eval"]["background_variants"]]
+    if method is None:
+        for i, window in enumerate(windows):
+            stem = args.output if i == 0 else variant_path(args.output, window)
+            write_json(stem, table.quoted_record(args.dataset, window))
+        log.info("original DeFMO: no eval.original_weights, wrote the paper's quoted numbers")
+        return 0
+    seqs = load_dataset(args.data, args.dataset)
+    for i, window in enumerate(windows):
+        per_seq = run_window(seqs, method, window, cfg, f"{args.dataset}/{args.method}")
+        summary = summarize(per_seq)
+        json_path = args.output if i == 0 else variant_path(args.output, window)
+        csv_path = args.csv if i == 0 else variant_path(args.csv, window)
+        write_json(json_path, _record(args, cfg, summary, window, device))
+        write_text(csv_path, _sequence_csv(summary))
+        if i == 0 and args.sample is not None:
+            _save_sample(args.sample, per_seq)
+        log.info("%s/%s w=%d: TIoU %s PSNR %.2f SSIM %.3f, %.3f s/frame", args.dataset, args.method, window,
+                 summary["tiou"], summary["psnr"], summary["ssim"], summary["seconds_per_frame"])
+    return 0
+
+
+def run(args: argparse.Namespace, cfg: dict) -> int:
+    configure_threads(cfg)
+    if args.aggregate:
+        if args.table is None or not args.inputs:
+            raise UserError("evaluate --aggregate needs --inputs <metrics JSONs> and --table <stem>")
+        table.write_table3(args.inputs, args.table, cfg)
+        return 0
+    return evaluate(args, cfg)

@@ -1,0 +1,104 @@
+"""`evaluate` end to end on a tiny FMO-layout folder: metrics JSON (+ window variant), CSV, sample, Table 3, figure."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from defmo.cli import main
+from defmo.config import load
+from defmo.evaluation import table
+from defmo.evaluation.plots import plot_benchmark_samples
+from test_eval_loaders import write_sequence
+
+torch.set_num_threads(1)
+
+
+def random_checkpoint(path: Path, repo: Path) -> Path:
+    """A checkpoint in the trainer's format holding a randomly initialised tiny-scale generator."""
+    from defmo.models import build_generator
+    from defmo.training.checkpoint import FORMAT
+
+    cfg = load(repo / "params.yaml", "tiny")
+    torch.manual_seed(0)
+    gen = build_generator(cfg)
+    payload = {"format": FORMAT, "trainer": {"nets": {"generator": gen.state_dict()}}, "cfg": cfg, "extra": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, path)
+    return path
+
+
+def cli(repo: Path, *argv: str) -> int:
+    return main(["--params", str(repo / "params.yaml"), "--scale", "tiny", *argv])
+
+
+def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    data = tmp_path / "tbd"
+    write_sequence(data, "aa_ball", frames=4)
+    write_sequence(data, "bb_ball", frames=3, seed=1)
+    ckpt = random_checkpoint(tmp_path / "ckpt" / "final.pt", repo)
+    out = tmp_path / "out"
+    extra = ["--set", "scales.tiny.eval.background_variants=[2]", "--set", "threads=1"]
+    for method in ("image", "background", "defmo", "original"):
+        args = ["evaluate", "--dataset", "tbd", "--data", str(data), "--method", method,
+                "--output", str(out / f"{method}.json"), "--csv", str(out / f"{method}.csv"),
+                "--sample", str(out / f"{method}_sample.npz")]
+        if method == "defmo":
+            args += ["--checkpoint", str(ckpt)]
+        assert main(["--params", "params.yaml", "--scale", "tiny", *extra, *args]) == 0
+    image = json.loads((out / "image.json").read_text())
+    assert image["tiou"] is None and image["frames"] == 7 and image["sequences"] == 2
+    assert image["background_window"] == 50 and image["data_source"] == "embedded"
+    assert np.isfinite(image["psnr"]) and 0 < image["ssim"] < 1
+    variant = json.loads((out / "image_w2.json").read_text())
+    assert variant["background_window"] == 2 and np.isfinite(variant["psnr"])  # B also shapes the tight box
+    assert json.loads((out / "background_w2.json").read_text())["psnr"] != pytest.approx(
+        json.loads((out / "background.json").read_text())["psnr"])
+    ours = json.loads((out / "defmo.json").read_text())
+    assert 0.0 <= ours["tiou"] <= 1.0 and ours["seconds_per_frame"] > 0
+    quoted = json.loads((out / "original.json").read_text())
+    assert quoted["quoted"] and quoted["psnr"] == 25.54
+    rows = list(csv.DictReader((out / "image.csv").open()))
+    assert [r["sequence"] for r in rows] == ["aa_ball", "bb_ball"]
+    seq_mean = np.mean([float(r["psnr"]) for r in rows])
+    assert seq_mean == pytest.approx(image["psnr"])  # sequences weighted equally
+
+    inputs = sorted(str(p) for p in out.glob("*.json"))
+    stem = tmp_path / "tables" / "table3"
+    assert cli(repo, "evaluate", "--aggregate", "--inputs", *inputs, "--table", str(stem)) == 0
+    header, *body = list(csv.reader(stem.with_suffix(".csv").open()))
+    assert header[:6] == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image", "Background", "DeFMO (ours)"]
+    assert "Image (w=2)" in header and len(body) == 4
+    tiou = dict(zip(header, body[0]))
+    assert tiou["Metric"] == "TIoU" and tiou["Image"] == "" and float(tiou["DeFMO (original) [quoted]"]) == 0.583
+    md = stem.with_suffix(".md").read_text()
+    assert "n/a" in md and "| 0.000 |" not in md.split("TIoU")[1].split("\n")[0]
+
+    fig = tmp_path / "benchmark_tbd.png"
+    samples = [out / f"{m}_sample.npz" for m in ("image", "background", "defmo")]
+    plot_benchmark_samples(samples, fig, load(repo / "params.yaml", "tiny"))
+    assert fig.stat().st_size > 1000
+
+
+def test_table3_never_writes_zero_for_missing_tiou(repo):
+    cfg = load(repo / "params.yaml", "tiny")
+    recs = [dict(dataset="tbd", method="image", background_window=50, tiou=None, psnr=20.0, ssim=0.5,
+                 seconds_per_frame=0.01, data_source="embedded"), table.quoted_record("tbd", 50)]
+    header, rows = table.build_table3(recs, cfg)
+    assert header == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image"]
+    assert rows[0] == ["TbD", "TIoU", 0.583, None]
+
+
+def test_evaluate_missing_dataset_is_a_user_error(tmp_path, repo, capsys, monkeypatch):
+    monkeypatch.chdir(repo)
+    rc = cli(repo, "evaluate", "--dataset", "tbd", "--data", str(tmp_path / "nope"), "--method", "image",
+             "--output", str(tmp_path / "a.json"), "--csv", str(tmp_path / "a.csv"))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "cmp.felk.cvut.cz/fmo" in err and "eval.datasets.tbd" in err
