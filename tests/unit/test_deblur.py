@@ -1,0 +1,66 @@
+"""`deblur` on the real examples (../shared/real-examples) with a randomly initialised tiny generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from defmo.cli import main
+from defmo.evaluation import deblur
+from test_eval_cli import random_checkpoint
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture()
+def examples(repo):
+    folder = (repo / ".." / "shared" / "real-examples").resolve()
+    if not (folder / "im.png").is_file():
+        pytest.skip(f"real examples not found at {folder}")
+    return folder
+
+
+def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
+    monkeypatch.chdir(repo)
+    ckpt = random_checkpoint(tmp_path / "final.pt", repo)
+    out, fig = tmp_path / "deblur", tmp_path / "deblur_real.png"
+    rc = main(["--params", "params.yaml", "--scale", "tiny", "--set", "threads=1", "deblur", "--checkpoint", str(ckpt),
+               "--image", str(examples / "im.png"), "--background", str(examples / "bgr.png"),
+               "--video", str(examples / "falling_pen.avi"), "--output-dir", str(out), "--figure", str(fig)])
+    assert rc == 0
+    n = 4  # tiny scale's n_subframes, stored in the checkpoint's cfg
+    subframes = sorted((out / "im").glob("subframe_*.png"))
+    assert len(subframes) == n
+    assert Image.open(subframes[0]).size == Image.open(examples / "im.png").size
+    gif = Image.open(out / "im.gif")
+    assert gif.n_frames == n
+    video_frames = sorted(p for p in out.glob("falling_pen_*") if p.is_dir())
+    assert video_frames, "no video frame had a moving object"
+    assert Image.open(out / "falling_pen.gif").n_frames == n * len(video_frames)
+    assert (out / "im" / "trajectory.png").is_file() and fig.stat().st_size > 1000
+
+
+def test_find_object_locates_the_difference():
+    rng = np.random.default_rng(0)
+    bg = rng.uniform(0.2, 0.4, (50, 70, 3))
+    img = bg.copy()
+    img[10:20, 30:52] = 0.9
+    box, radius = deblur.find_object(img, bg)
+    assert tuple(box) == (10, 30, 20, 52)
+    assert radius == pytest.approx(5, abs=1)
+    assert deblur.find_object(bg, bg) is None
+
+
+def test_draw_trajectory_marks_endpoints():
+    img = np.zeros((20, 30, 3))
+    out = deblur.draw_trajectory(img, np.array([[3.0, 4.0], [15.0, 10.0], [25.0, 15.0]]))
+    assert out.dtype == np.uint8 and tuple(out[4, 3]) == (0, 255, 0) and tuple(out[15, 25]) == (255, 0, 0)
+
+
+def test_deblur_needs_input(tmp_path, repo, capsys, monkeypatch):
+    monkeypatch.chdir(repo)
+    rc = main(["--params", "params.yaml", "--scale", "tiny", "deblur", "--checkpoint", str(tmp_path / "x.pt"),
+               "--image", str(tmp_path / "a.png"), "--output-dir", str(tmp_path)])
+    assert rc == 2 and "--background" in capsys.readouterr().err
