@@ -55,7 +55,7 @@ class Renderer(nn.Module):
         per_sample = F.conv2d(latent, w_x, padding=1)  # (B, 1024, h, w)
         ones = torch.ones_like(latent[:1, :1])
         per_time = F.conv2d(ones, w_t, padding=1)  # (1, 1024, h, w): the time channel's response to t = 1
-        t = times.to(per_sample.dtype).view(1, -1, 1, 1, 1)
+        t = times.to(device=per_sample.device, dtype=per_sample.dtype).view(1, -1, 1, 1, 1)
         x = per_sample.unsqueeze(1) + t * per_time.unsqueeze(1)  # (B, T, 1024, h, w)
         return self.net[1:SPLIT](x.flatten(0, 1))
 
