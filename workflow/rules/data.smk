@@ -1,0 +1,75 @@
+# Data phase: the synthetic training/validation shards (report 4.1), the embedded benchmark sequences in the
+# FMO benchmark layout (only for datasets that eval.datasets leaves "embedded"), and the samples figure.
+# Phase target: `data`.
+DATA_SOURCES = {
+    k: CFG["data"][k]
+    for k in (
+        "meshes",
+        "textures",
+        "backgrounds",
+        "val_meshes",
+        "val_backgrounds",
+        "val_fraction",
+    )
+}
+EMBEDDED_DATASETS = [
+    d for d, root in CFG["eval"]["datasets"].items() if root == "embedded"
+]
+
+
+rule render:
+    output:
+        directory("data/synthetic/{split}"),
+    log:
+        "results/logs/data/render_{split}.log",
+    benchmark:
+        "results/benchmarks/rules/data/render_{split}.tsv"
+    wildcard_constraints:
+        split="train|val",
+    threads: CFG["data"]["workers"]
+    params:
+        cfg=CFG["data"],
+        seed=CFG["seed"],
+    shell:
+        "{CLI} render --split {wildcards.split} --out {output} --log {log}"
+
+
+rule render_benchmark:
+    output:
+        directory("data/benchmark/{dataset}"),
+    log:
+        "results/logs/data/render_benchmark_{dataset}.log",
+    benchmark:
+        "results/benchmarks/rules/data/render_benchmark_{dataset}.tsv"
+    wildcard_constraints:
+        dataset="falling_objects|tbd3d|tbd",
+    threads: 1
+    params:
+        cfg=CFG["bench_data"],
+        sources=DATA_SOURCES,
+        seed=CFG["seed"],
+    shell:
+        "{CLI} render-benchmark --dataset {wildcards.dataset} --out {output} --log {log}"
+
+
+rule figure_samples:
+    input:
+        "data/synthetic/train",
+    output:
+        "results/figures/samples_synthetic.png",
+    log:
+        "results/logs/data/figure_samples.log",
+    benchmark:
+        "results/benchmarks/rules/data/figure_samples.tsv"
+    threads: 1
+    params:
+        cfg=CFG["data"],
+    shell:
+        "{CLI} figures samples --inputs {input} --output {output} --log {log}"
+
+
+rule data:
+    input:
+        expand("data/synthetic/{split}", split=["train", "val"]),
+        expand("data/benchmark/{dataset}", dataset=EMBEDDED_DATASETS),
+        "results/figures/samples_synthetic.png",
