@@ -105,7 +105,8 @@ def _record(args, cfg: dict, summary: dict, window: int, device: str) -> dict:
 
 
 def _check_args(args) -> None:
-    for key in ("dataset", "data", "method", "output", "csv"):
+    keys = ("dataset", "method", "output") if args.method == "original" else ("dataset", "data", "method", "output", "csv")
+    for key in keys:
         if getattr(args, key) is None:
             raise UserError(f"evaluate: --{key} is required (or use --aggregate with --inputs and --table)")
 
@@ -114,10 +115,8 @@ def evaluate(args, cfg: dict) -> int:
     _check_args(args)
     method, device = build_method(args.method, args.checkpoint, cfg)
     windows = [cfg["eval"]["background_window"], *cfg["eval"]["background_variants"]]
-    if method is None:
-        for i, window in enumerate(windows):
-            stem = args.output if i == 0 else variant_path(args.output, window)
-            write_json(stem, table.quoted_record(args.dataset, window))
+    if method is None:  # quoted numbers: one record, no window variants, CSV or sample
+        write_json(args.output, table.quoted_record(args.dataset, windows[0]))
         log.info("original DeFMO: no eval.original_weights, wrote the paper's quoted numbers")
         return 0
     seqs = load_dataset(args.data, args.dataset)
