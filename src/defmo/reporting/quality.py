@@ -38,8 +38,8 @@ HEADER = ["Code", "CC avg", "CC max", "Difficulty avg", "Difficulty max", "Bugs 
 QUOTED_SOURCE = "quoted from the report (Table 5)"
 # The report's Table 5 (numbers in spec/defmo.md), reproduced there with Radon 6.0.1.
 QUOTED = {
-    "original DeFMO @30c5af8 (report)": (4.647, 78, 7.030, 13.852, 0.480, 2.228, 44.89, 8.19),
-    "report's refactor @cc4a281 (report)": (3.349, 15, 5.149, 9.960, 0.209, 0.589, 48.86, 23.24),
+    "original DeFMO @30c5af8 [quoted]": (4.647, 78, 7.030, 13.852, 0.480, 2.228, 44.89, 8.19),
+    "report's refactor @cc4a281 [quoted]": (3.349, 15, 5.149, 9.960, 0.209, 0.589, 48.86, 23.24),
 }
 
 

@@ -1,0 +1,45 @@
+# Code quality (report Table 5): Radon over src/defmo/ (minus quality.exclude), the report's two rows
+# quoted, any quality.compare checkout measured the same way; the worst functions and the files by MI;
+# metrics JSON for `dvc metrics diff`. Phase target: `quality`.
+from pathlib import Path
+
+QUALITY_SOURCES = sorted(str(p) for p in Path("src/defmo").rglob("*.py"))
+
+
+rule quality_radon:
+    input:
+        QUALITY_SOURCES,
+    output:
+        csv="results/tables/table5.csv",
+        md=report(
+            "results/tables/table5.md",
+            caption="../report/table5.rst",
+            category="Tables",
+        ),
+        tex="results/tables/table5.tex",
+        functions=report(
+            "results/tables/quality_functions.md",
+            caption="../report/quality_functions.rst",
+            category="Code quality",
+        ),
+        files=report(
+            "results/tables/quality_files.md",
+            caption="../report/quality_files.rst",
+            category="Code quality",
+        ),
+        metrics="results/metrics/quality.json",
+    log:
+        "results/logs/quality/quality_radon.log",
+    benchmark:
+        "results/benchmarks/rules/quality/quality_radon.tsv"
+    threads: 1
+    params:
+        cfg=CFG["quality"],
+    shell:
+        "{CLI} quality --root src/defmo --table {output.md} --functions {output.functions}"
+        " --files {output.files} --metrics {output.metrics} --log {log}"
+
+
+rule quality:
+    input:
+        rules.quality_radon.output,
