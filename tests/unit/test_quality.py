@@ -14,6 +14,7 @@ import pytest
 from defmo.errors import UserError
 from defmo.reporting.quality import (
     QUOTED,
+    measure_all,
     measure_code,
     measure_tree,
     offenders,
@@ -92,20 +93,29 @@ def test_bad_input_is_a_user_error(tmp_path):
         measure_tree(tmp_path, [])
 
 
+def test_missing_compare_checkout_names_the_key(tree, tmp_path):
+    qcfg = {"exclude": ["skipme"], "compare": {"orig": str(tmp_path / "DeFMO")}}
+    with pytest.raises(UserError, match=r"quality.compare.orig: folder .*DeFMO does not exist"):
+        measure_all(tree, qcfg, "here")
+
+
 def test_cli_writes_table5_and_metrics(repo, tree, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "m.py").write_text("def f(a):\n    return 1 if a else 2\n")
+    (other / "renderer").mkdir()  # left out as the report left out DeFMO's renderer/
+    (other / "renderer" / "r.py").write_text("def g(a, b):\n    return a and b and (1 if a else 2)\n")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "defmo", "--params", str(repo / "params.yaml"), "--scale", "tiny",
-           "--set", "quality.compare={other: " + str(other) + "}", "--set", "quality.exclude=[skipme]",
+           "--set", "quality.compare={other: {path: " + str(other) + ", exclude: [renderer]}, whole: " + str(other) + "}", "--set", "quality.exclude=[skipme]",
            "quality", "--root", str(tree), "--table", str(out / "table5"), "--functions", str(out / "fn.md"),
            "--files", str(out / "files.md"), "--metrics", str(out / "quality.json")]
     subprocess.run(cmd, check=True, capture_output=True, cwd=repo)
     rows = list(csv.DictReader((out / "table5.csv").open()))
-    assert [r["Code"] for r in rows] == ["this project (measured)", "other", *QUOTED]
+    assert [r["Code"] for r in rows] == ["this project (measured)", "other", "whole", *QUOTED]
     assert float(rows[0]["CC avg"]) == pytest.approx(21 / 6) and rows[1]["CC max"] == "2"
-    assert all("quoted" in r["Source"] for r in rows[2:]) and "measured" in rows[0]["Source"]
+    assert rows[2]["CC max"] == "4" and float(rows[2]["CC avg"]) == pytest.approx(3)  # renderer/ counted: (2+4)/2
+    assert all("quoted" in r["Source"] for r in rows[3:]) and "measured" in rows[0]["Source"]
     metrics = json.loads((out / "quality.json").read_text())
     assert metrics["project"]["cc_max"] == 6 and metrics["compare"]["other"]["cc_avg"] == 2
     assert metrics["bar"] == {"max_cc": 10, "min_mi": 20, "blocks_over": 0, "files_under": 0}
