@@ -1,0 +1,86 @@
+"""Embedded benchmark sequences in the FMO benchmark layout (spec/benchmark.md)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from defmo.config import load
+from defmo.data.benchmark import render_dataset
+from defmo.errors import UserError
+
+GLOBS = {"falling_objects": "*_GTgamma", "tbd3d": "*_GT_*", "tbd": "*_*"}
+
+
+def read(path):
+    return np.asarray(Image.open(path).convert("RGB"), np.float64) / 255.0
+
+
+@pytest.fixture(scope="module")
+def bench(repo, tmp_path_factory):
+    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.bench_data.frames=6", "scales.tiny.bench_data.width=96",
+                                               "scales.tiny.bench_data.height=64"])
+    root = tmp_path_factory.mktemp("bench")
+    names = {d: render_dataset(cfg, d, root / d) for d in GLOBS}
+    return cfg, root, names
+
+
+@pytest.mark.parametrize("dataset", list(GLOBS))
+def test_layout_matches_the_benchmark(bench, dataset):
+    cfg, root, names = bench
+    b = cfg["bench_data"]
+    n, frames = b["n_subframes"], b["frames"]
+    seqs = sorted(p.name for p in (root / dataset / "imgs").iterdir())
+    assert seqs == sorted(names[dataset]) and len(seqs) == b["sequences"]
+    for seq in seqs:
+        assert fnmatch.fnmatch(seq, GLOBS[dataset]) and "-12" not in seq
+        assert "ping_wall" not in seq and "fall_coin" not in seq
+        imgs = root / dataset / "imgs" / seq
+        assert sorted(p.name for p in imgs.glob("*.png")) == [f"{k:08d}.png" for k in range(frames)]
+        gt_frames = sorted(p.name for p in (root / dataset / "imgs_gt" / seq).glob("*.png"))
+        assert gt_frames == [f"{k:08d}.png" for k in range(frames * n)]
+        img = Image.open(imgs / "00000000.png")
+        assert img.mode == "RGB" and img.size == (b["width"], b["height"])
+        assert np.loadtxt(imgs / "gt.txt").shape == (2 * frames, n)
+        assert np.loadtxt(imgs / "gtr.txt").shape == (frames, n)
+
+
+@pytest.mark.parametrize("dataset", list(GLOBS))
+def test_frames_blat_gt_and_trajectory_is_where_the_object_is(bench, dataset):
+    cfg, root, names = bench
+    n, frames = cfg["bench_data"]["n_subframes"], cfg["bench_data"]["frames"]
+    seq = names[dataset][0]
+    imgs, hs_dir = root / dataset / "imgs" / seq, root / dataset / "imgs_gt" / seq
+    low = np.stack([read(imgs / f"{k:08d}.png") for k in range(frames)])
+    hs = np.stack([read(hs_dir / f"{j:08d}.png") for j in range(frames * n)])
+    # frame k is the long exposure of its n high-speed frames (same static background)
+    assert np.abs(hs.reshape(frames, n, *hs.shape[1:]).mean(axis=1) - low).max() <= 1.5 / 255
+    median = np.median(low, axis=0)  # a static camera: the median background is the background
+    gt, radii = np.loadtxt(imgs / "gt.txt"), np.loadtxt(imgs / "gtr.txt")
+    xs, ys = gt[0::2].ravel(), gt[1::2].ravel()  # row 2k: x (column), row 2k+1: y (row)
+    assert (radii > 1).all()
+    steps = np.hypot(np.diff(xs), np.diff(ys))
+    assert steps.max() < 4 * np.median(steps) + 1  # continuous motion across frame boundaries
+    for j in range(0, frames * n, n // 2):
+        x, y = int(round(xs[j])), int(round(ys[j]))
+        assert np.abs(hs[j, y, x] - median[y, x]).sum() > 0.05, (j, x, y)  # the object is at (x, y)
+
+
+def test_twelve_subframes_are_named(repo, tmp_path):
+    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.bench_data.n_subframes=12",
+                                               "scales.tiny.bench_data.frames=2"])
+    names = render_dataset(cfg, "tbd3d", tmp_path / "tbd3d")
+    assert all("-12" in s and fnmatch.fnmatch(s, "*_GT_*") for s in names)
+    assert np.loadtxt(tmp_path / "tbd3d" / "imgs" / names[0] / "gt.txt").shape == (4, 12)
+
+
+def test_refuses_to_replace_a_folder_it_did_not_write(repo, tmp_path):
+    real = tmp_path / "falling_objects"
+    (real / "imgs").mkdir(parents=True)
+    cfg = load(repo / "params.yaml", "tiny")
+    with pytest.raises(UserError, match="not written by render-benchmark"):
+        render_dataset(cfg, "falling_objects", real)
+    assert (real / "imgs").is_dir()
