@@ -116,20 +116,20 @@ def test_table3_reading_from_numbers(cpu_cfg):
     records = [_eval_record(ds, m, p) for ds in DATASETS for m, p in zip(("image", "background", "defmo", "proposed"),
                                                                             PSNR[ds])]
     text = reading_table3(records, cpu_cfg)
-    assert "- tbd3d: best PSNR: proposed (21.30)" in text
-    assert "- falling_objects: best PSNR: defmo (22.80)" in text
-    assert "proposed beats the Image baseline (the blurred input) in PSNR on 2 of 3 datasets" in text
+    assert "- tbd3d: best PSNR: Proposed (21.30)" in text
+    assert "- falling_objects: best PSNR: DeFMO (ours) (22.80)" in text
+    assert "Proposed beats the Image baseline (the blurred input) in PSNR on 2 of 3 datasets" in text
     assert "falling_objects -0.50 dB" in text
-    assert "defmo beats the Image baseline (the blurred input) in PSNR on 3 of 3" in text
-    assert "proposed beats the DeFMO re-implementation" in text and "on 2 of 3 datasets (falling_objects -3.30 dB" in text
+    assert "DeFMO (ours) beats the Image baseline (the blurred input) in PSNR on 3 of 3" in text
+    assert "Proposed beats the DeFMO re-implementation" in text and "on 2 of 3 datasets (falling_objects -3.30 dB" in text
     no_traj = [dict(r, tiou=None) for r in records if r["dataset"] == "tbd"]
     assert "TIoU is n/a" in reading_table3(no_traj, cpu_cfg)
 
 
 def test_table4_reading_percentages():
     text = reading_table4(_memory())
-    assert "proposed: peak memory lowered by gc 2.2%, mp 39.4%" in text  # (10023-6073)/10023
-    assert "Largest reduction: mp on proposed (39.4%)" in text
+    assert "Proposed: peak memory lowered by gc 2.2%, mp 39.4%" in text  # (10023-6073)/10023
+    assert "Largest reduction: mp on Proposed (39.4%)" in text
     assert "Mixed precision saved more than gradient checkpointing for 2 of 2 approaches" in text
     swapped = _memory()
     swapped["reduction_pct"]["defmo"]["gc"] = 30.0

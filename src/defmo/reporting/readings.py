@@ -11,6 +11,14 @@ from defmo.reporting.quality import QUOTED
 from defmo.reporting.tables import LABELS, ROWS, column
 
 
+METHOD_LABELS = {**LABELS, "image": "Image", "background": "Background", "original": "DeFMO (original)"}
+
+
+def label(method: str) -> str:
+    """Display name of a method or approach (``defmo`` -> ``DeFMO (ours)``); unknown names unchanged."""
+    return METHOD_LABELS.get(method, method)
+
+
 def _num(value) -> float | None:
     """``value`` as a float, or None for non-numbers and NaN."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value else None
@@ -25,7 +33,7 @@ def reading_table2(paper: dict, cfg: dict) -> str:
         before, after = column(paper, approach), column(cfg, approach)
         diffs = [f"{ROWS[i][0]} {b} -> {a}" for i, (b, a) in enumerate(zip(before, after)) if a != b]
         if diffs:
-            changes.append(f"{LABELS.get(approach, approach)}: " + "; ".join(diffs))
+            changes.append(f"{label(approach)}: " + "; ".join(diffs))
     if not changes:
         return f"Scale `{cfg['scale']}` uses the report's values unchanged."
     return (f"Scale `{cfg['scale']}` departs from the report's Table 2 as follows (report -> this run). "
@@ -43,7 +51,7 @@ def _dataset_sentence(dataset: str, records: list[dict]) -> str:
     for key, name, digits in (("psnr", "PSNR", 2), ("ssim", "SSIM", 3), ("tiou", "TIoU", 3)):
         best = _best(records, key)
         if best:
-            parts.append(f"best {name}: {best[0]} ({best[1]:.{digits}f})")
+            parts.append(f"best {name}: {label(best[0])} ({best[1]:.{digits}f})")
     if _best(records, "tiou") is None:
         parts.append("no measured method returned a trajectory, so TIoU is n/a")
     return f"- {dataset}: " + "; ".join(parts) + "."
@@ -57,14 +65,14 @@ def _versus(records: list[dict], method: str, other: str) -> float | None:
     return by[method] - by[other]
 
 
-def _clears(by_dataset: dict[str, list[dict]], method: str, baseline: str, label: str) -> str | None:
+def _clears(by_dataset: dict[str, list[dict]], method: str, baseline: str, other: str) -> str | None:
     gaps = {ds: _versus(recs, method, baseline) for ds, recs in by_dataset.items()}
     gaps = {ds: g for ds, g in gaps.items() if g is not None}
     if not gaps:
         return None
     wins = sum(g > 0 for g in gaps.values())
     detail = ", ".join(f"{ds} {g:+.2f} dB" for ds, g in gaps.items())
-    return f"- {method} beats {label} in PSNR on {wins} of {len(gaps)} datasets ({detail})."
+    return f"- {label(method)} beats {other} in PSNR on {wins} of {len(gaps)} datasets ({detail})."
 
 
 def _by_dataset(records: list[dict]) -> dict[str, list[dict]]:
@@ -96,12 +104,12 @@ def _reduction_lines(reductions: dict) -> list[str]:
     for approach, techniques in reductions.items():
         parts = [f"{t} {p:.1f}%" for t, p in techniques.items() if _num(p) is not None]
         if parts:
-            lines.append(f"- {approach}: peak memory lowered by " + ", ".join(parts) +
+            lines.append(f"- {label(approach)}: peak memory lowered by " + ", ".join(parts) +
                          " relative to no technique (a negative value means more memory).")
     found = [(p, t, a) for a, ts in reductions.items() for t, p in ts.items() if _num(p) is not None]
     if found:
         p, t, a = max(found)
-        lines.append(f"- Largest reduction: {t} on {a} ({p:.1f}%).")
+        lines.append(f"- Largest reduction: {t} on {label(a)} ({p:.1f}%).")
     return lines + _mp_vs_gc(reductions)
 
 
@@ -156,10 +164,10 @@ def reading_training(vals: dict[str, dict]) -> str:
         psnr = v.get("psnr", {})
         model, image, background = (_num(psnr.get(k)) for k in ("model", "image", "background"))
         if model is None or image is None or background is None:
-            lines.append(f"- {approach}: no validation PSNR recorded.")
+            lines.append(f"- {label(approach)}: no validation PSNR recorded.")
             continue
         verdict = "beats" if model > max(image, background) else "does not beat"
-        lines.append(f"- {approach}: validation PSNR {model:.2f} dB after {v.get('steps', '?')} steps "
+        lines.append(f"- {label(approach)}: validation PSNR {model:.2f} dB after {v.get('steps', '?')} steps "
                      f"({v.get('train_seconds', '?')} s on {v.get('device', '?')}); it {verdict} both trivial "
                      f"baselines (Image {image:.2f} dB, Background {background:.2f} dB).")
     return "\n".join(lines) if lines else "No validation metrics were given."
