@@ -165,3 +165,11 @@ def test_cli_writes_report(repo, tmp_path):
     (tmp_path / "results" / "figures" / "memory.png").unlink()
     bad = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
     assert bad.returncode == 2 and "memory.png" in bad.stderr
+
+
+def test_git_commit_provenance(repo, tmp_path):
+    from defmo.reporting.report import git_commit
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    assert git_commit(repo).split(" ")[0] == head[:10]
+    assert git_commit(tmp_path) == "unknown (not a git checkout)"
