@@ -122,6 +122,11 @@ def test_table3_reading_from_numbers(cpu_cfg):
     assert "falling_objects -0.50 dB" in text
     assert "DeFMO (ours) beats the Image baseline (the blurred input) in PSNR on 3 of 3" in text
     assert "Proposed beats the DeFMO re-implementation" in text and "on 2 of 3 datasets (falling_objects -3.30 dB" in text
+    w5 = [dict(r, background_window=5, psnr=r["psnr"] + (5.0 if r["method"] == "image" else 0.0)) for r in records]
+    both = reading_table3(records + w5, cpu_cfg)
+    assert both.startswith(text.split("\n- DeFMO (original)")[0])  # main window first, unchanged
+    assert "With a background median over 5 frames" in both
+    assert "DeFMO (ours) beats the Image baseline (the blurred input) in PSNR on 0 of 3" in both.split("5 frames")[1]
     no_traj = [dict(r, tiou=None) for r in records if r["dataset"] == "tbd"]
     assert "TIoU is n/a" in reading_table3(no_traj, cpu_cfg)
 

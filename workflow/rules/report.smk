@@ -12,6 +12,22 @@ REPORT_FIGURES = [
     "results/figures/memory.png",
     "results/figures/deblur_real.png",
 ]
+# Evaluation records: the main background window, then each eval.background_variants window (not for the
+# quoted "original", which has no variants).
+REPORT_EVALS = expand(
+    "results/metrics/eval/{dataset}/{method}.json",
+    dataset=DATASETS,
+    method=CFG["eval"]["methods"],
+) + expand(
+    "results/metrics/eval/{dataset}/{method}_w{window}.json",
+    dataset=DATASETS,
+    method=[
+        m
+        for m in CFG["eval"]["methods"]
+        if m != "original" or CFG["eval"]["original_weights"] is not None
+    ],
+    window=CFG["eval"]["background_variants"],
+)
 # Performance notes are committed by the bench-* verbs, not built here: include those present.
 REPORT_NOTES = sorted(glob("results/benchmarks/*.md"))
 
@@ -51,11 +67,7 @@ rule report:
             "results/tables/quality_files.md",
         ],
         memory="results/metrics/memory.json",
-        evals=expand(
-            "results/metrics/eval/{dataset}/{method}.json",
-            dataset=DATASETS,
-            method=CFG["eval"]["methods"],
-        ),
+        evals=REPORT_EVALS,
         vals=expand("results/metrics/val_{approach}.json", approach=APPROACHES),
         figures=REPORT_FIGURES,
         notes=REPORT_NOTES,
