@@ -30,7 +30,6 @@ from defmo.utils.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("image", "background")
 FIGURE_TEXT = {
     "samples_synthetic": "Synthetic training samples: blurred input I, background B and the ground-truth sharp "
                          "sub-frames (RGB over alpha).",
