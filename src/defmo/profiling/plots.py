@@ -38,18 +38,23 @@ def _number(text: str | None) -> float:
         return math.nan
 
 
-def _panel(ax, rows: list[dict], key: str, title: str) -> None:
+def _series(rows: list[dict], key: str) -> tuple[list[str], dict[str, list[float]]]:
+    """Approach labels (x) and, per technique label, the values of column ``key`` (NaN when missing)."""
     approaches = list(dict.fromkeys(r["approach_label"] for r in rows))
+    table = {(r["approach_label"], r["technique_label"]): _number(r.get(key)) for r in rows}
     techniques = list(dict.fromkeys(r["technique_label"] for r in rows))
-    width = 0.8 / max(len(techniques), 1)
-    for j, tech in enumerate(techniques):
-        values = [_number(next((r[key] for r in rows if r["approach_label"] == a and r["technique_label"] == tech), ""))
-                  for a in approaches]
-        xs = [i + (j - (len(techniques) - 1) / 2) * width for i in range(len(approaches))]
-        ax.bar(xs, [0 if math.isnan(v) else v for v in values], width, label=tech)
-        for x, v in zip(xs, values):
-            if math.isnan(v):
-                ax.plot(x, 0, "kx")
+    return approaches, {t: [table.get((a, t), math.nan) for a in approaches] for t in techniques}
+
+
+def _panel(ax, rows: list[dict], key: str, title: str) -> None:
+    approaches, series = _series(rows, key)
+    width = 0.8 / max(len(series), 1)
+    for j, (tech, values) in enumerate(series.items()):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(approaches))]
+        ax.bar(xs, [0.0 if math.isnan(v) else v for v in values], width, label=tech)
+        missing = [x for x, v in zip(xs, values) if math.isnan(v)]
+        if missing:
+            ax.plot(missing, [0.0] * len(missing), "kx")
     ax.set_xticks(range(len(approaches)), approaches)
     ax.set_title(title, fontsize=9)
 
