@@ -10,6 +10,7 @@ Train and validation never share a mesh or a background source (a video / frame 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import zlib
@@ -213,13 +214,17 @@ def read_background_frame(bg: Background, rng: np.random.Generator) -> np.ndarra
     return read_rgb(bg.path)
 
 
+@functools.lru_cache(maxsize=48)
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as RGB uint8 ``(H, W, 3)``; grey, palette and RGBA are converted. UserError if unreadable."""
+    """An image file as RGB uint8 ``(H, W, 3)`` (read-only, cached per process: backgrounds and textures are
+    reused across samples); grey, palette and RGBA are converted. UserError if unreadable."""
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+            array = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except (OSError, ValueError) as exc:
         raise UserError(f"image '{path}' could not be read ({exc}); fix or remove it") from exc
+    array.flags.writeable = False
+    return array
 
 
 def _video_frame(path: Path, rng: np.random.Generator) -> np.ndarray:

@@ -87,7 +87,7 @@ def sequence_poses(rng: np.random.Generator, dataset: str, count: int, aspect: f
 def object_primitive(dataset: str, sources: Sources, rng: np.random.Generator, radius: float):
     """The sequence's object: a held-out textured mesh, a textured sphere or a uniformly coloured sphere."""
     if dataset == "falling_objects":
-        mesh = sources.mesh(int(rng.integers(len(sources.meshes)))).copy()
+        mesh = _pick_mesh(sources, rng).copy()
         mesh.apply_scale(radius * 1.5)  # a mesh's half-diagonal overstates its size compared to a sphere
         return make_primitive(mesh, textures.pick_texture(sources.textures, rng))
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=radius)
@@ -95,6 +95,14 @@ def object_primitive(dataset: str, sources: Sources, rng: np.random.Generator, r
         return make_primitive(sphere, textures.pick_texture(sources.textures, rng))
     hsv = np.array([rng.uniform(), rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0)])
     return make_primitive(sphere, None, colour=_hsv_to_rgb(hsv))
+
+
+def _pick_mesh(sources: Sources, rng: np.random.Generator) -> trimesh.Trimesh:
+    for _ in range(MAX_TRIES):
+        mesh = sources.try_mesh(int(rng.integers(len(sources.meshes))))
+        if mesh is not None:
+            return mesh
+    raise UserError(f"no readable mesh among {len(sources.meshes)} held-out meshes; check params.yaml 'data.meshes'")
 
 
 def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:

@@ -73,12 +73,26 @@ class Sources:
     meshes: list[Path]
     textures: list[Path]
     backgrounds: list[assets.Background]
+    strict: bool = True  # a user's unreadable mesh is an error; a broken embedded one is skipped
     cache: dict = field(default_factory=dict)
 
     @classmethod
     def for_split(cls, cfg_data: dict, split: str) -> "Sources":
+        strict = cfg_data["meshes"] != "embedded" or (split == "val" and bool(cfg_data.get("val_meshes")))
         return cls(assets.list_meshes(cfg_data, split), assets.list_textures(cfg_data, split),
-                   assets.list_backgrounds(cfg_data, split))
+                   assets.list_backgrounds(cfg_data, split), strict)
+
+    def try_mesh(self, index: int) -> trimesh.Trimesh | None:
+        """The mesh, or None for a broken embedded mesh (logged once); user meshes raise UserError."""
+        try:
+            return self.mesh(index)
+        except UserError:
+            if self.strict:
+                raise
+            if index not in self.cache:
+                log.warning("skipping embedded mesh %s: unreadable or degenerate", self.meshes[index])
+                self.cache[index] = None
+            return None
 
     def mesh(self, index: int) -> trimesh.Trimesh:
         if index not in self.cache:
@@ -88,9 +102,10 @@ class Sources:
         return self.cache[index]
 
 
-def acceptance(frames: np.ndarray, backgrounds: list[np.ndarray], cfg_data: dict) -> str | None:
-    """DeFMO's rejection rules on uint8 sub-frames ``(N, H, W, 4)``; returns the reason to reject, or None."""
-    alpha = frames[..., 3].astype(np.float64) / 255.0
+def shape_rejection(frames: np.ndarray, cfg_data: dict) -> str | None:
+    """Mask-only rules on uint8 sub-frames ``(N, H, W, 4)``: every sub-frame visible, inside the frame, enough
+    coverage over the exposure, one connected region. Returns the reason to reject, or None."""
+    alpha = frames[..., 3]
     union = alpha.max(axis=0) > 0
     if not (alpha.reshape(len(alpha), -1).max(axis=1) > 0).all():
         return "empty sub-frame"
@@ -100,12 +115,22 @@ def acceptance(frames: np.ndarray, backgrounds: list[np.ndarray], cfg_data: dict
         return "coverage"
     if ndimage.label(union)[1] != 1:
         return "not connected"
-    rgb = frames[..., :3].astype(np.float64) / 255.0
-    for bg in backgrounds:
-        diff = np.abs(rgb - bg[None].astype(np.float64) / 255.0).mean(axis=-1)
-        if (alpha * diff).sum() / alpha.sum() < cfg_data["min_contrast"]:
-            return "contrast"
     return None
+
+
+def contrast(frames: np.ndarray, background: np.ndarray) -> float:
+    """Alpha-weighted mean absolute RGB difference between the object and the background it covers, in [0, 1]."""
+    alpha = frames[..., 3].astype(np.float64) / 255.0
+    diff = np.abs(frames[..., :3].astype(np.float64) - background[None].astype(np.float64)).mean(axis=-1) / 255.0
+    return float((alpha * diff).sum() / max(alpha.sum(), 1e-9))
+
+
+def acceptance(frames: np.ndarray, backgrounds: list[np.ndarray], cfg_data: dict) -> str | None:
+    """DeFMO's rejection rules (shape, then contrast >= ``min_contrast`` over every background)."""
+    reason = shape_rejection(frames, cfg_data)
+    if reason is None and any(contrast(frames, bg) < cfg_data["min_contrast"] for bg in backgrounds):
+        return "contrast"
+    return reason
 
 
 def compose(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -119,31 +144,45 @@ def render_sample(renderer, sources: Sources, rng: np.random.Generator, cfg_data
     Returns ``(arrays, meta)``: uint8 ``image, background, image2, background2`` ``(H, W, 3)`` and ``frames``
     ``(N, H, W, 4)`` (straight RGBA), and JSON-able metadata (mesh, backgrounds, trajectory, tries).
     """
-    from defmo.data.renderer import make_primitive
-
     times = np.linspace(0.0, 1.0, cfg_data["n_subframes"])
-    side = cfg_data["resolution"]
     reasons: dict[str, int] = {}
     for attempt in range(1, MAX_TRIES + 1):
-        mesh_idx = int(rng.integers(len(sources.meshes)))
-        mesh = sources.mesh(mesh_idx).copy()
-        mesh.apply_scale(rng.uniform(*SCALE_RANGE))
-        renderer.set_object(make_primitive(mesh, textures.pick_texture(sources.textures, rng)))
-        renderer.set_lighting(rng.normal(size=3) - np.array([0, 0, 2.0]), rng.uniform(2.0, 5.0), rng.uniform(0.2, 0.5))
-        traj = sample_trajectory(rng, cfg_data["trajectory"])
-        frames = renderer.render(traj.poses(times))
-        bg_idx = _two_indices(rng, len(sources.backgrounds))
-        bgs = [textures.background_image(sources.backgrounds[i], rng, side) for i in bg_idx]
-        reason = acceptance(frames, bgs, cfg_data)
+        arrays, meta, reason = _attempt(renderer, sources, rng, cfg_data, times)
         if reason is None:
-            arrays = {"image": compose(frames, bgs[0]), "background": bgs[0], "image2": compose(frames, bgs[1]),
-                      "background2": bgs[1], "frames": frames}
-            meta = {"mesh": assets.display_name(sources.meshes[mesh_idx]), "backgrounds": [sources.backgrounds[i].name for i in bg_idx],
-                    "trajectory": traj.to_json(), "tries": attempt}
+            meta["tries"] = attempt
             return arrays, meta
         reasons[reason] = reasons.get(reason, 0) + 1
     raise UserError(f"no acceptable sample in {MAX_TRIES} tries (rejected: {reasons}); relax params.yaml keys "
                     "'data.min_contrast' / 'data.min_coverage' or 'data.trajectory'")
+
+
+def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dict, times: np.ndarray):
+    """One try: returns ``(arrays, meta, None)`` or ``(None, None, reason)``. Shape rules run before any
+    background is read; the random draws happen in the same order either way (determinism)."""
+    from defmo.data.renderer import make_primitive
+
+    mesh_idx = int(rng.integers(len(sources.meshes)))
+    mesh = sources.try_mesh(mesh_idx)
+    if mesh is None:
+        return None, None, "broken mesh"
+    mesh = mesh.copy()
+    mesh.apply_scale(rng.uniform(*SCALE_RANGE))
+    renderer.set_object(make_primitive(mesh, textures.pick_texture(sources.textures, rng)))
+    renderer.set_lighting(rng.normal(size=3) - np.array([0, 0, 2.0]), rng.uniform(2.0, 5.0), rng.uniform(0.2, 0.5))
+    traj = sample_trajectory(rng, cfg_data["trajectory"])
+    frames = renderer.render(traj.poses(times))
+    reason = shape_rejection(frames, cfg_data)
+    if reason is not None:
+        return None, None, reason
+    bg_idx = _two_indices(rng, len(sources.backgrounds))
+    bgs = [textures.background_image(sources.backgrounds[i], rng, cfg_data["resolution"]) for i in bg_idx]
+    if any(contrast(frames, bg) < cfg_data["min_contrast"] for bg in bgs):
+        return None, None, "contrast"
+    arrays = {"image": compose(frames, bgs[0]), "background": bgs[0], "image2": compose(frames, bgs[1]),
+              "background2": bgs[1], "frames": frames}
+    meta = {"mesh": assets.display_name(sources.meshes[mesh_idx]),
+            "backgrounds": [sources.backgrounds[i].name for i in bg_idx], "trajectory": traj.to_json()}
+    return arrays, meta, None
 
 
 def _two_indices(rng: np.random.Generator, n: int) -> list[int]:

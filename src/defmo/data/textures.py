@@ -12,7 +12,7 @@ import numpy as np
 
 from defmo.data.assets import Background, read_background_frame, read_rgb
 
-TEXTURE_SIDE = 256
+TEXTURE_SIDE = 128
 
 
 def procedural_texture(rng: np.random.Generator, side: int = TEXTURE_SIDE) -> np.ndarray:

@@ -48,7 +48,7 @@ def measure(cfg: dict, samples: int) -> dict:
         "samples_per_s": round(samples / seconds, 3), "subframes_per_s": round(samples * n / seconds, 2),
         "renders_per_s_incl_rejected": round(sum(tries) * n / seconds, 2),
         "mean_tries_per_sample": round(sum(tries) / len(tries), 3), "bytes_written": manifest["bytes"],
-        "mb_per_s": round(manifest["bytes"] / 1e6 / seconds, 3),
+        "mb_per_s": float(f"{manifest['bytes'] / 1e6 / seconds:.4g}"),
         "kb_per_sample": round(manifest["bytes"] / 1e3 / samples, 2),
         "dataset_read_samples_per_s": round(samples / read_seconds, 1),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
