@@ -53,11 +53,12 @@ class Trainer:
         device: where the networks live.
         gradient_checkpointing: enable the Generator's checkpointing (2 segments per part).
         mixed_precision: fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU.
+        render_loop: render with the original DeFMO's one-call-per-time-step loop (benchmark reference only).
     """
 
     def __init__(
         self, cfg: dict, approach: str, device: torch.device | str,
-        gradient_checkpointing: bool, mixed_precision: bool,
+        gradient_checkpointing: bool, mixed_precision: bool, *, render_loop: bool = False,
     ) -> None:
         self.cfg, self.approach = cfg, approach
         self.device = torch.device(device)
@@ -65,6 +66,7 @@ class Trainer:
         self.mixed_precision = bool(mixed_precision)
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         self.pairs = cfg["model"]["dt_pairs"]
+        self.render_loop = bool(render_loop)
         self.nets = self._build_networks(gradient_checkpointing)
         self.wrapped = {name: ddp.wrap(net, self.device) for name, net in self.nets.items()}
         self.optimizers = self._build_optimizers()
@@ -137,7 +139,7 @@ class Trainer:
             if name in self.nets:
                 self.nets[name].requires_grad_(False)
         with self.autocast():
-            fake, latent = self.wrapped["generator"](batch["image"], batch["background"], times)
+            fake, latent = self._render(batch, times)
             latent2 = self._second_latent(batch) if "L" in self.weights else None
         fake = fake.float()
         values = self._generator_terms(fake, latent, latent2, batch)
@@ -150,6 +152,13 @@ class Trainer:
         out = {k: float(v.detach()) for k, v in values.items()}
         out["total"] = float(total.detach())
         return fake, out
+
+    def _render(self, batch: dict[str, torch.Tensor], times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sub-frames ``(B, N, 4, H, W)`` and latent, batched over time (or the reference loop)."""
+        if not self.render_loop:
+            return self.wrapped["generator"](batch["image"], batch["background"], times)
+        latent = self.generator.encode(torch.cat([batch["image"], batch["background"]], dim=1))
+        return self.generator.render_loop(latent, times), latent
 
     def _second_latent(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x6 = torch.cat([batch["image2"], batch["background2"]], dim=1)

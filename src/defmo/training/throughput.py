@@ -1,0 +1,167 @@
+"""``bench-train`` verb: training throughput (samples/s) and peak memory per approach and technique.
+
+    python -m defmo bench-train --json results/benchmarks/train_throughput.json \\
+        --md results/benchmarks/train_throughput.md [--steps 3] [--warmup 1] [--batch-size 8]
+
+Each cell builds a fresh :class:`~defmo.training.trainer.Trainer` and times ``--steps`` full training steps
+(generator + the approach's D_S / D_T steps) on random batches of the configured size, after ``--warmup``
+untimed ones. Techniques: ``none``, ``gc`` (gradient checkpointing), ``mp`` (mixed precision), ``gc+mp``,
+and ``loop``: the original DeFMO's one-renderer-call-per-time-step rendering, the reference that shows what
+rendering all time steps in one batched call buys. Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA;
+on CPU the peak resident set size of this process sampled every 5 ms while the cell runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import torch
+
+from defmo.reporting.table_io import to_markdown
+from defmo.training.trainer import Trainer, approach_weights
+from defmo.utils.io import write_json, write_text
+from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+TECHNIQUES = ("none", "gc", "mp", "gc+mp", "loop")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, default=Path("results/benchmarks/train_throughput.json"))
+    parser.add_argument("--md", type=Path, default=Path("results/benchmarks/train_throughput.md"))
+    parser.add_argument("--approaches", nargs="+", default=None, help="default: train.approaches")
+    parser.add_argument("--techniques", nargs="+", default=list(TECHNIQUES), choices=TECHNIQUES)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per cell (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the approach's batch_size")
+
+
+def random_batch(cfg: dict, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """A training batch of the configured shape: images ``(B,3,H,W)``, frames ``(B,N,4,H,W)``, in [0, 1]."""
+    size, n = cfg["data"]["resolution"], cfg["data"]["n_subframes"]
+    batch = {k: torch.rand(batch_size, 3, size, size) for k in ("image", "background", "image2", "background2")}
+    batch["frames"] = torch.rand(batch_size, n, 4, size, size)
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+class PeakRSS:
+    """Peak resident set size (bytes) of this process, sampled by a background thread."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.proc, self.interval, self.peak = psutil.Process(), interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self.peak = self.proc.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def peak_memory(device: torch.device) -> Iterator[dict]:
+    """Yields a dict that holds ``peak_mb`` after the block (CUDA allocator peak, or sampled peak RSS)."""
+    out: dict = {}
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        yield out
+        torch.cuda.synchronize(device)
+        out["peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        return
+    with PeakRSS() as rss:
+        yield out
+    out["peak_mb"] = rss.peak / 2**20
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(cfg: dict, approach: str, technique: str, device: torch.device, batch_size: int,
+            steps: int, warmup: int) -> dict:
+    """One cell: samples/s over ``steps`` timed training steps and the peak memory of the whole cell."""
+    seed_everything(int(cfg["seed"]))
+    batch = random_batch(cfg, batch_size, device)
+    with peak_memory(device) as mem:
+        trainer = Trainer(cfg, approach, device, "gc" in technique, "mp" in technique,
+                          render_loop=technique == "loop")
+        for _ in range(warmup):
+            trainer.train_step(batch)
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step(batch)
+        _sync(device)
+        seconds = time.perf_counter() - t0
+    del trainer
+    row = {"approach": approach, "technique": technique, "batch_size": batch_size, "steps": steps,
+           "seconds_per_step": seconds / steps, "samples_per_s": batch_size * steps / seconds,
+           "peak_mb": mem["peak_mb"]}
+    log.info("%s / %s: %.2f samples/s, %.0f MB peak", approach, technique, row["samples_per_s"], row["peak_mb"])
+    return row
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def markdown(result: dict) -> str:
+    """The table with its settings, for results/benchmarks/train_throughput.md."""
+    s = result["settings"]
+    head = (f"# Training throughput\n\nDevice: {result['device']}. Scale `{result['scale']}`: "
+            f"{s['resolution']}x{s['resolution']}, N = {s['n_subframes']}, D_T pairs `{s['dt_pairs']}`, "
+            f"discriminators `{s['discriminator']}`; {s['steps']} timed steps after {s['warmup']} warm-up. "
+            f"Peak memory: {result['memory']}. `loop` = the original DeFMO's per-time-step rendering.\n\n")
+    rows = [[r["approach"], r["technique"], r["batch_size"], r["samples_per_s"], r["seconds_per_step"],
+             r["peak_mb"]] for r in result["rows"]]
+    header = ["approach", "technique", "batch", "samples/s", "s/step", "peak MB"]
+    return head + to_markdown(header, rows, digits=2) + _speedup_lines(result["rows"])
+
+
+def _speedup_lines(rows: list[dict]) -> str:
+    by = {(r["approach"], r["technique"]): r["samples_per_s"] for r in rows}
+    lines = [f"- {a}: batched rendering is {by[(a, 'none')] / by[(a, 'loop')]:.2f}x the per-time-step loop\n"
+             for (a, t) in by if t == "loop" and (a, "none") in by]
+    return ("\n" + "".join(lines)) if lines else ""
+
+
+def run(args: argparse.Namespace, cfg: dict) -> int:
+    configure_threads(cfg)
+    device = resolve_device(cfg)
+    approaches = args.approaches or cfg["train"]["approaches"]
+    for approach in approaches:
+        approach_weights(cfg, approach)
+    rows = []
+    for approach in approaches:
+        batch = args.batch_size or cfg["train"]["approach"][approach]["batch_size"]
+        rows += [measure(cfg, approach, t, device, batch, args.steps, args.warmup) for t in args.techniques]
+    settings = {k: cfg["data"][k] for k in ("resolution", "n_subframes")}
+    settings.update(dt_pairs=cfg["model"]["dt_pairs"], discriminator=cfg["model"]["discriminator"],
+                    steps=args.steps, warmup=args.warmup)
+    result = {"device": device_name(device), "scale": cfg["scale"], "settings": settings, "rows": rows,
+              "memory": "CUDA allocator peak" if device.type == "cuda" else "peak RSS of the process (sampled)",
+              "torch": torch.__version__}
+    write_json(args.json, result)
+    write_text(args.md, markdown(result))
+    return 0
