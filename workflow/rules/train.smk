@@ -2,7 +2,9 @@
 # results/resume/<approach>/ (not an output), and the loss-curve figure. Phase target: `train`.
 import re
 
-TRAIN_SHARED = {k: v for k, v in CFG["train"].items() if k not in ("approach", "approaches")}
+TRAIN_SHARED = {
+    k: v for k, v in CFG["train"].items() if k not in ("approach", "approaches")
+}
 
 
 rule train_approach:
