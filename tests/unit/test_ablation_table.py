@@ -66,6 +66,8 @@ def test_written_table_plot_csv_and_metrics(records, cfg, tmp_path):
     assert "| peak memory MiB (measured) | None | 1000 | 2000 | 3000 | 4000 |" in md
     assert "quoted" in md and "copied, not measured here" in md and "Test CPU" in md
     assert "- proposed / gc+mp: failed: out of memory: test" in md
+    assert ("- GC + MP lowers the measured peak vs None by: DeFMO 30.0% (report 30.9%); +D_S 15.0% (report 38.5%); "
+            "+D_T 10.0% (report 38.3%); +D_S+D_T n/a (report 40.2%)") in md
     assert r"\toprule" in (tmp_path / "t" / "table4.tex").read_text()
     with open(paths["table"]) as fh:
         rows = list(csv.reader(fh))
