@@ -9,7 +9,7 @@ import torch
 
 from defmo.losses.defmo import binary_entropy, loss_f, loss_i, loss_l, loss_s, loss_t, max_ncc
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 
 
 def _slow_lr(pred, gt):

@@ -13,7 +13,7 @@ from defmo.losses.learned import (
 )
 from defmo.models import build_ds, build_dt
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 CFG = {"model": {"encoder": "resnet18", "pretrained": "none", "discriminator": "light",
                  "ds_input": "masked", "dt_pairs": "all"}}
 
