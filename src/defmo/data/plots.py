@@ -51,7 +51,8 @@ def plot_samples(inputs: list[Path], output: Path, cfg: dict) -> None:
             ax.set_yticks([])
             if index == picks[0]:
                 ax.set_title(title, fontsize=7)
-    fig.suptitle(f"synthetic samples ({inputs[0]}, {len(ds)} samples, N={n}); GT sub-frames over a checkerboard",
+    fig.suptitle(f"synthetic {ds.manifest['split']} samples ({len(ds)} in all, {ds.manifest['resolution']} px, N={n}): "
+                 "input I, background B, I over a second background, GT sub-frames over a checkerboard",
                  fontsize=8)
     fig.tight_layout()
     output = Path(output)

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from defmo.data.dataset import SyntheticFMODataset
 from defmo.data.generate import render_split
 from defmo.utils.io import write_json, write_text
@@ -37,10 +39,13 @@ def measure(cfg: dict, samples: int) -> dict:
         seconds = time.perf_counter() - start
         ds = SyntheticFMODataset(Path(tmp) / "train")
         tries = [ds.meta(i)["tries"] for i in range(len(ds))]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as in a DataLoader worker
         start = time.perf_counter()
         for i in range(len(ds)):
             ds[i]
         read_seconds = time.perf_counter() - start
+        torch.set_num_threads(threads)
     n = cfg_data["n_subframes"]
     return {
         "scale": cfg["scale"], "samples": samples, "resolution": cfg_data["resolution"], "n_subframes": n,
@@ -62,7 +67,7 @@ def markdown(result: dict) -> str:
             ("renders/s incl. rejected tries", result["renders_per_s_incl_rejected"]),
             ("tries per accepted sample", result["mean_tries_per_sample"]), ("MB/s written", result["mb_per_s"]),
             ("kB per sample (compressed)", result["kb_per_sample"]),
-            ("Dataset read, samples/s (1 process)", result["dataset_read_samples_per_s"])]
+            ("Dataset read, samples/s (1 process, 1 thread)", result["dataset_read_samples_per_s"])]
     lines = [f"# Rendering throughput ({result['scale']} scale)", "",
              f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, pyrender + Mesa EGL "
              "(software). Wall clock includes worker start-up; numbers are rough on a shared machine.", "",
