@@ -1,0 +1,198 @@
+"""Trainer, checkpoints, loop helpers, validation PSNR and the curve figure on tiny tensors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from defmo.config import load
+from defmo.errors import UserError
+from defmo.losses import defmo as ldefmo
+from defmo.training import checkpoint, cli, loop, trainer as trainer_mod
+from defmo.training.plots import plot_curves, read_curve, smooth
+from defmo.training.trainer import LossNotFinite, Trainer, _alternate
+from defmo.training.validate import psnr_composited
+
+REPO = Path(__file__).resolve().parents[2]
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load(REPO / "params.yaml", "tiny", ["device=cpu"])
+
+
+def batch(b=2, n=4, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = {k: torch.rand(b, 3, size, size, generator=g) for k in ("image", "background", "image2", "background2")}
+    out["frames"] = torch.rand(b, n, 4, size, size, generator=g)
+    return out
+
+
+def dataset(n=8, seed=0):
+    full = batch(n, seed=seed)
+    return [{k: v[i] for k, v in full.items()} for i in range(n)]
+
+
+def test_alternation_plan():
+    assert _alternate(1, 2) == ["ds", "dt", "dt"]
+    assert _alternate(2, 2) == ["ds", "dt", "ds", "dt"]
+    assert _alternate(0, 2) == ["dt", "dt"]
+    assert _alternate(1, 0) == ["ds"]
+    assert _alternate(0, 0) == []
+
+
+@pytest.mark.parametrize("approach,nets", [("defmo", {"generator"}), ("proposed", {"generator", "ds", "dt"}),
+                                           ("defmo+ds", {"generator", "ds"}), ("defmo+dt", {"generator", "dt"})])
+def test_networks_follow_the_loss_weights(cfg, approach, nets):
+    tr = Trainer(cfg, approach, "cpu", False, False)
+    assert set(tr.nets) == nets == set(tr.optimizers) == set(tr.schedulers) == set(tr.scalers)
+
+
+def test_step_reports_weighted_terms_and_updates_every_network(cfg):
+    tr = Trainer(cfg, "proposed", "cpu", False, False)
+    before = {k: [p.detach().clone() for p in n.parameters()] for k, n in tr.nets.items()}
+    terms = tr.train_step(batch())
+    assert set(terms) == {"F", "I", "L", "G", "N", "total", "ds", "dt"}
+    w = cfg["train"]["approach"]["proposed"]["losses"]
+    assert terms["total"] == pytest.approx(sum(w[k] * terms[k] for k in w), rel=1e-5)
+    for name, params in before.items():
+        assert any(not torch.equal(a, b) for a, b in zip(params, tr.nets[name].parameters())), name
+    assert tr.step == 1
+
+
+def test_discriminator_steps_do_not_touch_the_generator(cfg, monkeypatch):
+    tr = Trainer(cfg, "proposed", "cpu", False, False)
+    calls = []
+    real_update = tr._update
+    monkeypatch.setattr(tr, "_update", lambda name, loss: (calls.append(name), real_update(name, loss)))
+    tr.train_step(batch())
+    assert calls == ["generator", "ds", "dt", "dt"]  # 1 D_S step and 2 D_T steps per generator step
+
+
+def test_nan_loss_names_the_term_and_updates_nothing(cfg, monkeypatch):
+    tr = Trainer(cfg, "defmo", "cpu", False, False)
+    before = [p.detach().clone() for p in tr.generator.parameters()]
+    monkeypatch.setattr(ldefmo, "loss_t", lambda pred: pred.sum() * float("nan"))
+    with pytest.raises(LossNotFinite, match="loss term 'T'"):
+        tr.train_step(batch())
+    assert all(torch.equal(a, b) for a, b in zip(before, tr.generator.parameters()))
+
+
+def test_nan_in_the_loop_keeps_the_last_good_checkpoint(cfg, tmp_path, monkeypatch):
+    c = load(REPO / "params.yaml", "tiny", ["device=cpu", "scales.tiny.train.checkpoint_every=1",
+                                            "scales.tiny.train.approach.defmo.batch_size=2"])
+    tr = Trainer(c, "defmo", "cpu", False, False)
+    data = dataset(8)
+    plan = loop.make_plan(c, "defmo", len(data), 1)
+    outputs = loop.Outputs(tmp_path / "f.pt", tmp_path / "c.csv", tmp_path / "m.json", tmp_path / "resume")
+    real_t = ldefmo.loss_t
+    monkeypatch.setattr(ldefmo, "loss_t", lambda p: real_t(p) * (float("inf") if tr.step >= 2 else 1.0))
+    with pytest.raises(LossNotFinite, match="step 3: loss term 'T' is inf"):
+        loop.run_steps(tr, c, data, plan, outputs, loop.History())
+    assert checkpoint.load(outputs.last)["trainer"]["step"] == 2
+
+
+def test_checkpoint_round_trip_and_load_generator(cfg, tmp_path):
+    tr = Trainer(cfg, "proposed", "cpu", False, False)
+    tr.train_step(batch())
+    path = tmp_path / "ck.pt"
+    checkpoint.save(path, tr, cfg)
+    payload = torch.load(path, weights_only=True)  # no pickled code
+    assert payload["cfg"] == cfg and payload["trainer"]["step"] == 1
+    assert set(payload["trainer"]["optimizers"]) == {"generator", "ds", "dt"}
+    gen, saved_cfg = checkpoint.load_generator(path, "cpu")
+    assert not gen.training and saved_cfg == cfg
+    b = batch(seed=3)
+    times = torch.linspace(0, 1, 4)
+    tr.generator.eval()
+    with torch.no_grad():
+        assert torch.equal(gen(b["image"], b["background"], times)[0],
+                           tr.generator(b["image"], b["background"], times)[0])
+    tr2 = Trainer(cfg, "proposed", "cpu", False, False)
+    checkpoint.resume(path, tr2)
+    assert tr2.step == 1
+    for a, b2 in zip(tr.optimizers["dt"].state_dict()["state"].values(),
+                     tr2.optimizers["dt"].state_dict()["state"].values()):
+        assert torch.equal(a["exp_avg"], b2["exp_avg"])
+
+
+def test_rng_state_round_trip():
+    import random
+
+    state = checkpoint.rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    checkpoint.set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_foreign_checkpoint_is_a_user_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"hello": 1}, bad)
+    with pytest.raises(UserError, match="not a defmo checkpoint"):
+        checkpoint.load(bad)
+    with pytest.raises(UserError, match="no such checkpoint"):
+        checkpoint.load(tmp_path / "missing.pt")
+
+
+def test_plan_and_batches(cfg):
+    plan = loop.make_plan(cfg, "defmo", 10, 1)
+    assert (plan.batch_size, plan.steps_per_epoch, plan.total_steps) == (4, 2, 2)
+    with pytest.raises(UserError, match="fewer than"):
+        loop.make_plan(cfg, "defmo", 3, 1)
+    with pytest.raises(UserError, match="divisible"):
+        loop.make_plan(cfg, "defmo", 10, 3)
+    epoch0 = loop.batch_indices(cfg, plan, 10, 0) + loop.batch_indices(cfg, plan, 10, 1)
+    assert len(set(epoch0)) == 8 and loop.batch_indices(cfg, plan, 10, 0) == epoch0[:4]
+    assert loop.batch_indices(cfg, plan, 10, 2) != loop.batch_indices(cfg, plan, 10, 0)  # reshuffled per epoch
+    capped = load(REPO / "params.yaml", "tiny", ["train.max_steps=1"])
+    assert loop.make_plan(capped, "defmo", 10, 1).total_steps == 1
+
+
+def test_psnr_composited_by_hand():
+    gt = torch.zeros(1, 2, 3, 2, 2)
+    est = gt.clone()
+    est[0, 0, 0, 0, 0] = 0.5  # one of 24 values off by 0.5: MSE = 0.25 / 24
+    assert psnr_composited(est, gt).item() == pytest.approx(10 * math.log10(24 / 0.25), rel=1e-5)
+    assert psnr_composited(gt, gt).item() == 100.0
+    seq = torch.rand(2, 5, 3, 4, 4)
+    assert torch.allclose(psnr_composited(seq.flip(1), seq), torch.full((2,), 100.0))  # better direction
+
+
+def test_curves_figure(tmp_path, cfg):
+    rows = [{"step": i + 1, "epoch": 0, "lr_g": 1e-3, "F": 1.0 / (i + 1), "total": 2.0 / (i + 1)} for i in range(5)]
+    csv_path = tmp_path / "train_defmo.csv"
+    csv_path.write_text(loop.curve_csv(rows))
+    cols = read_curve(csv_path)
+    assert set(cols) == {"step", "F", "total"} and cols["F"][1] == 0.5
+    out = tmp_path / "fig.png"
+    plot_curves([csv_path, csv_path], out, cfg)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert np.allclose(smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+
+
+def test_paper_scale_one_step_smoke(tmp_path):
+    """Paper scale (128x128, N=24, ResNet-18 discriminators, batch overridden) through train() for 1 step."""
+    c = load(REPO / "params.yaml", "paper", ["device=cpu", "train.max_steps=1", "threads=1",
+                                             "train.approach.proposed.batch_size=1"])
+    assert (c["data"]["resolution"], c["data"]["n_subframes"], c["model"]["discriminator"]) == (128, 24, "resnet18")
+    full = batch(2, n=24, size=128)
+    data = [{k: v[i] for k, v in full.items()} for i in range(2)]
+    outputs = loop.Outputs(tmp_path / "final.pt", tmp_path / "c.csv", tmp_path / "m.json", tmp_path / "r")
+    metrics = cli.train(c, "proposed", data, data[:1], outputs)
+    assert metrics["steps"] == 1 and metrics["samples"] == 1 and math.isfinite(metrics["psnr"]["model"])
+    assert checkpoint.load_generator(outputs.final)[1]["scale"] == "paper"
+    assert len(read_curve(outputs.curve)["step"]) == 1
+
+
+def test_cli_names_missing_data(tmp_path):
+    from defmo.cli import main
+
+    code = main(["--scale", "tiny", "train", "--approach", "defmo", "--data", str(tmp_path / "nope"),
+                 "--val", str(tmp_path), "--out", str(tmp_path / "o.pt"), "--curve", str(tmp_path / "c.csv"),
+                 "--metrics", str(tmp_path / "m.json"), "--resume-dir", str(tmp_path / "r")])
+    assert code == 2
