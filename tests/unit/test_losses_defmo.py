@@ -168,3 +168,28 @@ def test_losses_under_cpu_autocast_are_float32():
                   loss_s(pred.bfloat16()), loss_l(pred.bfloat16(), gt)]
     assert all(v.dtype == torch.float32 for v in values)
     assert values[2].item() == pytest.approx(loss_t(pred.bfloat16().float()).item(), abs=1e-5)
+
+
+def _conv_max_ncc(a, b, max_shift):
+    """Independent form: one grouped convolution of each standardised pair (the original DeFMO's way)."""
+    pairs, channels, height, width = a.shape
+    sy, sx = int(max_shift * height), int(max_shift * width)
+
+    def std(x):
+        return (x - x.mean(dim=(1, 2, 3), keepdim=True)) / (x.std(dim=(1, 2, 3), unbiased=False, keepdim=True) + 1e-8)
+
+    corr = torch.nn.functional.conv2d(std(a).reshape(1, -1, height, width), std(b), padding=(sy, sx), groups=pairs)
+    return corr.reshape(pairs, -1).amax(dim=1) / (channels * height * width)
+
+
+def test_max_ncc_gradients_match_convolution_form():
+    gen = torch.Generator().manual_seed(8)
+    a0, b0 = torch.rand(4, 4, 16, 12, generator=gen), torch.rand(4, 4, 16, 12, generator=gen)
+    grads = []
+    for fn in (max_ncc, _conv_max_ncc):
+        a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+        value = fn(a, b, 0.2)
+        (value * torch.arange(1.0, 5.0)).sum().backward()
+        grads.append((value.detach(), a.grad, b.grad))
+    for fft_part, conv_part in zip(*grads):
+        torch.testing.assert_close(fft_part, conv_part, atol=1e-5, rtol=1e-4)
