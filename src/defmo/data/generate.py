@@ -89,9 +89,9 @@ def render_split(cfg: dict, split: str, out: Path, count: int | None = None) -> 
              count, cfg_data["resolution"], cfg_data["resolution"], cfg_data["n_subframes"], cfg_data["workers"])
     start = time.perf_counter()
     _render_shards(cfg_data, split, seed, out, [(i, parts[i]) for i in todo], fp)
-    manifest = _manifest(out, split, count, parts, fp, cfg, sources)
-    manifest["render_seconds"] = round(time.perf_counter() - start, 3)
+    manifest = _manifest(out, split, count, parts, fp, cfg, sources)  # no timings: identical reruns, identical files
     write_json(out / shards.MANIFEST, manifest)
+    log.info("%s: %d samples in %.1f s", out, count, time.perf_counter() - start)
     return manifest
 
 
