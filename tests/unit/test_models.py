@@ -216,3 +216,12 @@ def test_count_parameters(generator):
     lin.bias.requires_grad_(False)
     assert count_parameters(lin) == 6 and count_parameters(lin, trainable_only=False) == 8
     assert 10_000_000 < count_parameters(generator) < 30_000_000
+
+
+def test_light_discriminators_ignore_pretrained(tmp_path):
+    """The light CNN has no ImageNet counterpart: a pretrained setting (even a missing file) is not read."""
+    cfg = _cfg(pretrained=str(tmp_path / "not-there.pth"), discriminator="light")
+    assert build_ds(cfg)(torch.rand(1, 4, 32, 32)).shape == (1,)
+    assert build_dt(cfg)(torch.rand(1, 4, 32, 32), torch.rand(1, 4, 32, 32)).shape == (1,)
+    with pytest.raises(UserError, match="does not exist"):
+        build_ds(_cfg(pretrained=str(tmp_path / "not-there.pth"), discriminator="resnet18"))
