@@ -97,3 +97,16 @@ def test_embedded_sources_are_real_and_split_disjointly(repo):
     assert not set(backgrounds["train"]) & set(backgrounds["val"])
     mesh = assets.load_mesh(meshes["val"][0])
     assert np.isclose(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]), 2.0)
+
+
+def test_split_is_disjoint_complete_and_keeps_families_together(tmp_path):
+    items = [tmp_path / "bg" / f"motorcycle_{s}.png" for s in ("left", "right")]
+    items += [tmp_path / "bg" / f"img{i}.png" for i in range(8)]
+    items += [tmp_path / "shapenet" / "02691156" / "m1" / "models" / f"part{i}.obj" for i in range(2)]
+    for fraction in (0.1, 0.3, 0.6):
+        train, val = assets.split_items(items, fraction, "train"), assets.split_items(items, fraction, "val")
+        assert train and val and not set(train) & set(val) and sorted(train + val) == sorted(items)
+        for pair in (items[:2], items[-2:]):
+            assert (pair[0] in val) == (pair[1] in val)
+    with pytest.raises(UserError, match="split"):
+        assets.split_items(items, 0.2, "test")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,18 +68,32 @@ def package_dir(name: str) -> Path:
 
 
 def split_items(items: list, fraction: float, split: str) -> list:
-    """Deterministic, disjoint split by a hash of each item's name: ceil(fraction*n) items go to val."""
+    """Deterministic, disjoint split by a hash of each item's family (near-duplicates stay together):
+    ``ceil(fraction * families)`` families go to val, at least one to each split when there are two."""
     if split not in ("train", "val"):
         raise UserError(f"split must be 'train' or 'val', got '{split}'")
-    ranked = sorted(items, key=lambda it: (zlib.crc32(_name(it).encode()), _name(it)))
-    n_val = min(max(1, int(np.ceil(fraction * len(ranked)))), max(len(ranked) - 1, 1))
-    chosen = ranked[:n_val] if split == "val" else ranked[n_val:]
-    return sorted(chosen, key=_name)
+    families = sorted({family(it) for it in items}, key=lambda f: (zlib.crc32(f.encode()), f))
+    n_val = min(max(1, int(np.ceil(fraction * len(families)))), max(len(families) - 1, 1))
+    val = set(families[:n_val])
+    return sorted((it for it in items if (family(it) in val) == (split == "val")), key=_name)
 
 
 def _name(item) -> str:
     path = Path(item.path) if isinstance(item, Background) else Path(item)
     return f"{path.parent.name}/{path.name}"
+
+
+def family(item) -> str:
+    """What must not straddle the split: a ShapeNet model (``<model>/models/x.obj``), one folder of pybullet_data's
+    robot/toy parts, a stereo pair or colour/grey twin of one picture; otherwise the item itself."""
+    path = Path(item.path) if isinstance(item, Background) else Path(item)
+    name = display_name(path)
+    if path.parent.name == "models":
+        return f"{path.parent.parent.parent.name}/{path.parent.parent.name}"
+    if name.startswith("pybullet_data/") and "random_urdfs" not in name:
+        return str(Path(name).parent)
+    stem = re.sub(r"_(left|right|gray|rgb)$", "", path.stem.lower())
+    return f"{path.parent.name}/{stem}"
 
 
 def _require_dir(folder: str | Path, key: str) -> Path:
