@@ -39,6 +39,8 @@ def wgan_generator_loss(ds: Critic, fake: torch.Tensor, real: torch.Tensor | Non
     """The generator's L_G to minimise: ``-E[D_S(fake)]``, plus ``E[D_S(real)]`` (no gradient) when ``real`` is given.
 
     With ``real`` the value is eq. 11's L_G itself (for logging); its gradient is the same either way.
+    D_S's parameters receive gradients too (zero them, or freeze D_S, before its own step); in training mode
+    its forward also updates its batch-norm statistics and spectral-norm power iterations.
     """
     loss = -mean_score(ds, fake)
     if real is None:
