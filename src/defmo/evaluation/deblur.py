@@ -67,6 +67,16 @@ def find_object(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, 
     return np.array(best.bbox, dtype=int), max(2, int(round(best.axis_minor_length / 2)))
 
 
+def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
+    """Grow the shorter side of (row0, col0, row1, col1) to the longer one, about its centre, so the network's
+    crop (sized from the box height) holds a wide object too. Coordinates may leave the image; the method clips."""
+    height, width = int(box[2] - box[0]), int(box[3] - box[1])
+    grow_rows, grow_cols = max(0, width - height), max(0, height - width)
+    out = np.array([box[0] - grow_rows // 2, box[1] - grow_cols // 2, box[2] + (grow_rows + 1) // 2,
+                    box[3] + (grow_cols + 1) // 2], dtype=int)
+    return out, radius
+
+
 def read_video(path: Path) -> list[np.ndarray]:
     """All frames of a video as RGB float ``(H, W, 3)`` in [0, 1]."""
     cap = cv2.VideoCapture(str(path))
@@ -87,7 +97,7 @@ def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray
     if found is None:
         log.warning("%s: no moving object found by differencing; skipped", name)
         return None
-    box, radius = found
+    box, radius = square_box(*found)
     frames, traj = method(image, background, box, n, radius, None)
     return Result(group, name, image, frames, traj, network_box(box, radius, method.size, image.shape))
 

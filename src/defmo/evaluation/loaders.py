@@ -35,6 +35,20 @@ def _missing(root: Path, dataset: str, what: str) -> UserError:
     )
 
 
+def _tbd_sequences(imgs: Path) -> list[Path]:
+    """TbD: ``*_*`` without ping_wall / fall_coin, sorted by name ignoring a ``VS_`` prefix."""
+    excluded = ("ping_wall", "fall_coin")
+    seqs = [p for p in imgs.glob("*_*") if p.is_dir() and not any(e in p.name for e in excluded)]
+    return sorted(seqs, key=lambda p: p.name.replace("VS_", ""))
+
+
+_SELECT = {
+    "falling_objects": lambda imgs: sorted(p for p in imgs.glob("*_GTgamma") if p.is_dir()),
+    "tbd3d": lambda imgs: sorted(p for p in imgs.glob("*_GT_*") if p.is_dir()),
+    "tbd": _tbd_sequences,
+}
+
+
 def list_sequences(root: str | Path, dataset: str) -> list[Path]:
     """The evaluated sequence folders under ``root/imgs`` for ``dataset``, in the benchmark's order."""
     root = Path(root)
@@ -43,13 +57,7 @@ def list_sequences(root: str | Path, dataset: str) -> list[Path]:
     imgs = root / "imgs"
     if not imgs.is_dir():
         raise _missing(root, dataset, "no 'imgs/' folder")
-    if dataset == "falling_objects":
-        seqs = sorted(p for p in imgs.glob("*_GTgamma") if p.is_dir())
-    elif dataset == "tbd3d":
-        seqs = sorted(p for p in imgs.glob("*_GT_*") if p.is_dir())
-    else:
-        seqs = [p for p in imgs.glob("*_*") if p.is_dir() and "ping_wall" not in p.name and "fall_coin" not in p.name]
-        seqs.sort(key=lambda p: p.name.replace("VS_", ""))
+    seqs = _SELECT[dataset](imgs)
     if not seqs:
         raise _missing(root, dataset, "no sequence folder matching the dataset's naming under 'imgs/'")
     return seqs

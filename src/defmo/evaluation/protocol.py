@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Method = Callable[..., tuple[np.ndarray, "np.ndarray | None"]]
 DIFF_THRESHOLD = 0.1  # sum over channels of |GT - B| marking object pixels
 TIGHT_MARGIN = 10  # pixels added around the GT box before tightening
+METRIC_KEYS = ("tiou", "psnr", "ssim")
 
 
 class MedianBackground:
@@ -142,16 +143,21 @@ def summarize(per_sequence: dict[str, list[dict]]) -> dict:
     Returns ``{"sequences": {name: {tiou, psnr, ssim, frames}}, "tiou", "psnr", "ssim", "seconds_per_frame",
     "frames", "n_sequences"}``; TIoU is None (not 0) where no trajectory was returned.
     """
-    seqs = {}
-    for name, rows in per_sequence.items():
-        seqs[name] = {key: _nanmean(r[key] for r in rows) for key in ("tiou", "psnr", "ssim")}
-        seqs[name]["frames"] = len(rows)
-    out = {key: _nanmean(s[key] for s in seqs.values()) for key in ("tiou", "psnr", "ssim")}
+    seqs = {name: _means(rows) for name, rows in per_sequence.items()}
+    out = {key: _nanmean(s[key] for s in seqs.values()) for key in METRIC_KEYS}
     all_rows = [r for rows in per_sequence.values() for r in rows]
-    out["seconds_per_frame"] = _nanmean(r["seconds"] for r in all_rows)
-    out["frames"] = len(all_rows)
-    out["n_sequences"] = len(seqs)
-    out["sequences"] = seqs
+    out.update(seconds_per_frame=_nanmean(r["seconds"] for r in all_rows), frames=len(all_rows))
+    out.update(n_sequences=len(seqs), sequences=seqs)
     for record in [out, *seqs.values()]:
-        record["tiou"] = None if np.isnan(record["tiou"]) else record["tiou"]
+        record["tiou"] = _none_if_nan(record["tiou"])
     return out
+
+
+def _means(rows: list[dict]) -> dict:
+    out = {key: _nanmean(r[key] for r in rows) for key in METRIC_KEYS}
+    out["frames"] = len(rows)
+    return out
+
+
+def _none_if_nan(value):
+    return None if value is None or np.isnan(value) else value
