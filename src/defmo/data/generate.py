@@ -36,6 +36,7 @@ def fingerprint(cfg_data: dict, seed: int, split: str) -> str:
 def _init_worker(cfg_data: dict, split: str, seed: int, single_thread: bool) -> None:
     if single_thread:
         os.environ["LP_NUM_THREADS"] = "1"  # llvmpipe: one thread per worker process
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     from defmo.data.renderer import ObjectRenderer
 
     _STATE.update(cfg=cfg_data, split=split, seed=seed, sources=Sources.for_split(cfg_data, split),
