@@ -102,3 +102,13 @@ def test_evaluate_missing_dataset_is_a_user_error(tmp_path, repo, capsys, monkey
     assert rc == 2
     err = capsys.readouterr().err
     assert "cmp.felk.cvut.cz/fmo" in err and "eval.datasets.tbd" in err
+
+
+def test_baseline_failures_flags_a_model_below_a_baseline():
+    def rec(method, psnr, ssim, window=50):
+        return dict(dataset="tbd", method=method, background_window=window, psnr=psnr, ssim=ssim)
+
+    recs = [rec("image", 20, 0.5), rec("background", 15, 0.3), rec("defmo", 22, 0.6), rec("proposed", 21, 0.45),
+            rec("image", 20, 0.5, 5), rec("proposed", 19, 0.7, 5), table.quoted_record("tbd", 50)]
+    out = table.baseline_failures(recs, ["defmo", "proposed"])
+    assert out == ["tbd w=50: proposed ssim 0.450 <= image 0.500", "tbd w=5: proposed psnr 19.000 <= image 20.000"]
