@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def measure(cfg: dict, samples: int) -> dict:
     """Render ``samples`` samples into a temporary folder and time it (wall clock, including process start-up)."""
     cfg_data = cfg["data"]
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         start = time.perf_counter()
         manifest = render_split(cfg, "train", Path(tmp) / "train", count=samples)
@@ -56,7 +57,7 @@ def measure(cfg: dict, samples: int) -> dict:
         "mb_per_s": float(f"{manifest['bytes'] / 1e6 / seconds:.4g}"),
         "kb_per_sample": round(manifest["bytes"] / 1e3 / samples, 2),
         "dataset_read_samples_per_s": round(samples / read_seconds, 1),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)], "platform": platform.platform(), "python": platform.python_version()},
     }
 
 
@@ -70,7 +71,8 @@ def markdown(result: dict) -> str:
             ("Dataset read, samples/s (1 process, 1 thread)", result["dataset_read_samples_per_s"])]
     lines = [f"# Rendering throughput ({result['scale']} scale)", "",
              f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, pyrender + Mesa EGL "
-             "(software). Wall clock includes worker start-up; numbers are rough on a shared machine.", "",
+             "(software). Wall clock includes worker start-up; 1-minute load average before/after: "
+             f"{result['machine']['load_average_1min']} (a busy shared machine makes these numbers rough).", "",
              "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
