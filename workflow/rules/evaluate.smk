@@ -1,6 +1,10 @@
 # Benchmark evaluation (report 5.1, Table 3; spec/benchmark.md): one `evaluate` job per (dataset, method) on
 # the embedded synthetic sequences or the real dataset roots named in eval.datasets, then Table 3, one
 # figure per dataset (report figures 4-6), and the `deblur` demo on the real examples. Phase target: `evaluate`.
+import os
+
+from defmo.evaluation.loaders import PUBLISHED
+
 EVAL = CFG["eval"]
 EVAL_METHODS = EVAL["methods"]
 # "original" without published weights is the paper's numbers, quoted: no data, no model, no figure row.
@@ -18,7 +22,14 @@ EXAMPLES = EVAL["real_examples"]
 
 def eval_data(wildcards):
     root = EVAL["datasets"][wildcards.dataset]
-    return f"data/benchmark/{wildcards.dataset}" if root == "embedded" else root
+    if root == "embedded":
+        return f"data/benchmark/{wildcards.dataset}"
+    if not os.path.isdir(root):
+        raise WorkflowError(
+            f"eval.datasets.{wildcards.dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
+            f"the key to 'embedded'"
+        )
+    return root
 
 
 def eval_checkpoint(wildcards):
