@@ -110,6 +110,9 @@ def test_report_has_every_table_and_figure_with_provenance(repo, tmp_path, cpu_c
     assert "device Fake CPU (memory as RSS)" in text
     assert "Rendering: 150 samples/s" in text and "absent" not in text
     assert "Most complex blocks (fake)" in text
+    figures = text.split("## Figures")[1]
+    assert "tbd3d: best PSNR: Proposed (21.30)" in figures.split("### benchmark_tbd3d")[1]
+    assert f"N = {cpu_cfg['data']['n_subframes']} sub-frames" in figures
 
 
 def test_table3_reading_from_numbers(cpu_cfg):
@@ -139,7 +142,9 @@ def test_table4_reading_percentages():
     swapped = _memory()
     swapped["reduction_pct"]["defmo"]["gc"] = 30.0
     assert "for 1 of 2 approaches" in reading_table4(swapped)
-    assert "need +315% memory over DeFMO (10023 vs 2413 MiB)" in text
+    assert "training needs 315% more memory than DeFMO (10023 vs 2413 MiB)" in text
+    assert "8% less memory" in reading_table4(_memory() | {"cells": {"defmo/none": {"peak_mib": 100},
+                                                                     "proposed/none": {"peak_mib": 92}}})
     assert "No successful" in reading_table4({"reduction_pct": {}, "cells": {}})
 
 
@@ -149,8 +154,9 @@ def test_table5_and_training_readings_follow_the_numbers():
     assert "Average complexity 3.75" in broken and "is broken: 2 blocks over" in broken
     text = reading_training({"a": {"psnr": {"model": 21.0, "image": 20.0, "background": 18.0}},
                              "b": {"psnr": {"model": 19.0, "image": 20.0, "background": 18.0}}})
-    assert "- a: validation PSNR 21.00 dB" in text and "it beats both" in text
-    assert "- b: validation PSNR 19.00 dB" in text and "it does not beat both" in text
+    assert "- a: validation PSNR 21.00 dB" in text and "it beats both trivial baselines" in text
+    assert "- b: validation PSNR 19.00 dB" in text and "it beats the Background baseline only" in text
+    assert "beats neither" in reading_training({"c": {"psnr": {"model": 1.0, "image": 20.0, "background": 18.0}}})
 
 
 def test_missing_input_named_before_work(repo, tmp_path, cpu_cfg):

@@ -46,7 +46,8 @@ def _best(records: list[dict], key: str) -> tuple[str, float] | None:
     return max(scored, key=lambda mv: mv[1]) if scored else None
 
 
-def _dataset_sentence(dataset: str, records: list[dict]) -> str:
+def dataset_sentence(dataset: str, records: list[dict]) -> str:
+    """One bullet: the best measured method of ``dataset`` per metric (``records``: that dataset's records)."""
     parts = []
     for key, name, digits in (("psnr", "PSNR", 2), ("ssim", "SSIM", 3), ("tiou", "TIoU", 3)):
         best = _best(records, key)
@@ -86,7 +87,7 @@ def _by_dataset(records: list[dict]) -> dict[str, list[dict]]:
 def _window_lines(records: list[dict], cfg: dict) -> list[str]:
     """Readings of the measured records of one background window."""
     by_dataset = _by_dataset(records)
-    lines = [_dataset_sentence(ds, recs) for ds, recs in by_dataset.items()]
+    lines = [dataset_sentence(ds, recs) for ds, recs in by_dataset.items()]
     approaches = cfg["train"]["approaches"]
     lines += [_clears(by_dataset, a, "image", "the Image baseline (the blurred input)") for a in approaches]
     if {"defmo", "proposed"} <= set(approaches):
@@ -141,8 +142,10 @@ def _overhead_line(cells: dict) -> list[str]:
     base, full = (_num(cells.get(k, {}).get("peak_mib")) for k in ("defmo/none", "proposed/none"))
     if not (base and full):
         return []
-    return [f"- Both discriminators (proposed) need {100 * (full - base) / base:+.0f}% memory over DeFMO "
-            f"({full:.0f} vs {base:.0f} MiB); the report measured +315% (10023 vs 2413 MiB) on its GPU."]
+    change = 100 * (full - base) / base
+    more = f"{change:.0f}% more" if change >= 0 else f"{-change:.0f}% less"
+    return [f"- With both discriminators (proposed), training needs {more} memory than DeFMO "
+            f"({full:.0f} vs {base:.0f} MiB); the report measured 315% more (10023 vs 2413 MiB) on its GPU."]
 
 
 def reading_table4(memory: dict) -> str:
@@ -170,6 +173,15 @@ def reading_table5(quality: dict) -> str:
     return "\n".join(lines)
 
 
+def _verdict(model: float, image: float, background: float) -> str:
+    beaten = [name for name, v in (("Image", image), ("Background", background)) if model > v]
+    if len(beaten) == 2:
+        return "beats both trivial baselines"
+    if beaten:
+        return f"beats the {beaten[0]} baseline only"
+    return "beats neither trivial baseline"
+
+
 def reading_training(vals: dict[str, dict]) -> str:
     """Validation PSNR of each approach against the Image/Background baselines."""
     lines = []
@@ -179,8 +191,7 @@ def reading_training(vals: dict[str, dict]) -> str:
         if model is None or image is None or background is None:
             lines.append(f"- {label(approach)}: no validation PSNR recorded.")
             continue
-        verdict = "beats" if model > max(image, background) else "does not beat"
         lines.append(f"- {label(approach)}: validation PSNR {model:.2f} dB after {v.get('steps', '?')} steps "
-                     f"({v.get('train_seconds', '?')} s on {v.get('device', '?')}); it {verdict} both trivial "
-                     f"baselines (Image {image:.2f} dB, Background {background:.2f} dB).")
+                     f"({v.get('train_seconds', '?')} s on {v.get('device', '?')}); it {_verdict(model, image, background)} "
+                     f"(Image {image:.2f} dB, Background {background:.2f} dB).")
     return "\n".join(lines) if lines else "No validation metrics were given."

@@ -23,7 +23,14 @@ import subprocess
 from pathlib import Path
 
 from defmo.errors import UserError
-from defmo.reporting.readings import reading_table2, reading_table3, reading_table4, reading_table5, reading_training
+from defmo.reporting.readings import (
+    dataset_sentence,
+    reading_table2,
+    reading_table3,
+    reading_table4,
+    reading_table5,
+    reading_training,
+)
 from defmo.reporting.tables import paper_config
 from defmo.utils.io import write_text
 from defmo.utils.runtime import resolve_device
@@ -135,7 +142,7 @@ def section_table2(ctx: Context, args: argparse.Namespace) -> list[str]:
 
 
 def _devices(records: list[dict]) -> str:
-    found = sorted({str(r.get("device")) for r in records if r.get("device") and not r.get("quoted")})
+    found = sorted({str(r["device"]) for r in records if r.get("device") not in (None, "none") and not r.get("quoted")})
     return ", ".join(found) or "n/a"
 
 
@@ -191,12 +198,31 @@ def figure_info(stem: str, ctx: Context, facts: dict) -> tuple[str, str, str]:
     return FIGURE_TEXT.get(stem, stem.replace("_", " ")), device, data
 
 
-def section_figures(ctx: Context, figures: list[Path], facts: dict) -> list[str]:
+def figure_reading(stem: str, ctx: Context, data: dict) -> str:
+    """What the numbers behind the figure ``stem`` say (from the same inputs as the tables)."""
+    if stem.startswith("benchmark_"):
+        dataset = stem[len("benchmark_"):]
+        main = ctx.cfg["eval"]["background_window"]
+        recs = [r for r in data["records"] if r["dataset"] == dataset and not r.get("quoted")
+                and r.get("background_window", main) == main]
+        return dataset_sentence(dataset, recs).removeprefix("- ") if recs else "No measured records for it."
+    d = ctx.cfg["data"]
+    readings = {
+        "samples_synthetic": f"Each sample has N = {d['n_subframes']} sub-frames at {d['resolution']}x{d['resolution']}"
+                             f" pixels; {d['train_samples']} training and {d['val_samples']} validation samples.",
+        "training_curves": reading_training(data["vals"]),
+        "memory": reading_table4(data["memory"]),
+        "deblur_real": "Real data has no ground truth: judge the sharpness of the sub-frames and the trajectory by eye.",
+    }
+    return readings.get(stem, "")
+
+
+def section_figures(ctx: Context, figures: list[Path], data: dict) -> list[str]:
     lines = ["## Figures", ""]
     for path in figures:
-        caption, device, data = figure_info(path.stem, ctx, facts)
+        caption, device, source = figure_info(path.stem, ctx, data["facts"])
         lines += [f"### {path.stem}", "", f"![{path.stem}]({ctx.rel(path)})", "", caption, "",
-                  ctx.provenance(path, device, data), ""]
+                  ctx.provenance(path, device, source), "", figure_reading(path.stem, ctx, data), ""]
     return lines
 
 
@@ -275,7 +301,7 @@ def build(args: argparse.Namespace, cfg: dict) -> str:
     lines += section_training(ctx, args, data["vals"])
     lines += section_table3(ctx, args, data["records"])
     lines += section_table4(ctx, args, data["memory"]) + section_table5(ctx, args, data["quality"])
-    lines += section_figures(ctx, list(args.figures), data["facts"]) + section_benchmarks(ctx, list(args.benchmarks))
+    lines += section_figures(ctx, list(args.figures), data) + section_benchmarks(ctx, list(args.benchmarks))
     return "\n".join(lines).rstrip() + "\n"
 
 

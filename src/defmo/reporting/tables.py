@@ -99,8 +99,6 @@ def table2(paper: dict, run: dict) -> tuple[list[str], list[list[object]]]:
     if run["scale"] != paper["scale"] and extra != columns:
         header += [f"{n} [{run['scale']} scale, this run]" for n in names]
         columns += extra
-    elif run["scale"] != paper["scale"]:
-        log.info("scale %s uses the paper scale's Table 2 values unchanged", run["scale"])
     rows = [[label, *(col[i] for col in columns)] for i, (label, _) in enumerate(ROWS)]
     return header, rows
 
