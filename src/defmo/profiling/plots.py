@@ -72,10 +72,11 @@ def plot_memory(inputs: list[Path], output: Path, cfg: dict) -> None:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4))
     for ax, (key, title) in zip(axes, PANELS):
         _panel(ax, rows, key, title)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     device = rows[0].get("memory_label") or "n/a"
     fig.suptitle(f"Memory ablation (scale {cfg['scale']}): {device}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
