@@ -117,8 +117,8 @@ def caption(setup: dict) -> str:
     return (
         f"Table 4: peak memory during training (MiB, peak minus the idle reading before the model is built) and "
         f"median step time, batch {setup['batch_size']}, {setup['steps']} steps, "
-        f"{setup['resolution']}x{setup['resolution']}, N = {setup['n_subframes']}; measured on "
-        f"{setup['device_name']} as {setup['memory_label']}. The quoted block is the report's Table 4 "
+        f"{setup['resolution']}x{setup['resolution']}, N = {setup['n_subframes']}; measured as "
+        f"{setup['memory_label']}. The quoted block is the report's Table 4 "
         f"(one NVIDIA GeForce GPU with 11 GiB, 128x128, N = 24, batch 5), copied, not measured here."
     )
 
