@@ -53,3 +53,16 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     ddp_share, half_share = _share_differing(single, multi), _share_differing(single, half)
     assert ddp_share < 0.01, f"{ddp_share:.2%} of the DDP weights differ from the single-process run"
     assert half_share > 0.3, f"contrast run too similar ({half_share:.2%}): the test could not tell"
+
+
+def test_ddp_trains_the_discriminators_too(tmp_path):
+    """proposed (D_S and D_T, several forwards per backward) runs under 2 gloo processes and moves all nets."""
+    result = tmp_path / "p.pt"
+    cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER), "--approach", "proposed",
+           "--steps", "2", "--batch", "4", "--every", "1", "--resume-dir", str(tmp_path / "r"), "--result", str(result)]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = torch.load(result, weights_only=True)
+    assert out["step"] == 2 and set(out["nets"]) == {"generator", "ds", "dt"}
+    assert all(abs(v) < 1e6 for k, v in out["rows"][-1].items() if k in ("ds", "dt", "G", "N"))

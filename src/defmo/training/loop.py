@@ -21,7 +21,7 @@ from tqdm import tqdm
 from defmo.errors import UserError
 from defmo.training import checkpoint, ddp
 from defmo.training.trainer import LOSS_TERMS, Trainer
-from defmo.utils.io import write_json, write_text
+from defmo.utils.io import write_text
 
 log = logging.getLogger(__name__)
 CURVE_COLUMNS = ("step", "epoch", "lr_g", *LOSS_TERMS, "total", "ds", "dt", "seconds")
