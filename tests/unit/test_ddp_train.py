@@ -56,7 +56,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 
 
 def test_ddp_trains_the_discriminators_too(tmp_path):
-    """proposed (D_S and D_T, several forwards per backward) runs under 2 gloo processes and moves all nets."""
+    """proposed (D_S and D_T, several forwards per backward) trains under 2 gloo processes; all nets saved."""
     result = tmp_path / "p.pt"
     cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER), "--approach", "proposed",
            "--steps", "2", "--batch", "4", "--every", "1", "--resume-dir", str(tmp_path / "r"), "--result", str(result)]
