@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
 from pathlib import Path
 
 import torch
@@ -22,6 +21,7 @@ import torch
 from defmo.errors import UserError
 from defmo.training import checkpoint, ddp
 from defmo.training.loop import History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume
+from defmo.training.throughput import device_name
 from defmo.training.trainer import Trainer, approach_weights
 from defmo.training.validate import evaluate
 from defmo.utils.io import write_json, write_text
@@ -60,17 +60,11 @@ def _finish(trainer: Trainer, cfg: dict, val_set, history: History, outputs: Out
     metrics = evaluate(trainer.generator, val_set, trainer.device, batch)
     metrics.update({
         "approach": trainer.approach, "scale": cfg["scale"], "steps": trainer.step,
-        "train_seconds": round(history.seconds, 1), "device": _device_name(trainer.device),
+        "train_seconds": round(history.seconds, 1), "device": device_name(trainer.device),
         "threads": torch.get_num_threads(), "world_size": ddp.world_size(),
     })
     write_json(outputs.metrics, metrics)
     return metrics
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()})"
 
 
 def train(cfg: dict, approach: str, data_set, val_set, outputs: Outputs) -> dict:

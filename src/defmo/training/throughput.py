@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import threading
 import time
@@ -120,10 +121,22 @@ def measure(cfg: dict, approach: str, technique: str, device: torch.device, batc
     return row
 
 
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device) -> str:
+    """``NVIDIA H100 ...`` or ``<cpu model> (k cores visible), t threads``."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"{cpu_name()} ({os.cpu_count()} cores visible), {torch.get_num_threads()} torch threads"
 
 
 def markdown(result: dict) -> str:
