@@ -27,16 +27,19 @@ rule ablate_cell:
     wildcard_constraints:
         approach="|".join(re.escape(a) for a in ABLATE["approaches"]),
         technique="|".join(re.escape(t) for t in ABLATE["techniques"]),
+    conda:
+        ENV
     threads: THREADS
     resources:
         gpu=ABLATE_GPU,
     params:
+        cli=CLI,
         ablation=ABLATE,
         train=CFG["train"],
         model=CFG["model"],
         device=CFG["device"],
     shell:
-        "{CLI} ablate-memory --cell {wildcards.approach}:{wildcards.technique} --out {output} --log {log}"
+        "{params.cli} ablate-memory --cell {wildcards.approach}:{wildcards.technique} --out {output} --log {log}"
 
 
 rule table4:
@@ -52,11 +55,14 @@ rule table4:
         "results/logs/ablate/table4.log",
     benchmark:
         "results/benchmarks/rules/ablate/table4.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         ablation=ABLATE,
     shell:
-        "{CLI} ablate-memory --table --inputs {input} --table-out {output.table}"
+        "{params.cli} ablate-memory --table --inputs {input} --table-out {output.table}"
         " --plot-csv {output.plot} --metrics {output.metrics} --log {log}"
 
 
@@ -69,11 +75,14 @@ rule figure_memory:
         "results/logs/ablate/figure_memory.log",
     benchmark:
         "results/benchmarks/rules/ablate/figure_memory.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         ablation=ABLATE,
     shell:
-        "{CLI} figures memory --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures memory --inputs {input} --output {output} --log {log}"
 
 
 rule ablate:

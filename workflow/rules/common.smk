@@ -1,6 +1,4 @@
 # Shared helpers: the resolved config (params.yaml + scale), paths, and the CLI prefix every rule uses.
-import sys
-
 from defmo.config import ConfigError, resolve
 
 try:
@@ -9,8 +7,64 @@ except ConfigError as exc:
     raise WorkflowError(str(exc))
 
 SCALE = CFG["scale"]
-# The interpreter running Snakemake is the one with the package installed (.venv).
-CLI = f"{sys.executable} -m defmo --params params.yaml --scale {SCALE}"
+# Rules run `python -m defmo` from the active environment (`. .venv/bin/activate`, see README); the CLI
+# string goes to each job through its params, so a change of scale reruns what it affects.
+CLI = f"python -m defmo --params params.yaml --scale {SCALE}"
+# The software of every rule (`snakemake --sdm conda` builds it; the default is the active .venv).
+ENV = "../../environment.yml"
 THREADS = CFG["threads"]
 APPROACHES = CFG["train"]["approaches"]
 DATASETS = list(CFG["eval"]["datasets"])
+
+
+# Evaluation inputs (used by evaluate.smk; functions live here, rules there).
+import os
+
+from defmo.evaluation.loaders import PUBLISHED
+
+EVAL = CFG["eval"]
+EVAL_METHODS = EVAL["methods"]
+# "original" without published weights is the paper's numbers, quoted: no data, no model, no figure row.
+EVAL_QUOTED = (
+    ["original"]
+    if "original" in EVAL_METHODS and EVAL["original_weights"] is None
+    else []
+)
+EVAL_COMPUTED = [m for m in EVAL_METHODS if m not in EVAL_QUOTED]
+EVAL_TRAINED = [m for m in EVAL_COMPUTED if m in APPROACHES]
+EVAL_WINDOWS = EVAL["background_variants"]
+DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
+EXAMPLES = EVAL["real_examples"]
+
+
+def eval_data(wildcards):
+    root = EVAL["datasets"][wildcards.dataset]
+    if root == "embedded":
+        return f"data/benchmark/{wildcards.dataset}"
+    if not os.path.isdir(root):
+        raise WorkflowError(
+            f"eval.datasets.{wildcards.dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
+            f"the key to 'embedded'"
+        )
+    return root
+
+
+def eval_checkpoint(wildcards):
+    if wildcards.method in EVAL_TRAINED:
+        return [f"results/checkpoints/{wildcards.method}/final.pt"]
+    return []
+
+
+def eval_checkpoint_arg(wildcards, input):
+    return f"--checkpoint {input.ckpt}" if input.ckpt else ""
+
+
+def eval_metrics(dataset):
+    main = expand("results/metrics/eval/{d}/{m}.json", d=dataset, m=EVAL_METHODS)
+    variants = expand(
+        "results/metrics/eval/{d}/{m}_w{w}.json",
+        d=dataset,
+        m=EVAL_COMPUTED,
+        w=EVAL_WINDOWS,
+    )
+    return main + variants

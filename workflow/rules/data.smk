@@ -26,12 +26,15 @@ rule render:
         "results/benchmarks/rules/data/render_{split}.tsv"
     wildcard_constraints:
         split="train|val",
+    conda:
+        ENV
     threads: CFG["data"]["workers"]
     params:
+        cli=CLI,
         cfg=CFG["data"],
         seed=CFG["seed"],
     shell:
-        "{CLI} render --split {wildcards.split} --out {output} --log {log}"
+        "{params.cli} render --split {wildcards.split} --out {output} --log {log}"
 
 
 rule render_benchmark:
@@ -43,13 +46,16 @@ rule render_benchmark:
         "results/benchmarks/rules/data/render_benchmark_{dataset}.tsv"
     wildcard_constraints:
         dataset="falling_objects|tbd3d|tbd",
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         cfg=CFG["bench_data"],
         sources=DATA_SOURCES,
         seed=CFG["seed"],
     shell:
-        "{CLI} render-benchmark --dataset {wildcards.dataset} --out {output} --log {log}"
+        "{params.cli} render-benchmark --dataset {wildcards.dataset} --out {output} --log {log}"
 
 
 rule figure_samples:
@@ -61,11 +67,14 @@ rule figure_samples:
         "results/logs/data/figure_samples.log",
     benchmark:
         "results/benchmarks/rules/data/figure_samples.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         cfg=CFG["data"],
     shell:
-        "{CLI} figures samples --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures samples --inputs {input} --output {output} --log {log}"
 
 
 rule data:

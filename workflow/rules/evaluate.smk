@@ -1,58 +1,6 @@
 # Benchmark evaluation (report 5.1, Table 3; spec/benchmark.md): one `evaluate` job per (dataset, method) on
 # the embedded synthetic sequences or the real dataset roots named in eval.datasets, then Table 3, one
 # figure per dataset (report figures 4-6), and the `deblur` demo on the real examples. Phase target: `evaluate`.
-import os
-
-from defmo.evaluation.loaders import PUBLISHED
-
-EVAL = CFG["eval"]
-EVAL_METHODS = EVAL["methods"]
-# "original" without published weights is the paper's numbers, quoted: no data, no model, no figure row.
-EVAL_QUOTED = (
-    ["original"]
-    if "original" in EVAL_METHODS and EVAL["original_weights"] is None
-    else []
-)
-EVAL_COMPUTED = [m for m in EVAL_METHODS if m not in EVAL_QUOTED]
-EVAL_TRAINED = [m for m in EVAL_COMPUTED if m in APPROACHES]
-EVAL_WINDOWS = EVAL["background_variants"]
-DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
-EXAMPLES = EVAL["real_examples"]
-
-
-def eval_data(wildcards):
-    root = EVAL["datasets"][wildcards.dataset]
-    if root == "embedded":
-        return f"data/benchmark/{wildcards.dataset}"
-    if not os.path.isdir(root):
-        raise WorkflowError(
-            f"eval.datasets.{wildcards.dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
-            f"the key to 'embedded'"
-        )
-    return root
-
-
-def eval_checkpoint(wildcards):
-    if wildcards.method in EVAL_TRAINED:
-        return [f"results/checkpoints/{wildcards.method}/final.pt"]
-    return []
-
-
-def eval_checkpoint_arg(wildcards, input):
-    return f"--checkpoint {input.ckpt}" if input.ckpt else ""
-
-
-def eval_metrics(dataset):
-    main = expand("results/metrics/eval/{d}/{m}.json", d=dataset, m=EVAL_METHODS)
-    variants = expand(
-        "results/metrics/eval/{d}/{m}_w{w}.json",
-        d=dataset,
-        m=EVAL_COMPUTED,
-        w=EVAL_WINDOWS,
-    )
-    return main + variants
-
-
 rule evaluate_method:
     input:
         data=eval_data,
@@ -75,17 +23,20 @@ rule evaluate_method:
     wildcard_constraints:
         dataset="|".join(DATASETS),
         method="|".join(EVAL_COMPUTED) or "^$",
+    conda:
+        ENV
     threads: THREADS
     resources:
         gpu=lambda wildcards: (
             1 if wildcards.method in EVAL_TRAINED + ["original"] else 0
         ),
     params:
+        cli=CLI,
         cfg=EVAL,
         device=CFG["device"],
         checkpoint=eval_checkpoint_arg,
     shell:
-        "{CLI} evaluate --dataset {wildcards.dataset} --data {input.data} --method {wildcards.method}"
+        "{params.cli} evaluate --dataset {wildcards.dataset} --data {input.data} --method {wildcards.method}"
         " {params.checkpoint} --output {output.json} --csv {output.csv} --sample {output.sample}"
         " --log {log}"
 
@@ -100,11 +51,14 @@ rule evaluate_quoted:
     wildcard_constraints:
         dataset="|".join(DATASETS),
         method="|".join(EVAL_QUOTED) or "^$",
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         cfg=EVAL,
     shell:
-        "{CLI} evaluate --dataset {wildcards.dataset} --method {wildcards.method} --output {output} --log {log}"
+        "{params.cli} evaluate --dataset {wildcards.dataset} --method {wildcards.method} --output {output} --log {log}"
 
 
 rule table3:
@@ -118,11 +72,14 @@ rule table3:
         "results/logs/evaluate/table3.log",
     benchmark:
         "results/benchmarks/rules/evaluate/table3.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         cfg=EVAL,
     shell:
-        "{CLI} evaluate --aggregate --inputs {input} --table results/tables/table3 --log {log}"
+        "{params.cli} evaluate --aggregate --inputs {input} --table results/tables/table3 --log {log}"
 
 
 rule figure_benchmark:
@@ -136,11 +93,14 @@ rule figure_benchmark:
         "results/benchmarks/rules/evaluate/figure_benchmark_{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(DATASETS),
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         cfg=EVAL,
     shell:
-        "{CLI} figures benchmark --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures benchmark --inputs {input} --output {output} --log {log}"
 
 
 rule deblur_real:
@@ -156,14 +116,17 @@ rule deblur_real:
         "results/logs/evaluate/deblur_real.log",
     benchmark:
         "results/benchmarks/rules/evaluate/deblur_real.tsv"
+    conda:
+        ENV
     threads: THREADS
     resources:
         gpu=1,
     params:
+        cli=CLI,
         cfg=EVAL,
         device=CFG["device"],
     shell:
-        "{CLI} deblur --checkpoint {input.ckpt} --image {input.image} --background {input.background}"
+        "{params.cli} deblur --checkpoint {input.ckpt} --image {input.image} --background {input.background}"
         " --video {input.video} --output-dir {output.folder} --figure {output.figure} --log {log}"
 
 

@@ -32,11 +32,14 @@ rule quality_radon:
         "results/logs/quality/quality_radon.log",
     benchmark:
         "results/benchmarks/rules/quality/quality_radon.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         cfg=CFG["quality"],
     shell:
-        "{CLI} quality --root src/defmo --table {output.md} --functions {output.functions}"
+        "{params.cli} quality --root src/defmo --table {output.md} --functions {output.functions}"
         " --files {output.files} --metrics {output.metrics} --log {log}"
 
 

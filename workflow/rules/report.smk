@@ -45,14 +45,17 @@ rule tables:
         "results/logs/report/tables.log",
     benchmark:
         "results/benchmarks/rules/report/tables.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         train=CFG["train"],
         data=CFG["data"],
         model=CFG["model"],
         paper={k: TABLE2_PAPER[k] for k in ("train", "data", "model")},
     shell:
-        "{CLI} tables --table2 {output.md} --log {log}"
+        "{params.cli} tables --table2 {output.md} --log {log}"
 
 
 rule report:
@@ -81,15 +84,18 @@ rule report:
         "results/logs/report/report.log",
     benchmark:
         "results/benchmarks/rules/report/report.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         scale=SCALE,
         device=CFG["device"],
         data=CFG["data"],
         eval=CFG["eval"],
         train=CFG["train"],
     shell:
-        "{CLI} report --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
+        "{params.cli} report --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
         " --table5 {input.table5} --quality-json {input.quality} --quality-details {input.details}"
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
         " --figures {input.figures} --benchmarks {input.notes} --output {output} --log {log}"
