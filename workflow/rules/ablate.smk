@@ -47,7 +47,11 @@ rule table4:
         ABLATE_CELLS,
     output:
         table="results/tables/table4.csv",
-        md="results/tables/table4.md",
+        md=report(
+            "results/tables/table4.md",
+            caption="../report/table4.rst",
+            category="Tables",
+        ),
         tex="results/tables/table4.tex",
         plot="results/plots/memory.csv",
         metrics="results/metrics/memory.json",
@@ -70,7 +74,11 @@ rule figure_memory:
     input:
         rules.table4.output.plot,
     output:
-        "results/figures/memory.png",
+        report(
+            "results/figures/memory.png",
+            caption="../report/memory.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/ablate/figure_memory.log",
     benchmark:

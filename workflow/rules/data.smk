@@ -62,7 +62,11 @@ rule figure_samples:
     input:
         "data/synthetic/train",
     output:
-        "results/figures/samples_synthetic.png",
+        report(
+            "results/figures/samples_synthetic.png",
+            caption="../report/samples_synthetic.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/data/figure_samples.log",
     benchmark:

@@ -66,7 +66,11 @@ rule table3:
         [eval_metrics(d) for d in DATASETS],
     output:
         csv="results/tables/table3.csv",
-        md="results/tables/table3.md",
+        md=report(
+            "results/tables/table3.md",
+            caption="../report/table3.rst",
+            category="Tables",
+        ),
         tex="results/tables/table3.tex",
     log:
         "results/logs/evaluate/table3.log",
@@ -86,7 +90,12 @@ rule figure_benchmark:
     input:
         expand("results/plots/eval/{{dataset}}/{m}_sample.npz", m=EVAL_COMPUTED),
     output:
-        "results/figures/benchmark_{dataset}.png",
+        report(
+            "results/figures/benchmark_{dataset}.png",
+            caption="../report/benchmark.rst",
+            category="Figures",
+            subcategory="{dataset}",
+        ),
     log:
         "results/logs/evaluate/figure_benchmark_{dataset}.log",
     benchmark:
@@ -110,7 +119,11 @@ rule deblur_real:
         background=f"{EXAMPLES}/bgr.png",
         video=f"{EXAMPLES}/falling_pen.avi",
     output:
-        figure="results/figures/deblur_real.png",
+        figure=report(
+            "results/figures/deblur_real.png",
+            caption="../report/deblur_real.rst",
+            category="Figures",
+        ),
         folder=directory("results/deblur"),
     log:
         "results/logs/evaluate/deblur_real.log",
