@@ -154,5 +154,13 @@ def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: 
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    raw = apply_overrides(raw or {}, overrides)
-    return resolve(raw, scale, source=str(path))
+    # `scale`/`scales.*` overrides change what is merged; all others win over the merged scale's values.
+    overrides = list(overrides)
+    early = [o for o in overrides if o.split("=", 1)[0].strip().split(".")[0] in ("scale", "scales")]
+    late = [o for o in overrides if o not in early]
+    cfg = resolve(apply_overrides(raw or {}, early), scale, source=str(path))
+    if late:
+        cfg = apply_overrides(cfg, late)
+        validate(cfg, f"{path} (with --set overrides)")
+        _check_semantics(cfg, str(path))
+    return cfg

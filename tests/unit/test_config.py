@@ -95,3 +95,12 @@ def test_cli_missing_params_file(repo, tmp_path):
            "--output", str(tmp_path / "x.png")]
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 2 and "nope.yaml" in proc.stderr
+
+
+def test_set_overrides_win_over_the_scale(repo):
+    cfg = load(repo / "params.yaml", scale="tiny", overrides=["train.approach.defmo.epochs=3", "data.n_subframes=6"])
+    assert cfg["train"]["approach"]["defmo"]["epochs"] == 3
+    assert cfg["data"]["n_subframes"] == 6
+    assert cfg["data"]["resolution"] == 32  # the rest of the scale still applies
+    with pytest.raises(ConfigError, match="key 'data.n_subframes'"):
+        load(repo / "params.yaml", scale="tiny", overrides=["data.n_subframes=1"])

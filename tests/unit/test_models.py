@@ -225,3 +225,15 @@ def test_light_discriminators_ignore_pretrained(tmp_path):
     assert build_dt(cfg)(torch.rand(1, 4, 32, 32), torch.rand(1, 4, 32, 32)).shape == (1,)
     with pytest.raises(UserError, match="does not exist"):
         build_ds(_cfg(pretrained=str(tmp_path / "not-there.pth"), discriminator="resnet18"))
+
+
+def test_fresh_renderer_starts_nearly_transparent():
+    """A new renderer's masks start near the data's coverage (few %), not at 0.5."""
+    from defmo.models.renderer_arch import Renderer
+
+    torch.manual_seed(0)
+    renderer = Renderer(latent_channels=8).eval()
+    with torch.no_grad():
+        frames = renderer(torch.randn(2, 8, 2, 2), torch.linspace(0, 1, 3))
+    assert frames.shape == (2, 3, 4, 32, 32)
+    assert frames[:, :, 3].mean() < 0.15

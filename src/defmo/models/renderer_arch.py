@@ -25,6 +25,12 @@ def _bottleneck(channels: int) -> Bottleneck:
     return Bottleneck(channels, channels // 4)
 
 
+# Initial bias of the alpha logit: sigmoid(-3) ~ 0.05. From the default ~0.5 a freshly initialised renderer
+# is held at alpha ~0.7 by L_S (binary entropy) against L_F's background term (measured at the cpu scale:
+# no progress in 250 steps). Published weights overwrite it.
+ALPHA_BIAS_INIT = -3.0
+
+
 class Renderer(nn.Module):
     """Latent ``(B, K, h, w)`` and times ``(T,)`` in [0, 1] -> sub-frames ``(B, T, 4, 16h, 16w)`` in [0, 1]."""
 
@@ -46,6 +52,8 @@ class Renderer(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(4, 4, kernel_size=3, padding=1, bias=True),
         )
+        with torch.no_grad():  # start nearly transparent: objects cover a few % of a frame (GT mean alpha ~0.03)
+            self.net[-1].bias[3] = ALPHA_BIAS_INIT
         self.checkpointing = False
 
     def _first(self, latent: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
