@@ -21,10 +21,13 @@ rule train_approach:
         "results/benchmarks/rules/train/train_{approach}.tsv"
     wildcard_constraints:
         approach="|".join(re.escape(a) for a in CFG["train"]["approach"]),
+    conda:
+        ENV
     threads: THREADS
     resources:
         gpu=1,
     params:
+        cli=CLI,
         train=TRAIN_SHARED,
         approach=lambda wildcards: CFG["train"]["approach"][wildcards.approach],
         model=CFG["model"],
@@ -33,7 +36,7 @@ rule train_approach:
         device=CFG["device"],
         resume="results/resume/{approach}",
     shell:
-        "{CLI} train --approach '{wildcards.approach}' --data {input.data} --val {input.val}"
+        "{params.cli} train --approach '{wildcards.approach}' --data {input.data} --val {input.val}"
         " --out {output.ckpt} --curve {output.curve} --metrics {output.metrics}"
         " --resume-dir {params.resume} --log {log}"
 
@@ -42,16 +45,23 @@ rule figure_curves:
     input:
         expand("results/plots/train_{approach}.csv", approach=APPROACHES),
     output:
-        "results/figures/training_curves.png",
+        report(
+            "results/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/train/figure_curves.log",
     benchmark:
         "results/benchmarks/rules/train/figure_curves.tsv"
+    conda:
+        ENV
     threads: 1
     params:
+        cli=CLI,
         approaches=APPROACHES,
     shell:
-        "{CLI} figures curves --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures curves --inputs {input} --output {output} --log {log}"
 
 
 rule train:
