@@ -49,6 +49,7 @@ class OracleDT(nn.Module):
 
 
 def test_wgan_objectives_by_hand():
+    torch.manual_seed(0)
     critic = LinearCritic()
     real = torch.rand(2, 3, 4, 4, 4)
     fake = torch.rand(2, 3, 4, 4, 4, requires_grad=True)
@@ -63,7 +64,7 @@ def test_wgan_objectives_by_hand():
     assert fake.grad is None  # the critic step does not reach the generator
     # d(-L_G)/dw = mean alpha(fake) - mean alpha(real)
     expected_w = fake[:, :, 3].mean() - real[:, :, 3].mean()
-    assert critic.w.grad.item() == pytest.approx(expected_w.item(), rel=1e-5)
+    assert critic.w.grad.item() == pytest.approx(expected_w.item(), rel=1e-4, abs=1e-6)
     g_loss = wgan_generator_loss(critic, fake, real)
     torch.testing.assert_close(g_loss, lg.detach())
     g_loss.backward()
