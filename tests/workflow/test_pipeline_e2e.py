@@ -78,6 +78,18 @@ def test_dvc_repro_then_param_change_reruns_only_downstream(pipeline):
     assert any("eval" in path for path in changed), diff
 
 
+def test_training_param_change_marks_training_and_what_follows(pipeline):
+    """A training value invalidates train, evaluate, ablate and report, never data or quality."""
+    params = (pipeline / "params.yaml").read_text()
+    try:
+        set_param(pipeline, "train.lr_g", "0.0005")
+        changed = set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout))
+        assert {"train", "ablate", "report"} <= changed, changed
+        assert not changed & {"data", "quality"}, changed
+    finally:
+        (pipeline / "params.yaml").write_text(params)
+
+
 def test_dvc_push_pull_restores_bit_for_bit(pipeline, tmp_path):
     run(["dvc", "push"], pipeline, timeout=600)
     before = _hashes(pipeline, "data/**/*") | _hashes(pipeline, "results/checkpoints/**/*")
