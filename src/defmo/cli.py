@@ -26,7 +26,7 @@ VERBS = {
     "deblur": ("defmo.evaluation.deblur", "deblur your own image+background or video"),
     "ablate-memory": ("defmo.profiling.cli", "memory ablation: one cell or the whole table"),
     "quality": ("defmo.reporting.quality", "Radon code-quality table (Table 5)"),
-    "tables": ("defmo.reporting.tables", "Table 2 from params; Table 3 from the evaluation metrics"),
+    "tables": ("defmo.reporting.tables", "Table 2 from the params used (Table 3 is `evaluate --aggregate`)"),
     "figures": ("defmo.reporting.figures", "figures: samples, curves, memory bars"),
     "report": ("defmo.reporting.report", "assemble results/report.md"),
 }
