@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from model_helpers import randomize_bn
 import torch
 from torch import nn
 
@@ -23,16 +24,6 @@ def _cfg(**model):
     return {"model": {**base, **model}}
 
 
-def _randomize_bn(module: nn.Module, seed: int = 0) -> None:
-    """Non-trivial running statistics and affine parameters, so eval-mode comparisons mean something."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +48,7 @@ def test_subframe_times():
 
 def test_batched_render_equals_per_time_step_loop(generator):
     """The folded first convolution (latent part once, time part once) matches cat(t, latent) per step."""
-    _randomize_bn(generator)
+    randomize_bn(generator)
     generator.eval()
     latent = torch.randn(2, 512, 2, 2)
     times = torch.tensor([0.0, 0.3, 0.7, 1.0])

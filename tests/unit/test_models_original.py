@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from model_helpers import randomize_bn
 import torch
 from torch import nn
 
@@ -13,21 +14,12 @@ kornia_defmo = pytest.importorskip("kornia.feature.defmo")
 torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 
 
-def _randomize(module: nn.Module, seed: int) -> None:
-    gen = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
 def test_original_matches_kornia(tmp_path):
     torch.manual_seed(0)
     ref = kornia_defmo.DeFMO(pretrained=False)
-    _randomize(ref, 1)
+    randomize_bn(ref, 1)
     ref.eval()
     torch.save(ref.encoder.state_dict(), tmp_path / "encoder_best.pt")
     torch.save(ref.rendering.state_dict(), tmp_path / "rendering_best.pt")
