@@ -228,3 +228,25 @@ def test_fresh_renderer_starts_nearly_transparent():
         frames = renderer(torch.randn(2, 8, 2, 2), torch.linspace(0, 1, 3))
     assert frames.shape == (2, 3, 4, 32, 32)
     assert frames[:, :, 3].mean() < 0.15
+
+
+def test_fresh_renderer_hears_time_as_loudly_as_the_latent():
+    """At init the time channel's response in the first convolution is of the latent's order (not ~20x weaker),
+    and a fresh renderer's sub-frames already differ over time."""
+    from defmo.models.renderer_arch import TIME_WEIGHT_INIT, Renderer
+
+    torch.manual_seed(0)
+    renderer = Renderer(latent_channels=512).eval()
+    conv = renderer.net[0]
+    w_t = conv.weight[:, :1]
+    assert float(w_t.abs().max()) <= TIME_WEIGHT_INIT
+    assert float(w_t.abs().max()) > 0.9 * TIME_WEIGHT_INIT  # really re-initialised, not the shared default bound
+    latent = 1.5 * torch.randn(4, 512, 4, 4).clamp_min(0)  # ReLU features, mean ~0.6 and std ~0.9 as measured
+    with torch.no_grad():
+        per_sample = nn.functional.conv2d(latent, conv.weight[:, 1:], padding=1).std()
+        per_time = nn.functional.conv2d(torch.ones(1, 1, 4, 4), w_t, padding=1).std()
+        default = per_time / (TIME_WEIGHT_INIT * (9 * 513) ** 0.5)  # the same kernel under the shared bound
+        assert 0.25 < float(per_time / per_sample) < 4.0
+        assert float(default / per_sample) < 0.1
+        frames = renderer(latent, torch.tensor([0.0, 1.0]))
+    assert float((frames[:, 0] - frames[:, 1]).abs().mean()) > 1e-3
