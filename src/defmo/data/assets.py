@@ -108,6 +108,19 @@ def _files(root: Path, exts: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
 
+def _split_source(cfg_data: dict, split: str, key: str, embedded, folder) -> list:
+    """A split's items of ``data.<key>``: ``data.val_<key>`` for val when given (then train keeps all of
+    ``data.<key>``), else a hash split of ``data.<key>`` ("embedded" or a folder) by ``data.val_fraction``."""
+    val_key = f"val_{key}"
+    if split == "val" and cfg_data.get(val_key):
+        return folder(cfg_data[val_key], f"data.{val_key}")
+    source = cfg_data[key]
+    items = embedded() if source == "embedded" else folder(source, f"data.{key}")
+    if split == "train" and cfg_data.get(val_key):
+        return items
+    return split_items(items, cfg_data["val_fraction"], split)
+
+
 # ---------------------------------------------------------------- meshes
 def embedded_meshes() -> list[Path]:
     root = package_dir("pybullet_data")
@@ -119,13 +132,7 @@ def embedded_meshes() -> list[Path]:
 
 def list_meshes(cfg_data: dict, split: str) -> list[Path]:
     """Mesh files of a split: ``data.meshes`` (held-out by hash) or ``data.val_meshes`` for val."""
-    if split == "val" and cfg_data.get("val_meshes"):
-        return _mesh_folder(cfg_data["val_meshes"], "data.val_meshes")
-    source = cfg_data["meshes"]
-    paths = embedded_meshes() if source == "embedded" else _mesh_folder(source, "data.meshes")
-    if split == "train" and cfg_data.get("val_meshes"):
-        return paths
-    return split_items(paths, cfg_data["val_fraction"], split)
+    return _split_source(cfg_data, split, "meshes", embedded_meshes, _mesh_folder)
 
 
 def _mesh_folder(folder: str, key: str) -> list[Path]:
@@ -197,13 +204,7 @@ def _big_enough(path: Path) -> bool:
 
 def list_backgrounds(cfg_data: dict, split: str) -> list[Background]:
     """Background sources of a split (``data.backgrounds`` held out by hash, or ``data.val_backgrounds``)."""
-    if split == "val" and cfg_data.get("val_backgrounds"):
-        return _background_folder(cfg_data["val_backgrounds"], "data.val_backgrounds")
-    source = cfg_data["backgrounds"]
-    items = embedded_backgrounds() if source == "embedded" else _background_folder(source, "data.backgrounds")
-    if split == "train" and cfg_data.get("val_backgrounds"):
-        return items
-    return split_items(items, cfg_data["val_fraction"], split)
+    return _split_source(cfg_data, split, "backgrounds", embedded_backgrounds, _background_folder)
 
 
 def _background_folder(folder: str, key: str) -> list[Background]:
