@@ -62,6 +62,11 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
         json.loads((out / "background.json").read_text())["psnr"])
     ours = json.loads((out / "defmo.json").read_text())
     assert 0.0 <= ours["tiou"] <= 1.0 and ours["seconds_per_frame"] > 0
+    # the blatting projection leaves the Image baseline as it is and turns the Background baseline into it
+    background = json.loads((out / "background.json").read_text())
+    assert image["psnr_proj"] == pytest.approx(image["psnr"]) and image["ssim_proj"] == pytest.approx(image["ssim"])
+    assert background["psnr_proj"] == pytest.approx(image["psnr"])
+    assert np.isfinite(ours["psnr_proj"]) and 0 < ours["ssim_proj"] < 1
     quoted = json.loads((out / "original.json").read_text())
     assert quoted["quoted"] and quoted["psnr"] == 25.54
     rows = list(csv.DictReader((out / "image.csv").open()))
@@ -75,6 +80,9 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     header, *body = list(csv.reader(stem.with_suffix(".csv").open()))
     assert header[:6] == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image", "Background", "DeFMO (ours)"]
     assert "Image (w=2)" in header and len(body) == 4
+    assert header[6] == "DeFMO (ours) + proj." and "Image + proj." not in header and "DeFMO (ours) (w=2) + proj." in header
+    psnr = dict(zip(header, body[1]))
+    assert float(psnr["DeFMO (ours) + proj."]) == pytest.approx(ours["psnr_proj"], abs=1e-3)
     tiou = dict(zip(header, body[0]))
     assert tiou["Metric"] == "TIoU" and tiou["Image"] == "" and float(tiou["DeFMO (original) [quoted]"]) == 0.583
     md = stem.with_suffix(".md").read_text()
@@ -112,3 +120,7 @@ def test_baseline_failures_flags_a_model_below_a_baseline():
             rec("image", 20, 0.5, 5), rec("proposed", 19, 0.7, 5), table.quoted_record("tbd", 50)]
     out = table.baseline_failures(recs, ["defmo", "proposed"])
     assert out == ["tbd w=50: proposed ssim 0.450 <= image 0.500", "tbd w=5: proposed psnr 19.000 <= image 20.000"]
+    recs[2].update(psnr_proj=19.5, ssim_proj=0.8)  # projected: below Image in PSNR only
+    recs[3].update(psnr_proj=23.0, ssim_proj=0.9)  # the w=5 record has no projected scores: skipped
+    out = table.baseline_failures(recs, ["defmo", "proposed"], "_proj")
+    assert out == ["tbd w=50: defmo_proj psnr 19.500 <= image 20.000"]

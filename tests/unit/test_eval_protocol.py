@@ -85,10 +85,11 @@ def test_baselines_are_finite_and_without_tiou(dataset):
 
 
 def test_summarize_averages_sequences_equally():
-    rows_a = [{"tiou": 1.0, "psnr": 10.0, "ssim": 0.5, "seconds": 1.0}] * 3
-    rows_b = [{"tiou": float("nan"), "psnr": 20.0, "ssim": 0.7, "seconds": 3.0}]
+    rows_a = [{"tiou": 1.0, "psnr": 10.0, "ssim": 0.5, "psnr_proj": 12.0, "ssim_proj": 0.6, "seconds": 1.0}] * 3
+    rows_b = [{"tiou": float("nan"), "psnr": 20.0, "ssim": 0.7, "psnr_proj": 20.0, "ssim_proj": 0.7, "seconds": 3.0}]
     out = protocol.summarize({"a": rows_a, "b": rows_b})
     assert out["psnr"] == pytest.approx(15.0) and out["ssim"] == pytest.approx(0.6)
+    assert out["psnr_proj"] == pytest.approx(16.0) and out["ssim_proj"] == pytest.approx(0.65)
     assert out["tiou"] == pytest.approx(1.0)  # NaN-safe over sequences
     assert out["sequences"]["b"]["tiou"] is None
     assert out["seconds_per_frame"] == pytest.approx(1.5) and out["frames"] == 4

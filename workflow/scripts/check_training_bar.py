@@ -4,7 +4,8 @@
 1. at scale ``cpu``, training ``defmo`` and ``proposed`` together took under 15 minutes (the Snakemake
    ``benchmark:`` wall time of each train rule when present, else the metrics' ``train_seconds``);
 2. each trained model beats both trivial baselines (Image, Background) in PSNR of the composited
-   sub-frames on the synthetic validation set (``results/metrics/val_<approach>.json``).
+   sub-frames on the synthetic validation set (``results/metrics/val_<approach>.json``): the network's own
+   sub-frames; the PSNR after the blatting projection is printed alongside but does not count.
 
     python workflow/scripts/check_training_bar.py [--root .] [--limit-min 15] [--approaches defmo proposed]
 
@@ -40,11 +41,16 @@ def check(root: Path, approaches: list[str], limit_min: float) -> tuple[bool, li
         seconds, source = wall_seconds(root, approach, m)
         total += seconds
         p = m["psnr"]
-        beats = p["model"] > max(p["image"], p["background"])
+        best = max(p["image"], p["background"])
+        beats = p["model"] > best
         ok &= beats and m["scale"] == "cpu"
         lines.append(f"{approach:>10}: scale {m['scale']}, {m['steps']} steps, {seconds / 60:.1f} min ({source}); "
                      f"PSNR model {p['model']:.2f} dB vs image {p['image']:.2f}, background {p['background']:.2f}"
                      f" -> {'beats both' if beats else 'DOES NOT beat both'}")
+        if "model_projected" in p:  # reported, not part of the bar: the bar is the network's own sub-frames
+            proj = p["model_projected"] > best
+            lines.append(f"{'':>10}  after the blatting projection: {p['model_projected']:.2f} dB -> "
+                         f"{'beats both' if proj else 'does not beat both'} (reported only)")
     ok &= total < limit_min * 60
     lines.append(f"total training time {total / 60:.1f} min (limit {limit_min:g}) -> {'ok' if total < limit_min * 60 else 'TOO SLOW'}")
     return ok, lines

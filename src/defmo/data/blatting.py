@@ -42,3 +42,32 @@ def composite(frames: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
     """
     rgb, alpha = frames[..., :3, :, :], frames[..., 3:4, :, :]
     return rgb * alpha + (1.0 - alpha) * background.unsqueeze(-4)
+
+
+def project_to_image(subframes: torch.Tensor, image: torch.Tensor, dim: int = -4) -> torch.Tensor:
+    """The sub-frames nearest to ``subframes`` (least squares) whose mean over time is ``image``, in [0, 1].
+
+    By the blatting equation a long exposure is the mean of the sub-frames a high-speed camera films, so the
+    true composited sub-frames ``G_t`` satisfy ``mean_t G_t = I``. This adds the residual ``I - mean_t S_t`` to
+    every sub-frame (the orthogonal projection onto that affine set), then clips to [0, 1] (the projection onto
+    the box). Both sets contain the ground truth, so for any ``G`` with ``mean_t G_t = I`` in [0, 1] the result
+    is never further from ``G`` than ``subframes`` (in the sum of squares over all sub-frames): it can only raise
+    PSNR. It keeps the estimate's temporal variation ``S_t - mean S`` and replaces its time mean by ``I``: a
+    static estimate becomes the input image (the Image baseline), the background repeated too.
+
+    Args:
+        subframes: composited sub-frames in [0, 1], time along ``dim``, e.g. ``(..., N, 3, H, W)`` (dim -4)
+            or ``(N, H, W, 3)`` (dim 0).
+        image: the long exposure, ``subframes`` without the time dimension.
+    Returns:
+        a tensor shaped as ``subframes``.
+    """
+    residual = image.unsqueeze(dim) - subframes.mean(dim=dim, keepdim=True)
+    return (subframes + residual).clamp(0.0, 1.0)
+
+
+def project_to_image_np(subframes: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`project_to_image` for channels-last stacks ``(N, H, W, 3)``, image ``(H, W, 3)``."""
+    subframes = np.asarray(subframes, dtype=np.float64)
+    residual = np.asarray(image, dtype=np.float64) - subframes.mean(axis=0)
+    return np.clip(subframes + residual[None], 0.0, 1.0)

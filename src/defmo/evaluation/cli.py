@@ -73,18 +73,19 @@ def build_method(name: str, checkpoint: Path | None, cfg: dict):
 
 
 def _sequence_csv(summary: dict) -> str:
-    header = ["sequence", "frames", "tiou", "psnr", "ssim"]
-    rows = [[name, s["frames"], s["tiou"], s["psnr"], s["ssim"]] for name, s in summary["sequences"].items()]
+    keys = ["tiou", "psnr", "ssim", "psnr_proj", "ssim_proj"]
+    rows = [[name, s["frames"], *(s[k] for k in keys)] for name, s in summary["sequences"].items()]
+    header = ["sequence", "frames", *keys]
     return to_csv(header, rows)
 
 
 def _save_sample(path: Path, per_sequence: dict[str, list[dict]]) -> None:
     rows = next(iter(per_sequence.values()))
     row = rows[len(rows) // 2]
-    image, gt, est = row["crops"]
+    image, gt, est, est_proj = row["crops"]
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, image=image, gt=gt, est=est, frame=row["frame"])
+            np.savez_compressed(fh, image=image, gt=gt, est=est, est_proj=est_proj, frame=row["frame"])
 
 
 def run_window(seqs, method, window: int, cfg: dict, label: str) -> dict[str, list[dict]]:

@@ -8,6 +8,8 @@
 Image pair: the object is found where the image differs from the background. Video: the background is the
 per-pixel median of all frames, and every frame in which differencing finds an object is deblurred. Each input
 gets a folder under ``--output-dir`` with sub-frame PNGs, an animated GIF and the trajectory drawn on the frame.
+With ``--projection`` the sub-frames are moved by the blatting projection so that their mean is the input frame
+(:func:`defmo.data.blatting.project_to_image_np`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PIL import Image
 from skimage.measure import label, regionprops
 from tqdm import tqdm
 
+from defmo.data.blatting import project_to_image_np
 from defmo.errors import UserError
 from defmo.evaluation.loaders import imread
 from defmo.evaluation.methods import NetworkMethod, network_box
@@ -54,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, help="a video (or use --image/--background)")
     parser.add_argument("--output-dir", type=Path, required=True, help="sub-frame PNGs, GIFs, trajectories")
     parser.add_argument("--figure", type=Path, help="overview PNG of all inputs")
+    parser.add_argument("--projection", action="store_true",
+                        help="move the sub-frames by the blatting projection so that their mean is the input frame")
 
 
 def find_object(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -91,14 +96,18 @@ def read_video(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray, background: np.ndarray, n: int):
-    """Deblur one frame; None when differencing finds no object."""
+def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray, background: np.ndarray, n: int,
+                 projection: bool = False):
+    """Deblur one frame (with ``projection``: then :func:`defmo.data.blatting.project_to_image_np` onto it);
+    None when differencing finds no object."""
     found = find_object(image, background)
     if found is None:
         log.warning("%s: no moving object found by differencing; skipped", name)
         return None
     box, radius = square_box(*found)
     frames, traj = method(image, background, box, n, radius, None)
+    if projection:
+        frames = project_to_image_np(frames, image)
     return Result(group, name, image, frames, traj, network_box(box, radius, method.size, image.shape))
 
 
@@ -159,11 +168,11 @@ def _inputs(args) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     return pairs
 
 
-def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path) -> list[Result]:
+def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: bool = False) -> list[Result]:
     """Deblur every (group, name, image, background); write per-frame outputs and one GIF per group."""
     results = []
     for group, name, image, background in tqdm(pairs, desc="deblur", unit="frame"):
-        res = deblur_frame(method, group, name, image, background, n)
+        res = deblur_frame(method, group, name, image, background, n, projection)
         if res is not None:
             write_result(out_dir, res)
             results.append(res)
@@ -210,7 +219,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     n = int(model_cfg["data"]["n_subframes"])
     method = NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device)
     with torch.no_grad():
-        results = deblur_all(method, pairs, n, args.output_dir)
+        results = deblur_all(method, pairs, n, args.output_dir, args.projection)
     if args.figure is not None:
         plot_overview(results, args.figure)
     log.info("deblurred %d frames (n=%d) -> %s", len(results), n, args.output_dir)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from defmo.errors import UserError  # noqa: E402
-from defmo.evaluation.table import method_label  # noqa: E402
+from defmo.evaluation.table import BASELINES, PROJ_SUFFIX, method_label  # noqa: E402
 from defmo.utils.io import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -39,24 +39,28 @@ def _show_row(axes, label: str, frames) -> None:
 
 def plot_benchmark_samples(inputs: list[Path], output: Path, cfg: dict) -> None:
     """``inputs``: ``<method>_sample.npz`` files of one dataset (from ``evaluate --sample``), each holding
-    ``image (h, w, 3)``, ``gt (n, h, w, 3)`` and ``est (n, h, w, 3)`` crops of the same frame in [0, 1].
+    ``image (h, w, 3)``, ``gt (n, h, w, 3)``, ``est (n, h, w, 3)`` and ``est_proj`` (the estimate after the
+    blatting projection) crops of the same frame in [0, 1].
 
-    Writes one PNG: row 1 the input crop, row 2 the GT sub-frames, then one row per method.
+    Writes one PNG: row 1 the input crop, row 2 the GT sub-frames, then one row per method, then one row per
+    network method after the projection (for the baselines it is the Image baseline: not repeated).
     """
     if not inputs:
         raise UserError("figures benchmark: pass the evaluation samples with --inputs <method>_sample.npz ...")
     samples = [(_method(Path(p)), _load(Path(p))) for p in inputs]
+    rows = [(method_label(m), d["est"]) for m, d in samples]
+    rows += [(method_label(m) + PROJ_SUFFIX, d["est_proj"]) for m, d in samples if m not in BASELINES and "est_proj" in d]
     gt = samples[0][1]["gt"]
     n = len(gt)
-    fig, axes = plt.subplots(len(samples) + 2, n, figsize=(1.2 * n + 1.5, 1.2 * (len(samples) + 2)), squeeze=False)
+    fig, axes = plt.subplots(len(rows) + 2, n, figsize=(1.2 * n + 1.5, 1.2 * (len(rows) + 2)), squeeze=False)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_frame_on(False)
     _show_row(axes[0], "Input", [samples[0][1]["image"]])
     _show_row(axes[1], "GT", gt)
-    for row, (method, data) in enumerate(samples, start=2):
-        _show_row(axes[row], method_label(method), data["est"])
+    for row, (label, frames) in enumerate(rows, start=2):
+        _show_row(axes[row], label, frames)
     fig.suptitle(f"frame {int(samples[0][1]['frame'])}: input, ground truth and each method's sub-frames", fontsize=9)
     fig.tight_layout()
     with atomic_path(output) as tmp:

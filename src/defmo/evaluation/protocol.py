@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 from skimage.measure import label, regionprops
 
+from defmo.data.blatting import project_to_image_np
 from defmo.evaluation import metrics
 from defmo.evaluation.loaders import Sequence
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 Method = Callable[..., tuple[np.ndarray, "np.ndarray | None"]]
 DIFF_THRESHOLD = 0.1  # sum over channels of |GT - B| marking object pixels
 TIGHT_MARGIN = 10  # pixels added around the GT box before tightening
-METRIC_KEYS = ("tiou", "psnr", "ssim")
+METRIC_KEYS = ("tiou", "psnr", "ssim", "psnr_proj", "ssim_proj")
 
 
 class MedianBackground:
@@ -96,7 +97,9 @@ def object_size(box: np.ndarray, gt_hs: np.ndarray, background: np.ndarray) -> t
 
 def evaluate_frame(seq: Sequence, k: int, image: np.ndarray, background: np.ndarray, method: Method) -> dict:
     """Run ``method`` on frame ``k`` and score it. Returns a row: frame, tiou (NaN without trajectory), psnr,
-    ssim, seconds, flipped, and the crops used (``crops``: input, GT, estimate; for figures)."""
+    ssim, the same two after the blatting projection (``psnr_proj``, ``ssim_proj``:
+    :func:`defmo.data.blatting.project_to_image_np` of the estimate onto the input frame), seconds (the method
+    call only), flipped, and the crops used (``crops``: input, GT, estimate, projected estimate; for figures)."""
     traj, radius = seq.trajectory(k)
     gt_hs = seq.high_speed(k, image.shape[:2])
     box = tight_box(gt_box(traj, radius, image.shape), gt_hs, background)
@@ -104,17 +107,21 @@ def evaluate_frame(seq: Sequence, k: int, image: np.ndarray, background: np.ndar
     start = time.perf_counter()
     est, est_traj = method(image, background, box, seq.n, radius, obj_dim)
     seconds = time.perf_counter() - start
-    gt_crop, est_crop = crop(gt_hs, box), crop(np.clip(est, 0.0, 1.0), box)
-    est_crop, flipped = metrics.sync_direction(est_crop, gt_crop)
+    est = np.clip(est, 0.0, 1.0)
+    gt_crop = crop(gt_hs, box)
+    est_crop, flipped = metrics.sync_direction(crop(est, box), gt_crop)
+    proj_crop, _ = metrics.sync_direction(crop(project_to_image_np(est, image), box), gt_crop)
     tiou = float("nan") if est_traj is None else metrics.tiou(traj, est_traj, radius)
     return {
         "frame": k,
         "tiou": tiou,
         "psnr": metrics.psnr(gt_crop, est_crop),
         "ssim": metrics.ssim(gt_crop, est_crop),
+        "psnr_proj": metrics.psnr(gt_crop, proj_crop),
+        "ssim_proj": metrics.ssim(gt_crop, proj_crop),
         "seconds": seconds,
         "flipped": flipped,
-        "crops": (crop(image, box), gt_crop, est_crop),
+        "crops": (crop(image, box), gt_crop, est_crop, proj_crop),
     }
 
 

@@ -58,22 +58,24 @@ def dataset_sentence(dataset: str, records: list[dict]) -> str:
     return f"- {dataset}: " + "; ".join(parts) + "."
 
 
-def _versus(records: list[dict], method: str, other: str) -> float | None:
-    """PSNR of ``method`` minus that of ``other`` (dB) in one dataset's records, if both exist."""
-    by = {r["method"]: _num(r.get("psnr")) for r in records}
-    if by.get(method) is None or by.get(other) is None:
-        return None
-    return by[method] - by[other]
+def _versus(records: list[dict], method: str, other: str, key: str = "psnr") -> float | None:
+    """PSNR (``key``: ``psnr`` or ``psnr_proj``) of ``method`` minus the PSNR of ``other`` (dB) in one
+    dataset's records, if both exist."""
+    mine = next((_num(r.get(key)) for r in records if r["method"] == method), None)
+    theirs = next((_num(r.get("psnr")) for r in records if r["method"] == other), None)
+    return None if mine is None or theirs is None else mine - theirs
 
 
-def _clears(by_dataset: dict[str, list[dict]], method: str, baseline: str, other: str) -> str | None:
-    gaps = {ds: _versus(recs, method, baseline) for ds, recs in by_dataset.items()}
+def _clears(by_dataset: dict[str, list[dict]], method: str, baseline: str, other: str,
+            key: str = "psnr") -> str | None:
+    gaps = {ds: _versus(recs, method, baseline, key) for ds, recs in by_dataset.items()}
     gaps = {ds: g for ds, g in gaps.items() if g is not None}
     if not gaps:
         return None
     wins = sum(g > 0 for g in gaps.values())
     detail = ", ".join(f"{ds} {g:+.2f} dB" for ds, g in gaps.items())
-    return f"- {label(method)} beats {other} in PSNR on {wins} of {len(gaps)} datasets ({detail})."
+    name = label(method) + (" after the blatting projection" if key == "psnr_proj" else "")
+    return f"- {name} beats {other} in PSNR on {wins} of {len(gaps)} datasets ({detail})."
 
 
 def _by_dataset(records: list[dict]) -> dict[str, list[dict]]:
@@ -90,6 +92,7 @@ def _window_lines(records: list[dict], cfg: dict) -> list[str]:
     lines = [dataset_sentence(ds, recs) for ds, recs in by_dataset.items()]
     approaches = cfg["train"]["approaches"]
     lines += [_clears(by_dataset, a, "image", "the Image baseline (the blurred input)") for a in approaches]
+    lines += [_clears(by_dataset, a, "image", "the Image baseline", "psnr_proj") for a in approaches]
     if {"defmo", "proposed"} <= set(approaches):
         lines.append(_clears(by_dataset, "proposed", "defmo", "the DeFMO re-implementation (the report: better on "
                                                               "TbD-3D and TbD, worse on Falling Objects)"))
@@ -191,7 +194,11 @@ def reading_training(vals: dict[str, dict]) -> str:
         if model is None or image is None or background is None:
             lines.append(f"- {label(approach)}: no validation PSNR recorded.")
             continue
+        projected = _num(psnr.get("model_projected"))
+        after = "" if projected is None else (
+            f" After the blatting projection onto the input image: {projected:.2f} dB, which "
+            f"{_verdict(projected, image, background)}.")
         lines.append(f"- {label(approach)}: validation PSNR {model:.2f} dB after {v.get('steps', '?')} steps "
                      f"({v.get('train_seconds', '?')} s on {v.get('device', '?')}); it {_verdict(model, image, background)} "
-                     f"(Image {image:.2f} dB, Background {background:.2f} dB).")
+                     f"(Image {image:.2f} dB, Background {background:.2f} dB).{after}")
     return "\n".join(lines) if lines else "No validation metrics were given."
