@@ -84,6 +84,22 @@ def _dataset_rows(dataset: str, columns: list[tuple[str, str]], cells: dict) -> 
     ]
 
 
+def _columns(records: list[dict], main: int) -> list[tuple[str, str, dict]]:
+    """(dataset, column name, record) per cell column, in Table 3's order; a network method's projected
+    column follows its own."""
+    cells = []
+    for r in sorted(records, key=lambda r: _sort_key(r, main)):
+        cells.append((r["dataset"], _column(r, main), r))
+        if _projected(r):
+            cells.append((r["dataset"], _column(r, main) + PROJ_SUFFIX, r))
+    return cells
+
+
+def _main_window_quotes(records: list[dict], main: int) -> list[dict]:
+    """``records`` without quoted ones of other windows (the paper's numbers appear once)."""
+    return [r for r in records if not (r.get("quoted") and r["background_window"] != main)]
+
+
 def build_table3(records: list[dict], cfg: dict) -> tuple[list[str], list[list]]:
     """Header and rows: (dataset, metric, value per column). Missing TIoU stays None ("n/a"), never 0.
 
@@ -91,21 +107,14 @@ def build_table3(records: list[dict], cfg: dict) -> tuple[list[str], list[list]]
     projection (:func:`defmo.data.blatting.project_to_image_np`), the same TIoU and time.
     """
     main = cfg["eval"]["background_window"]
-    records = [r for r in records if not (r.get("quoted") and r["background_window"] != main)]
-    ordered = sorted(records, key=lambda r: _sort_key(r, main))
-    columns: list[tuple[str, str]] = []  # (column name, metric-key suffix)
-    for r in ordered:
-        columns.append((_column(r, main), ""))
-        if _projected(r):
-            columns.append((_column(r, main) + PROJ_SUFFIX, "_proj"))
-    columns = list(dict.fromkeys(columns))
-    cells = {(r["dataset"], _column(r, main)): r for r in records}
-    cells.update({(r["dataset"], _column(r, main) + PROJ_SUFFIX): r for r in records if _projected(r)})
-    present = {r["dataset"] for r in records}
-    rows = []
-    for dataset in (d for d in cfg["eval"]["datasets"] if d in present):
-        rows += _dataset_rows(dataset, columns, cells)
-    return ["Dataset", "Metric", *(name for name, _ in columns)], rows
+    records = _main_window_quotes(records, main)
+    cells = _columns(records, main)
+    names = list(dict.fromkeys(name for _, name, _ in cells))
+    columns = [(name, "_proj" if name.endswith(PROJ_SUFFIX) else "") for name in names]
+    by_cell = {(dataset, name): r for dataset, name, r in cells}
+    datasets = [d for d in cfg["eval"]["datasets"] if d in {r["dataset"] for r in records}]
+    rows = [row for dataset in datasets for row in _dataset_rows(dataset, columns, by_cell)]
+    return ["Dataset", "Metric", *names], rows
 
 
 def _caption(records: list[dict], cfg: dict) -> str:
