@@ -67,7 +67,6 @@ def project_to_image(subframes: torch.Tensor, image: torch.Tensor, dim: int = -4
 
 
 def project_to_image_np(subframes: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """NumPy twin of :func:`project_to_image` for channels-last stacks ``(N, H, W, 3)``, image ``(H, W, 3)``."""
-    subframes = np.asarray(subframes, dtype=np.float64)
-    residual = np.asarray(image, dtype=np.float64) - subframes.mean(axis=0)
-    return np.clip(subframes + residual[None], 0.0, 1.0)
+    """:func:`project_to_image` for channels-last NumPy stacks ``(N, H, W, 3)``, image ``(H, W, 3)``; float64 out."""
+    stack = torch.from_numpy(np.asarray(subframes, dtype=np.float64))
+    return project_to_image(stack, torch.from_numpy(np.asarray(image, dtype=np.float64)), dim=0).numpy()
