@@ -238,7 +238,7 @@ def test_fresh_renderer_hears_time_as_loudly_as_the_latent():
     torch.manual_seed(0)
     renderer = Renderer(latent_channels=512).eval()
     conv = renderer.net[0]
-    w_t = conv.weight[:, :1]
+    w_t = conv.weight[:, :1].detach()
     assert float(w_t.abs().max()) <= TIME_WEIGHT_INIT
     assert float(w_t.abs().max()) > 0.9 * TIME_WEIGHT_INIT  # really re-initialised, not the shared default bound
     latent = 1.5 * torch.randn(4, 512, 4, 4).clamp_min(0)  # ReLU features, mean ~0.6 and std ~0.9 as measured
