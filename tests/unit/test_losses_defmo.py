@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from defmo.losses.defmo import binary_entropy, loss_f, loss_i, loss_l, loss_s, loss_t, max_ncc
+from defmo.losses.defmo import binary_entropy, loss_f, loss_i, loss_l, loss_s, loss_t, max_ncc, object_region
 
 torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 
@@ -80,6 +80,25 @@ def test_loss_i_by_hand_and_exact_blat():
     expected = (background - image).abs().sum(1).mean()
     assert loss_i(empty, image, background).item() == pytest.approx(expected.item(), rel=1e-6)
 
+
+
+def test_loss_i_over_the_object_region_by_hand():
+    """The original code's L_I: the same per-pixel norm, averaged over the GT object's pixels per sample."""
+    torch.manual_seed(5)
+    gt = torch.zeros(2, 3, 4, 4, 4)
+    gt[0, 0, :, 0, 0] = 1.0  # sample 0: the object at (0,0) in sub-frame 0 and (1,2) in sub-frame 2
+    gt[0, 2, :, 1, 2] = 1.0
+    gt[1, 1, :, 3, 3] = 1.0  # sample 1: one pixel
+    region = object_region(gt)
+    assert region.shape == (2, 1, 4, 4) and region.sum().item() == 3
+    background, image = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    empty = torch.zeros_like(gt)  # reconstructs B
+    err = (background - image).abs().sum(1)  # (2, 4, 4)
+    by_hand = ((err[0, 0, 0] + err[0, 1, 2]) / 2 + err[1, 3, 3]) / 2
+    assert loss_i(empty, image, background, region).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    # a full-image region is the report's eq. 7
+    full = torch.ones(2, 1, 4, 4)
+    assert loss_i(empty, image, background, full).item() == pytest.approx(loss_i(empty, image, background).item())
 
 def _slow_max_ncc(a, b, max_shift):
     """Explicit shifts with zero padding, after global standardisation, for one (C, H, W) pair."""

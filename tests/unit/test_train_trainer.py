@@ -53,6 +53,21 @@ def test_networks_follow_the_loss_weights(cfg, approach, nets):
     assert set(tr.nets) == nets == set(tr.optimizers) == set(tr.schedulers) == set(tr.scalers)
 
 
+@pytest.mark.parametrize("region", ["image", "object"])
+def test_loss_i_region_reaches_the_loss(region):
+    cfg = load(REPO / "params.yaml", "tiny", ["device=cpu", f"train.loss_i_region={region}"])
+    tr = Trainer(cfg, "defmo", "cpu", False, False)
+    b = batch()
+    b["frames"][:, :, 3] = (b["frames"][:, :, 3] > 0.9).float()  # a sparse object: the two regions differ
+    fake = torch.rand_like(b["frames"])
+    latent = torch.zeros(2, 4, 2, 2)
+    got = tr._generator_terms(fake, latent, latent, b)["I"]
+    mask = ldefmo.object_region(b["frames"]) if region == "object" else None
+    want = ldefmo.loss_i(fake, b["image"], b["background"], mask)
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    assert got.item() != pytest.approx(ldefmo.loss_i(fake, b["image"], b["background"],
+                                                     None if mask is not None else ldefmo.object_region(b["frames"])).item())
+
 def test_step_reports_weighted_terms_and_updates_every_network(cfg):
     tr = Trainer(cfg, "proposed", "cpu", False, False)
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in tr.nets.items()}

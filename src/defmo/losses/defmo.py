@@ -50,15 +50,31 @@ def loss_f(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         return torch.minimum(forward, backward).mean()
 
 
-def loss_i(pred: torch.Tensor, image: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+def loss_i(
+    pred: torch.Tensor, image: torch.Tensor, background: torch.Tensor, region: torch.Tensor | None = None
+) -> torch.Tensor:
     """Report eq. 7: L1 between the blatted sub-frames over B and the input image I.
 
-    ``pred (B, N, 4, H, W)``, ``image, background (B, 3, H, W)`` -> scalar: the per-pixel L1 norm over RGB
-    (as eq. 6), averaged over pixels and the batch.
+    Args:
+        pred: ``(B, N, 4, H, W)`` sub-frames in [0, 1].
+        image, background: ``(B, 3, H, W)`` in [0, 1].
+        region: optional ``(B, 1, H, W)`` {0, 1} mask. None (the report): the per-pixel L1 norm over RGB (as
+            eq. 6) averaged over all pixels. A mask (the original code's choice, see ``object_region``): the
+            same norm averaged over the mask's pixels only (eq. 6 with that mask), so the term does not fade
+            in proportion to how small the object is in the frame.
+    Returns:
+        Scalar, the batch mean.
     """
     with float32_region(pred):
         recon = blat(pred.float(), background.float())
-        return (recon - image.float()).abs().sum(dim=1).mean()
+        if region is None:
+            return (recon - image.float()).abs().sum(dim=1).mean()
+        return masked_l1(recon, image.float(), region.float()).mean()
+
+
+def object_region(gt: torch.Tensor) -> torch.Tensor:
+    """Where the ground-truth object appears in any sub-frame: ``gt (B, N, 4, H, W)`` -> ``(B, 1, H, W)`` in {0, 1}."""
+    return (gt[:, :, 3:4].amax(dim=1) > 0).to(gt.dtype)
 
 
 def _standardise(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

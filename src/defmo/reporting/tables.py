@@ -71,6 +71,7 @@ ROWS: list[tuple[str, Getter]] = [
     ("impl.: training samples", lambda cfg, app: cfg["data"]["train_samples"]),
     ("impl.: gradient checkpointing", lambda cfg, app: cfg["train"]["gradient_checkpointing"]),
     ("impl.: mixed precision", lambda cfg, app: cfg["train"]["mixed_precision"]),
+    ("impl.: image reconstruction loss region", _with("I", _train("loss_i_region"))),
 ]
 
 

@@ -169,7 +169,7 @@ class Trainer:
         gt, image, bg = batch["frames"], batch["image"], batch["background"]
         fns: dict[str, Callable[[], torch.Tensor]] = {
             "F": lambda: ldefmo.loss_f(fake, gt),
-            "I": lambda: ldefmo.loss_i(fake, image, bg),
+            "I": lambda: ldefmo.loss_i(fake, image, bg, self._i_region(gt)),
             "T": lambda: ldefmo.loss_t(fake),
             "S": lambda: ldefmo.loss_s(fake),
             "L": lambda: ldefmo.loss_l(latent.float(), latent2.float()),
@@ -178,6 +178,10 @@ class Trainer:
         }
         with self.autocast():
             return {k: fns[k]().float() for k in LOSS_TERMS if k in self.weights}
+
+    def _i_region(self, gt: torch.Tensor) -> torch.Tensor | None:
+        """L_I's region (``train.loss_i_region``): None for the whole image (report), else the GT object's."""
+        return ldefmo.object_region(gt) if self.cfg["train"]["loss_i_region"] == "object" else None
 
     def _discriminator_steps(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
         """Alternate D_S and D_T steps on the detached renders: ``ds_steps`` and ``dt_steps`` of them."""
