@@ -81,7 +81,6 @@ def test_loss_i_by_hand_and_exact_blat():
     assert loss_i(empty, image, background).item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-
 def test_loss_i_over_the_object_region_by_hand():
     """The original code's L_I: the same per-pixel norm, averaged over the GT object's pixels per sample."""
     torch.manual_seed(5)
@@ -99,6 +98,7 @@ def test_loss_i_over_the_object_region_by_hand():
     # a full-image region is the report's eq. 7
     full = torch.ones(2, 1, 4, 4)
     assert loss_i(empty, image, background, full).item() == pytest.approx(loss_i(empty, image, background).item())
+
 
 def _slow_max_ncc(a, b, max_shift):
     """Explicit shifts with zero padding, after global standardisation, for one (C, H, W) pair."""
