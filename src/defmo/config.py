@@ -120,8 +120,9 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 f"({', '.join(approaches)}) or one of {', '.join(KNOWN_METHODS)}"
             )
     for name, weights in approaches.items():
-        if "F" not in weights["losses"]:
-            raise ConfigError(f"{source}: key 'train.approach.{name}.losses' lacks the supervised loss F")
+        if not {"F", "C"} & set(weights["losses"]):
+            raise ConfigError(f"{source}: key 'train.approach.{name}.losses' lacks a supervised loss (F; or C, "
+                              "the metric probe)")
 
 
 def resolve(raw: dict, scale: str | None = None, source: str = "params.yaml") -> dict:

@@ -50,11 +50,19 @@ def test_deep_merge_keeps_siblings():
         ("train.lr_g=0", "train.lr_g"),
         ("device=gpu", "device"),
         ("model.encoder=vgg", "model.encoder"),
+        ("train.val_every=0", "train.val_every"),
+        ("train.approach.probe.lr_step=0", "train.approach.probe.lr_step"),
     ],
 )
 def test_bad_values_name_the_key(raw, override, key):
     with pytest.raises(ConfigError, match=f"key '{key}'"):
         resolve(apply_overrides(raw, [override]))
+
+
+def test_an_approach_without_a_supervised_loss_is_named(raw):
+    bad = apply_overrides(raw, ["train.approach.defmo.losses={I: 1.0}", "scales.cpu.train.approach.defmo.losses={}"])
+    with pytest.raises(ConfigError, match="key 'train.approach.defmo.losses' lacks a supervised loss"):
+        resolve(bad)
 
 
 def test_unknown_key_is_named(raw):

@@ -81,6 +81,55 @@ def test_step_reports_weighted_terms_and_updates_every_network(cfg):
     assert tr.step == 1
 
 
+def test_probe_trains_the_generator_on_the_metric_alone(cfg):
+    tr = Trainer(cfg, "probe", "cpu", False, False)
+    assert set(tr.nets) == {"generator"}
+    b = batch()
+    terms = tr.train_step(b)
+    assert set(terms) == {"C", "total"} and terms["total"] == pytest.approx(terms["C"])
+    assert 0.0 < terms["C"] < 1.0
+
+
+def test_an_approach_may_set_its_own_lr_step():
+    c = load(REPO / "params.yaml", "tiny", ["train.lr_step=5", "scales.tiny.train.approach.probe.lr_step=2"])
+    assert Trainer(c, "probe", "cpu", False, False).schedulers["generator"].step_size == 2
+    assert Trainer(c, "defmo", "cpu", False, False).schedulers["generator"].step_size == 5
+
+
+def _weights_after(c, data, val_set, tmp_path):
+    torch.manual_seed(0)
+    tr = Trainer(c, "defmo", "cpu", False, False)
+    plan = loop.make_plan(c, "defmo", len(data), 1)
+    outputs = loop.Outputs(tmp_path / "f.pt", tmp_path / "c.csv", tmp_path / "m.json", tmp_path / "resume")
+    history = loop.History()
+    torch.manual_seed(1)  # the dataset's flips draw from the global RNG
+    loop.run_steps(tr, c, data, plan, outputs, history, val_set)
+    return [p.detach().clone() for p in tr.generator.parameters()], history.rows
+
+
+def test_validation_during_training_changes_nothing_of_the_training(tmp_path):
+    """Scores land in the due steps' rows, and a validated run ends with the weights of one without validation
+    (a DataLoader drawing its seed from the global RNG would change the later flips)."""
+    c = load(REPO / "params.yaml", "tiny", ["device=cpu", "scales.tiny.train.approach.defmo.batch_size=2",
+                                            "scales.tiny.train.val_every=2"])
+    flipping = _FlippingList(dataset(8))
+    plain, _ = _weights_after(c, flipping, None, tmp_path / "a")
+    validated, rows = _weights_after(c, flipping, dataset(2, seed=5), tmp_path / "b")
+    assert all(torch.equal(a, b) for a, b in zip(plain, validated))
+    assert [r["step"] for r in rows if "val_model" in r] == [2]  # step 4 is the last: the caller validates it
+    assert set(loop.VAL_COLUMNS) <= set(rows[1]) and rows[1]["val_image"] > 0
+
+
+class _FlippingList(list):
+    """A list dataset that flips items with the global torch RNG, as ``SyntheticFMODataset(flips=True)`` does."""
+
+    def __getitem__(self, i):
+        item = super().__getitem__(i)
+        if torch.rand(()) < 0.5:
+            item = {k: v.flip(-1) for k, v in item.items()}
+        return item
+
+
 def test_discriminator_steps_do_not_touch_the_generator(cfg, monkeypatch):
     tr = Trainer(cfg, "proposed", "cpu", False, False)
     calls = []
@@ -189,6 +238,19 @@ def test_curves_figure(tmp_path, cfg):
     plot_curves([csv_path, csv_path], out, cfg)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.allclose(smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+
+
+def test_curves_figure_with_validation(tmp_path, cfg):
+    rows = [{"step": i + 1, "F": 1.0, **({"val_model": 20.0 + i, "val_image": 27.0} if i % 2 else {})}
+            for i in range(4)]
+    csv_path = tmp_path / "train_probe.csv"
+    csv_path.write_text(loop.curve_csv(rows))
+    cols = read_curve(csv_path)
+    assert np.array_equal(cols["val_model"], [np.nan, 21.0, np.nan, 23.0], equal_nan=True)
+    assert "val_background" not in cols  # never written: left out
+    out = tmp_path / "fig.png"
+    plot_curves([csv_path], out, cfg)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_paper_scale_one_step_smoke(tmp_path):

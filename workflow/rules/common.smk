@@ -17,6 +17,13 @@ APPROACHES = CFG["train"]["approaches"]
 DATASETS = list(CFG["eval"]["datasets"])
 
 
+# Training figure inputs (train.smk).
+def curve_inputs(wildcards):
+    """The trained approaches' loss curves, and the probe's for training_curves_probe.png."""
+    names = [*APPROACHES, "probe"] if wildcards.probe else APPROACHES
+    return expand("results/plots/train_{approach}.csv", approach=names)
+
+
 # Evaluation inputs (used by evaluate.smk; functions live here, rules there).
 import os
 

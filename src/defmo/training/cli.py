@@ -20,10 +20,10 @@ import torch
 
 from defmo.errors import UserError
 from defmo.training import checkpoint, ddp
-from defmo.training.loop import History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume
+from defmo.training.loop import (History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume,
+                                 validate_now, validation_columns)
 from defmo.training.throughput import device_name
 from defmo.training.trainer import Trainer, approach_weights
-from defmo.training.validate import evaluate
 from defmo.utils.io import write_json, write_text
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
@@ -50,14 +50,15 @@ def _datasets(cfg: dict, args: argparse.Namespace):
 
 
 def _finish(trainer: Trainer, cfg: dict, val_set, history: History, outputs: Outputs) -> dict:
-    """Rank 0: final checkpoint, curve CSV, validation metrics JSON."""
+    """Rank 0: final checkpoint, curve CSV (the last row with the final validation), validation metrics JSON."""
     save_state(trainer, cfg, history, outputs.last)
     if not ddp.is_main():
         return {}
+    metrics = validate_now(trainer, cfg, val_set)
+    if history.rows:
+        history.rows[-1].update(validation_columns(metrics))
     checkpoint.save(outputs.final, trainer, cfg, {"seconds": history.seconds})
     write_text(outputs.curve, curve_csv(history.rows))
-    batch = cfg["train"]["approach"][trainer.approach]["batch_size"]
-    metrics = evaluate(trainer.generator, val_set, trainer.device, batch)
     metrics.update({
         "approach": trainer.approach, "scale": cfg["scale"], "steps": trainer.step,
         "train_seconds": round(history.seconds, 1), "device": device_name(trainer.device),
@@ -78,7 +79,7 @@ def train(cfg: dict, approach: str, data_set, val_set, outputs: Outputs) -> dict
     history = try_resume(trainer, cfg, outputs)
     log.info("training %s on %s: %d samples, global batch %d, %d steps/epoch, %d steps (at %d)",
              approach, device, len(data_set), plan.batch_size, plan.steps_per_epoch, plan.total_steps, trainer.step)
-    run_steps(trainer, cfg, data_set, plan, outputs, history)
+    run_steps(trainer, cfg, data_set, plan, outputs, history, val_set)
     log.info("trained %s: %d steps in %.1f s", approach, trainer.step, history.seconds)
     return _finish(trainer, cfg, val_set, history, outputs)
 

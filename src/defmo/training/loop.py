@@ -3,7 +3,9 @@
 The batch order is a function of (seed, epoch) only, so a run resumed from step ``s`` sees exactly the batches
 an uninterrupted run would. Resume state (``last.pt``, the partial curve) lives in ``resume_dir``, outside the
 declared outputs; the declared outputs (final checkpoint, per-step loss CSV, validation metrics) are written
-atomically at the end by rank 0.
+atomically at the end by rank 0. Every ``train.val_every`` steps rank 0 scores the current weights on the
+validation set (:func:`defmo.training.validate.evaluate`, which draws nothing from the RNGs, so a run with
+validation trains exactly as one without) and adds the PSNRs to that step's curve row.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from tqdm import tqdm
 from defmo.errors import UserError
 from defmo.training import checkpoint, ddp
 from defmo.training.trainer import LOSS_TERMS, Trainer
+from defmo.training.validate import evaluate
 from defmo.utils.io import write_text
 
 log = logging.getLogger(__name__)
-CURVE_COLUMNS = ("step", "epoch", "lr_g", *LOSS_TERMS, "total", "ds", "dt", "seconds")
+VAL_COLUMNS = ("val_model", "val_projected", "val_image", "val_background")  # validation PSNR [dB], some steps
+CURVE_COLUMNS = ("step", "epoch", "lr_g", *LOSS_TERMS, "total", "ds", "dt", "seconds", *VAL_COLUMNS)
 RESUME_SECTIONS = ("seed", "data", "model", "train")
 
 
@@ -138,8 +142,30 @@ def _row(trainer: Trainer, plan: Plan, terms: dict, seconds: float) -> dict:
     return row
 
 
-def run_steps(trainer: Trainer, cfg: dict, dataset, plan: Plan, outputs: Outputs, history: History) -> None:
-    """Train from ``trainer.step`` to ``plan.total_steps``, checkpointing every ``train.checkpoint_every``."""
+def validation_columns(metrics: dict) -> dict[str, float]:
+    """The curve columns of :data:`VAL_COLUMNS` from :func:`~defmo.training.validate.evaluate`'s result."""
+    p = metrics["psnr"]
+    values = (p["model"], p["model_projected"], p["image"], p["background"])
+    return {k: round(float(v), 4) for k, v in zip(VAL_COLUMNS, values)}
+
+
+def validate_now(trainer: Trainer, cfg: dict, val_set) -> dict:
+    """Rank 0: validation metrics of the current weights (``{}`` on the other ranks)."""
+    if not ddp.is_main():
+        return {}
+    batch = cfg["train"]["approach"][trainer.approach]["batch_size"]
+    return evaluate(trainer.generator, val_set, trainer.device, batch)
+
+
+def _validation_due(cfg: dict, step: int, plan: Plan) -> bool:
+    every = cfg["train"]["val_every"]
+    return bool(every) and step % every == 0 and step < plan.total_steps  # the last step: validated by the caller
+
+
+def run_steps(trainer: Trainer, cfg: dict, dataset, plan: Plan, outputs: Outputs, history: History,
+              val_set=None) -> None:
+    """Train from ``trainer.step`` to ``plan.total_steps``, checkpointing every ``train.checkpoint_every`` and
+    validating on ``val_set`` (when given) every ``train.val_every`` steps."""
     every, log_every = cfg["train"]["checkpoint_every"], cfg["train"]["log_every"]
     bar = tqdm(total=plan.total_steps, initial=trainer.step, desc=f"train {trainer.approach}",
                disable=not ddp.is_main(), dynamic_ncols=True)
@@ -155,6 +181,9 @@ def run_steps(trainer: Trainer, cfg: dict, dataset, plan: Plan, outputs: Outputs
         bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
         if trainer.step % log_every == 0:
             log.debug("step %d: %s", trainer.step, terms)
+        if val_set is not None and _validation_due(cfg, trainer.step, plan):
+            metrics = validate_now(trainer, cfg, val_set)
+            history.rows[-1].update(validation_columns(metrics) if metrics else {})
         if trainer.step % every == 0 and trainer.step < plan.total_steps:
             save_state(trainer, cfg, history, outputs.last)
     bar.close()

@@ -1,4 +1,5 @@
-"""Training-curve figure: one panel per approach, every loss term of its per-step CSV (raw and smoothed)."""
+"""Training-curve figure: one panel per approach, every loss term of its per-step CSV (raw and smoothed), and a
+panel of the validation PSNR over the steps against the two trivial baselines when the CSVs hold it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from defmo.errors import UserError  # noqa: E402
+from defmo.training.loop import VAL_COLUMNS  # noqa: E402
 from defmo.training.trainer import LOSS_TERMS  # noqa: E402
 from defmo.utils.io import atomic_path  # noqa: E402
 
@@ -29,7 +31,7 @@ def read_curve(path: Path) -> dict[str, np.ndarray]:
     if not rows or "step" not in rows[0]:
         raise UserError(f"{path}: not a training curve CSV (needs a header with 'step' and rows)")
     cols = {}
-    for key in ["step", *TERMS]:
+    for key in ["step", *TERMS, *VAL_COLUMNS]:
         values = [float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows]
         if not np.all(np.isnan(values)):
             cols[key] = np.asarray(values)
@@ -49,9 +51,13 @@ def plot_curves(inputs: list[Path], output: Path, cfg: dict) -> None:
     if not inputs:
         raise UserError("figures curves: give the loss CSVs with --inputs results/plots/train_<approach>.csv")
     curves = [(Path(p).stem.removeprefix("train_"), read_curve(Path(p))) for p in inputs]
-    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
+    validated = [(name, cols) for name, cols in curves if "val_model" in cols]
+    panels = len(curves) + bool(validated)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
     for ax, (name, cols) in zip(axes[0], curves):
         _panel(ax, name, cols)
+    if validated:
+        _validation_panel(axes[0][-1], validated)
     fig.suptitle(f"training losses (scale {cfg['scale']})")
     fig.tight_layout()
     with atomic_path(output) as tmp:
@@ -72,3 +78,19 @@ def _panel(ax, name: str, cols: dict[str, np.ndarray]) -> None:
     ax.set_ylabel(f"loss (moving average over {window} steps)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
+
+
+def _validation_panel(ax, curves: list[tuple[str, dict[str, np.ndarray]]]) -> None:
+    """Validation PSNR of each approach over its steps; the baselines (the same validation set) as lines."""
+    for name, cols in curves:
+        at = ~np.isnan(cols["val_model"])
+        ax.plot(cols["step"][at], cols["val_model"][at], marker="o", ms=3, lw=1.4, label=name)
+    cols = curves[0][1]
+    for key, label, style in (("val_image", "Image baseline", "--"), ("val_background", "Background baseline", ":")):
+        if key in cols:
+            ax.axhline(np.nanmean(cols[key]), color="k", ls=style, lw=1.0, label=label)
+    ax.set_title("validation PSNR of the composited sub-frames")
+    ax.set_xlabel("step")
+    ax.set_ylabel("PSNR [dB]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)

@@ -1,9 +1,11 @@
 """The trainer: one generator step plus the D_S / D_T steps of an approach, alternating (report section 4).
 
-An approach is its loss weights (``train.approach.<name>.losses``: F, I, T, S, L, G, N). D_S exists iff
-``G`` is weighted, D_T iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler (stepped
-per epoch by the caller through :meth:`Trainer.end_epoch`). Mixed precision: fp16 autocast with one
-GradScaler per optimizer on CUDA, bf16 autocast on CPU. Gradient checkpointing is the Generator's.
+An approach is its loss weights (``train.approach.<name>.losses``: F, I, T, S, L, G, N; and C, the
+validation metric as a loss, which only the ``probe`` approach uses). D_S exists iff ``G`` is weighted, D_T
+iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler (stepped per epoch by the caller
+through :meth:`Trainer.end_epoch`; step size ``train.lr_step`` unless the approach sets its own). Mixed
+precision: fp16 autocast with one GradScaler per optimizer on CUDA, bf16 autocast on CPU. Gradient
+checkpointing is the Generator's.
 Under ``torchrun`` (an initialised process group) every network is wrapped in DistributedDataParallel.
 """
 
@@ -20,12 +22,13 @@ from torch import nn
 from defmo.errors import UserError
 from defmo.losses import defmo as ldefmo
 from defmo.losses import learned as llearned
+from defmo.losses import probe as lprobe
 from defmo.models import build_ds, build_dt, build_generator
 from defmo.training import ddp
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("F", "I", "T", "S", "L", "G", "N")
+LOSS_TERMS = ("F", "I", "T", "S", "L", "G", "N", "C")
 BATCH_KEYS = ("image", "background", "image2", "background2", "frames")
 
 
@@ -71,8 +74,9 @@ class Trainer:
         self.wrapped = {name: ddp.wrap(net, self.device) for name, net in self.nets.items()}
         self.optimizers = self._build_optimizers()
         t = cfg["train"]
+        lr_step = t["approach"][approach].get("lr_step", t["lr_step"])
         self.schedulers = {
-            name: torch.optim.lr_scheduler.StepLR(opt, step_size=t["lr_step"], gamma=t["lr_gamma"])
+            name: torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=t["lr_gamma"])
             for name, opt in self.optimizers.items()
         }
         use_scaler = self.mixed_precision and self.device.type == "cuda"
@@ -178,6 +182,7 @@ class Trainer:
             "L": lambda: ldefmo.loss_l(latent.float(), latent2.float()),
             "G": lambda: llearned.wgan_generator_loss(self.nets.get("ds"), fake),
             "N": lambda: llearned.loss_n(self.nets.get("dt"), fake, self.pairs, self.pair_rng),
+            "C": lambda: lprobe.loss_c(fake, gt, bg),
         }
         with self.autocast():
             return {k: fns[k]().float() for k in LOSS_TERMS if k in self.weights}

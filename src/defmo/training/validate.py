@@ -16,6 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from defmo.data.blatting import composite, project_to_image
+from defmo.losses.probe import best_direction_mse
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,7 @@ def psnr_composited(est: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B,)`` PSNR in dB (100 where the MSE is 0).
     """
-    fwd = (est - gt).pow(2).flatten(1).mean(1)
-    bwd = (est.flip(1) - gt).pow(2).flatten(1).mean(1)
-    mse = torch.minimum(fwd, bwd).double()
+    mse = best_direction_mse(est, gt).double()
     psnr = 10.0 * torch.log10(1.0 / mse.clamp_min(1e-20))
     return torch.where(mse > 0, psnr, torch.full_like(psnr, 100.0)).float()
 
@@ -52,8 +51,14 @@ def _batch_psnr(generator: nn.Module, batch: dict[str, torch.Tensor], device: to
 
 @torch.no_grad()
 def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: int) -> dict:
-    """Mean PSNR (dB) of the model and both baselines over ``dataset``; returns a JSON-ready dict."""
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    """Mean PSNR (dB) of the model and both baselines over ``dataset``; returns a JSON-ready dict.
+
+    Leaves every RNG and the generator's mode and weights as they were (safe to call during training).
+    """
+    # A private generator: a DataLoader iterator otherwise draws its base seed from the global RNG, and a
+    # validation during training would then change the training run's later random draws (flips).
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                         generator=torch.Generator())
     was_training = generator.training
     generator.eval()
     sums = {"model": 0.0, "model_projected": 0.0, "image": 0.0, "background": 0.0}
