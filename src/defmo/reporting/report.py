@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 FIGURE_TEXT = {
     "samples_synthetic": "Synthetic training samples: blurred input I, background B and the ground-truth sharp "
                          "sub-frames (RGB over alpha).",
-    "training_curves": "Training loss terms per step for each approach.",
+    "training_curves": "Training loss terms per step for each approach, and the validation PSNR over the steps "
+                       "against the Image and Background baselines.",
     "benchmark": "Benchmark samples (as the report's Figures 4-6): input, ground truth and each method's "
                  "sub-frames.",
     "memory": "Peak training memory per approach and technique (Table 4 as bars).",
