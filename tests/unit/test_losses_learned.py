@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from defmo.losses.learned import (
-    all_pairs, loss_n, sampled_pairs, wgan_critic_loss, wgan_generator_loss,
+    all_pairs, loss_n, pair_loss_scale, sampled_pairs, wgan_critic_loss, wgan_generator_loss,
 )
 from defmo.models import build_ds, build_dt
 
@@ -132,9 +132,53 @@ def test_sampled_pairs_are_balanced_and_valid():
 
 def test_loss_n_sampled_by_hand_with_oracle():
     frames = _time_coded(3, 5)
-    # oracle: logit +3 on positives, -3 on negatives -> every pair costs log(1 + e^-3)
+    # oracle: logit +3 on positives, -3 on negatives -> every pair costs log(1 + e^-3); the report's code sums
+    # the 2(N-1) pair costs and divides by N-1
     value = loss_n(OracleDT(3.0), frames, pairs="sampled", generator=torch.Generator().manual_seed(0))
-    assert value.item() == pytest.approx(math.log1p(math.exp(-3)), rel=1e-5)
+    assert value.item() == pytest.approx(2 * math.log1p(math.exp(-3)), rel=1e-5)
+
+
+class SumDT(nn.Module):
+    """Logit = sum of the first frame minus the second's mean: distinct per pair and computable by hand."""
+
+    def forward(self, first, second):
+        return first.sum(dim=(1, 2, 3)) - second.mean(dim=(1, 2, 3))
+
+
+def _bce(logit, label):
+    p = 1 / (1 + math.exp(-logit))
+    return -math.log(p) if label else -math.log(1 - p)
+
+
+def test_loss_n_sampled_matches_the_report_code_formula():
+    """Per sample ``sum_t [BCE(neg_t) + BCE(pos_t)] / (N - 1)`` on the same draws, averaged over the batch."""
+    torch.manual_seed(0)
+    batch, n = 3, 5
+    frames = torch.rand(batch, n, 4, 2, 2) * 0.3
+    dt = SumDT()
+    got = loss_n(dt, frames, pairs="sampled", generator=torch.Generator().manual_seed(4))
+    draws = torch.Generator().manual_seed(4)
+    want = 0.0
+    for b in range(batch):
+        t, u, labels = sampled_pairs(n, draws)
+        pos, neg = labels == 1, labels == 0
+        per_t = [_bce(float(dt(frames[b, ti][None], frames[b, ui][None])), 0) +
+                 _bce(float(dt(frames[b, tp][None], frames[b, up][None])), 1)
+                 for ti, ui, tp, up in zip(t[neg], u[neg], t[pos], u[pos])]
+        want += sum(per_t) / (n - 1) / batch
+    assert got.item() == pytest.approx(want, rel=1e-5)
+
+
+def test_pair_loss_scale_gives_the_mean_bce_per_pair():
+    assert pair_loss_scale("all") == 1.0 and pair_loss_scale("sampled") == 2.0
+    with pytest.raises(ValueError, match="pairs"):
+        pair_loss_scale("some")
+    chance = nn.Module()
+    chance.forward = lambda first, second: torch.zeros(first.shape[0])  # p = 1/2 everywhere
+    frames = torch.rand(2, 4, 4, 2, 2)
+    for pairs in ("all", "sampled"):
+        value = loss_n(chance, frames, pairs=pairs, generator=torch.Generator().manual_seed(0))
+        assert value.item() / pair_loss_scale(pairs) == pytest.approx(math.log(2), rel=1e-6)
 
 
 def test_loss_n_optimum_rewards_true_order():

@@ -12,6 +12,7 @@ import torch
 from defmo.config import load
 from defmo.errors import UserError
 from defmo.losses import defmo as ldefmo
+from defmo.losses import learned as llearned
 from defmo.training import checkpoint, cli, loop, trainer as trainer_mod
 from defmo.training.plots import plot_curves, read_curve, smooth
 from defmo.training.trainer import LossNotFinite, Trainer, _alternate
@@ -137,6 +138,22 @@ def test_discriminator_steps_do_not_touch_the_generator(cfg, monkeypatch):
     monkeypatch.setattr(tr, "_update", lambda name, loss: (calls.append(name), real_update(name, loss)))
     tr.train_step(batch())
     assert calls == ["generator", "ds", "dt", "dt"]  # 1 D_S step and 2 D_T steps per generator step
+
+
+def test_dt_column_logs_the_mean_bce_per_pair(cfg, monkeypatch):
+    """The curve's ``dt`` is loss_n / pair_loss_scale (ln 2 at chance) while D_T optimises loss_n itself."""
+    for pairs in ("all", "sampled"):
+        c = load(REPO / "params.yaml", "tiny", ["device=cpu", f"scales.tiny.model.dt_pairs={pairs}"])
+        tr = Trainer(c, "defmo+dt", "cpu", False, False)
+        optimised = []
+        real_update = tr._update
+        monkeypatch.setattr(tr, "_update", lambda name, loss: (optimised.append(float(loss.detach())), real_update(name, loss)))
+        dt = tr.nets["dt"]
+        tr.wrapped["dt"] = lambda first, second: 0.0 * dt(first, second)  # logit 0 for every pair: chance
+        out = tr._discriminator_steps(batch()["frames"], torch.rand(2, 4, 4, 32, 32))
+        scale = llearned.pair_loss_scale(pairs)
+        assert optimised[0] == pytest.approx(scale * math.log(2), rel=1e-5)
+        assert out["dt"] == pytest.approx(sum(optimised) / len(optimised) / scale, rel=1e-6)
 
 
 def test_nan_loss_names_the_term_and_updates_nothing(cfg, monkeypatch):

@@ -77,6 +77,21 @@ def sampled_pairs(n: int, generator: torch.Generator | None = None,
     return first, second, labels
 
 
+PAIR_SCALES = {"all": 1.0, "sampled": 2.0}
+
+
+def pair_loss_scale(pairs: str) -> float:
+    """The factor :func:`loss_n` applies to the mean BCE per pair: 1 for ``all`` (eq. 12), 2 for ``sampled``.
+
+    The report's code sums BCE(negative_t) + BCE(positive_t) over t and divides by N - 1, twice the mean over
+    its 2(N - 1) pairs; a_N = 0.05 was set on that scale. Dividing :func:`loss_n` by this factor gives the
+    plain mean BCE per pair (ln 2 = 0.693 at chance under either setting).
+    """
+    if pairs not in PAIR_SCALES:
+        raise ValueError(f"loss_n: pairs must be 'all' or 'sampled', not {pairs!r}")
+    return PAIR_SCALES[pairs]
+
+
 def loss_n(dt: PairNet, frames: torch.Tensor, pairs: str = "all",
            generator: torch.Generator | None = None) -> torch.Tensor:
     """Report eq. 12: binary cross-entropy of D_T's "u immediately follows t" over pairs of sub-frames.
@@ -89,19 +104,20 @@ def loss_n(dt: PairNet, frames: torch.Tensor, pairs: str = "all",
             ``sampled`` = N-1 positives and N-1 random negatives per sample (the report's code).
         generator: CPU RNG for ``sampled`` draws (one draw per sample).
     Returns:
-        float32 scalar, the mean over pairs and batch.
+        float32 scalar averaged over the batch: for ``all`` the mean BCE over the N*N pairs; for ``sampled``
+        the report's code's value ``sum_t [BCE(neg_t) + BCE(pos_t)] / (N - 1)``, i.e. twice the mean BCE over
+        the 2(N-1) pairs (see :func:`pair_loss_scale`).
     """
+    scale = pair_loss_scale(pairs)
     batch, n = frames.shape[:2]
     if pairs == "all":
         t, u, labels = all_pairs(n, frames.device)
         t, u, labels = t.repeat(batch), u.repeat(batch), labels.repeat(batch)
-    elif pairs == "sampled":
+    else:
         draws = [sampled_pairs(n, generator, frames.device) for _ in range(batch)]
         t, u, labels = (torch.cat(parts) for parts in zip(*draws))
-    else:
-        raise ValueError(f"loss_n: pairs must be 'all' or 'sampled', not {pairs!r}")
     per_sample = t.numel() // batch
     b = torch.arange(batch, device=frames.device).repeat_interleave(per_sample)
     logits = dt(frames[b, t], frames[b, u])
     with float32_region(frames):
-        return F.binary_cross_entropy_with_logits(logits.float(), labels)
+        return scale * F.binary_cross_entropy_with_logits(logits.float(), labels)

@@ -121,7 +121,8 @@ class Trainer:
                 float32 in [0, 1] (``image2``/``background2`` are only needed when ``L`` is weighted).
         Returns:
             every computed loss term (unweighted) as a float, plus ``total`` (the weighted generator loss)
-            and ``ds``/``dt`` (the discriminators' own losses, mean over their steps) when present.
+            and ``ds``/``dt`` (the discriminators' own losses, mean over their steps; ``dt`` as the mean BCE
+            per pair, see :meth:`_discriminator_steps`) when present. ``N`` is ``loss_n`` as optimised (scaled).
         Raises:
             LossNotFinite: a term was NaN or inf (nothing was updated by that step's term).
         """
@@ -192,8 +193,14 @@ class Trainer:
         return ldefmo.object_region(gt) if self.cfg["train"]["loss_i_region"] == "object" else None
 
     def _discriminator_steps(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
-        """Alternate D_S and D_T steps on the detached renders: ``ds_steps`` and ``dt_steps`` of them."""
+        """Alternate D_S and D_T steps on the detached renders ``(B, N, 4, H, W)``: ``ds_steps`` and ``dt_steps``.
+
+        Returns the mean over its steps of each network's loss: ``ds`` = -L_G; ``dt`` = the plain mean BCE per
+        pair (``loss_n`` over :func:`defmo.losses.learned.pair_loss_scale`, ln 2 at chance under either
+        ``model.dt_pairs``), while the optimised loss is ``loss_n`` itself.
+        """
         t = self.cfg["train"]
+        log_scale = {"ds": 1.0, "dt": llearned.pair_loss_scale(self.pairs)}
         plan = _alternate(t["ds_steps"] if "ds" in self.nets else 0, t["dt_steps"] if "dt" in self.nets else 0)
         sums: dict[str, list[float]] = {}
         for name in plan:
@@ -204,7 +211,7 @@ class Trainer:
                     loss = llearned.loss_n(self.wrapped["dt"], fake, self.pairs, self.pair_rng).float()
             self._check_finite({name: loss})
             self._update(name, loss)
-            sums.setdefault(name, []).append(float(loss.detach()))
+            sums.setdefault(name, []).append(float(loss.detach()) / log_scale[name])
         return {name: sum(v) / len(v) for name, v in sums.items()}
 
     def _update(self, name: str, loss: torch.Tensor) -> None:
