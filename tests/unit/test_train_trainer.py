@@ -140,6 +140,35 @@ def test_discriminator_steps_do_not_touch_the_generator(cfg, monkeypatch):
     assert calls == ["generator", "ds", "dt", "dt"]  # 1 D_S step and 2 D_T steps per generator step
 
 
+def _bn_buffers(net):
+    return {name: buf.clone() for name, buf in net.named_buffers() if "running" in name or "num_batches" in name}
+
+
+def test_generator_step_runs_the_discriminators_in_eval_mode():
+    """Batch norm of D_S / D_T keeps its running statistics through the generator step, L_G is D_S's eval-mode
+    value, and both networks are back in train mode for their own steps."""
+    c = load(REPO / "params.yaml", "tiny", ["device=cpu", "scales.tiny.model.discriminator=resnet18"])
+    torch.manual_seed(0)
+    tr = Trainer(c, "proposed", "cpu", False, False)
+    ds, dt = tr.nets["ds"], tr.nets["dt"]
+    tr._discriminator_steps(batch()["frames"], torch.rand(2, 4, 4, 32, 32))  # running stats away from init
+    before = {name: _bn_buffers(tr.nets[name]) for name in ("ds", "dt")}
+    assert before["ds"] and before["dt"]
+    fake, terms = tr._generator_step(tr._to_device(batch(seed=1)))
+    for name in ("ds", "dt"):
+        after = _bn_buffers(tr.nets[name])
+        assert all(torch.equal(before[name][k], after[k]) for k in after), name
+    assert ds.training and dt.training
+    assert all(p.requires_grad for p in (*ds.parameters(), *dt.parameters()))
+    ds.eval()
+    with torch.no_grad():
+        by_hand = llearned.wgan_generator_loss(ds, fake.detach())
+        ds.train()
+        train_mode = llearned.wgan_generator_loss(ds, fake.detach())
+    assert terms["G"] == pytest.approx(by_hand.item(), rel=1e-5, abs=1e-6)
+    assert terms["G"] != pytest.approx(train_mode.item(), rel=1e-3, abs=1e-6)
+
+
 def test_dt_column_logs_the_mean_bce_per_pair(cfg, monkeypatch):
     """The curve's ``dt`` is loss_n / pair_loss_scale (ln 2 at chance) while D_T optimises loss_n itself."""
     for pairs in ("all", "sampled"):

@@ -141,22 +141,18 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items() if k in BATCH_KEYS}
 
     def _generator_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Render ``(B, N, 4, H, W)``, compute the approach's terms and update G; D_S and D_T are frozen meanwhile."""
         n = batch["frames"].shape[1]
         times = torch.linspace(0.0, 1.0, n, device=self.device)
-        for name in ("ds", "dt"):
-            if name in self.nets:
-                self.nets[name].requires_grad_(False)
         with self.autocast():
             fake, latent = self._render(batch, times)
             latent2 = self._second_latent(batch) if "L" in self.weights else None
         fake = fake.float()
-        values = self._generator_terms(fake, latent, latent2, batch)
-        total = sum(self.weights[k] * v for k, v in values.items())
-        self._check_finite(values)
-        self._update("generator", total)
-        for name in ("ds", "dt"):
-            if name in self.nets:
-                self.nets[name].requires_grad_(True)
+        with frozen([self.nets[name] for name in ("ds", "dt") if name in self.nets]):
+            values = self._generator_terms(fake, latent, latent2, batch)
+            total = sum(self.weights[k] * v for k, v in values.items())
+            self._check_finite(values)
+            self._update("generator", total)
         out = {k: float(v.detach()) for k, v in values.items()}
         out["total"] = float(total.detach())
         return fake, out
@@ -260,6 +256,20 @@ class Trainer:
                 obj.load_state_dict(state[group][name])
         self.pair_rng.set_state(state["pair_rng"])
         self.step = int(state["step"])
+
+
+@contextlib.contextmanager
+def frozen(nets: list[nn.Module]):
+    """Freeze ``nets`` for the generator step as the report's code does: no parameter gradients and eval mode
+    (batch norm uses its running statistics rather than those of an all-fake batch, which it also leaves
+    unchanged; spectral norm skips its power iteration); back to trainable and train mode on exit."""
+    for net in nets:
+        net.requires_grad_(False).eval()
+    try:
+        yield
+    finally:
+        for net in nets:
+            net.requires_grad_(True).train()
 
 
 def _alternate(ds_steps: int, dt_steps: int) -> list[str]:
