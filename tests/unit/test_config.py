@@ -50,6 +50,7 @@ def test_deep_merge_keeps_siblings():
         ("train.lr_g=0", "train.lr_g"),
         ("device=gpu", "device"),
         ("model.encoder=vgg", "model.encoder"),
+        ("scales.cpu.model.ds_noise=-0.1", "model.ds_noise"),
         ("train.val_every=0", "train.val_every"),
         ("train.approach.probe.lr_step=0", "train.approach.probe.lr_step"),
     ],

@@ -15,7 +15,7 @@ from defmo.models import build_ds, build_dt
 
 torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 CFG = {"model": {"encoder": "resnet18", "pretrained": "none", "discriminator": "light",
-                 "ds_input": "masked", "dt_pairs": "all"}}
+                 "ds_input": "masked", "ds_noise": 0.0, "dt_pairs": "all"}}
 
 
 class LinearCritic(nn.Module):

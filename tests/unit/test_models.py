@@ -20,7 +20,7 @@ torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 
 def _cfg(**model):
     base = {"encoder": "resnet18", "pretrained": "none", "discriminator": "light",
-            "ds_input": "masked", "dt_pairs": "sampled"}
+            "ds_input": "masked", "ds_noise": 0.0, "dt_pairs": "sampled"}
     return {"model": {**base, **model}}
 
 
@@ -122,6 +122,27 @@ def test_ds_scores_and_masking(kind):
     torch.testing.assert_close(ds(changed), scores)
     raw = build_ds(_cfg(discriminator=kind, ds_input="raw")).eval()
     assert (raw(changed) - raw(rgba)).abs().max() > 1e-6
+
+
+def test_ds_input_noise_only_in_training_mode():
+    """``model.ds_noise`` > 0: two training-mode calls on the same input differ; eval mode and noise 0 do not."""
+    torch.manual_seed(0)
+    rgba = torch.rand(2, 4, 32, 32)
+    noisy = build_ds(_cfg(ds_noise=0.05))
+    assert noisy.noise == 0.05
+    # spectral norm's power iteration also moves in training mode: compare at a fixed u, v
+    noisy.train()
+    for m in noisy.modules():
+        if hasattr(m, "parametrizations"):
+            m.parametrizations.weight[0].n_power_iterations = 0
+    assert (noisy(rgba) - noisy(rgba)).abs().max() > 1e-6
+    noisy.eval()
+    torch.testing.assert_close(noisy(rgba), noisy(rgba), rtol=0, atol=0)
+    quiet = build_ds(_cfg()).train()
+    for m in quiet.modules():
+        if hasattr(m, "parametrizations"):
+            m.parametrizations.weight[0].n_power_iterations = 0
+    torch.testing.assert_close(quiet(rgba), quiet(rgba), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("kind", ["light", "resnet18"])

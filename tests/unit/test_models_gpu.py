@@ -16,7 +16,7 @@ CUDA = torch.device("cuda")
 
 def _cfg(discriminator="resnet18"):
     return {"model": {"encoder": "resnet18", "pretrained": "none", "discriminator": discriminator,
-                      "ds_input": "masked", "dt_pairs": "all"}}
+                      "ds_input": "masked", "ds_noise": 0.0, "dt_pairs": "all"}}
 
 
 def test_cuda_batched_render_matches_loop_under_fp16():

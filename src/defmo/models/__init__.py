@@ -40,9 +40,11 @@ def _disc_pretrained(model: dict) -> str:
 
 
 def build_ds(cfg: dict) -> SharpnessCritic:
-    """D_S from ``cfg["model"]``: ``discriminator`` (resnet18 | light), ``pretrained``, ``ds_input`` (masked | raw)."""
+    """D_S from ``cfg["model"]``: ``discriminator`` (resnet18 | light), ``pretrained``, ``ds_input`` (masked | raw),
+    ``ds_noise`` (sigma of the Gaussian input noise in training mode; 0 = off)."""
     model = cfg["model"]
-    return SharpnessCritic(model["discriminator"], _disc_pretrained(model), model["ds_input"] == "masked")
+    return SharpnessCritic(model["discriminator"], _disc_pretrained(model), model["ds_input"] == "masked",
+                           model["ds_noise"])
 
 
 def build_dt(cfg: dict) -> OrderDiscriminator:

@@ -56,19 +56,25 @@ class SharpnessCritic(nn.Module):
     A linear 1x1 conv head scores each of the ``ceil(H/32) x ceil(W/32)`` patches; the patch scores are
     averaged. ``masked`` input multiplies RGB by alpha first, so RGB where alpha is 0 (unconstrained in the
     generator's output) cannot be used as a cue; ``raw`` scores the sub-frame as it is (the report's code).
+    ``noise`` > 0 adds N(0, noise^2) to every channel of the (masked) input in training mode only, as the
+    report's code did with sigma 1e-3 (real and fake alike); eval mode is deterministic.
     """
 
-    def __init__(self, kind: str = "resnet18", pretrained: str = "none", masked: bool = True) -> None:
+    def __init__(self, kind: str = "resnet18", pretrained: str = "none", masked: bool = True,
+                 noise: float = 0.0) -> None:
         super().__init__()
         trunk, channels = build_trunk(kind, "RGBA", pretrained, "D_S")
         self.trunk = trunk
         self.head = nn.Conv2d(channels, 1, kernel_size=1, bias=True)
         self.masked = masked
+        self.noise = float(noise)
         apply_spectral_norm(self)
 
     def forward(self, rgba: torch.Tensor) -> torch.Tensor:
         if self.masked:
             rgba = torch.cat((rgba[:, :3] * rgba[:, 3:4], rgba[:, 3:4]), dim=1)
+        if self.training and self.noise > 0:
+            rgba = rgba + self.noise * torch.randn_like(rgba)
         patches = self.head(self.trunk(rgba))  # (B, 1, ceil(H/32), ceil(W/32))
         return patches.mean(dim=(1, 2, 3))
 
