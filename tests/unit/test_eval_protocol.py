@@ -132,3 +132,54 @@ def test_group_mean_and_times():
     assert len(methods.render_times(4, 5)) == 21 and len(methods.render_times(4, 1)) == 4
     x = torch.arange(21.0)
     np.testing.assert_allclose(methods.group_mean(x, 4).numpy(), [2, 7, 12, 17])
+
+
+def test_estimates_outside_the_unit_range_are_scored_unclipped(dataset):
+    """An estimate off GT by 0.3 everywhere, pushed away from 0.5 (so partly outside [0, 1]), scores the PSNR of
+    its unclipped error (MSE 0.09), as the benchmark does; clipping would have lowered the error."""
+    seq, _ = dataset
+    image = seq.image(1)
+    gt = seq.high_speed(1, image.shape[:2])
+    off = np.where(gt >= 0.5, gt + 0.3, gt - 0.3)
+    assert off.min() < 0 or off.max() > 1
+
+    def shifted(image, background, box, n, radius, obj_dim):
+        return off, None
+
+    row = protocol.evaluate_frame(seq, 1, image, np.median(np.stack([seq.image(k) for k in range(5)]), 0), shifted)
+    assert not row["flipped"]
+    assert row["psnr"] == pytest.approx(20 * np.log10(1 / 0.3), rel=1e-9)
+    est_crop = row["crops"][2]
+    assert est_crop.min() < 0 or est_crop.max() > 1  # the scored crop itself is unclipped
+
+
+class GroupNet(torch.nn.Module):
+    """Time step i of T: even i -> RGB 1 under alpha 0 (RGB unconstrained there), odd i -> RGB 0.2, alpha 0.6."""
+
+    def forward(self, image, background, times):
+        b, _, h, w = image.shape
+        frames = torch.empty(b, len(times), 4, h, w)
+        frames[:, 0::2] = torch.tensor([1.0, 1.0, 1.0, 0.0]).view(1, 1, 4, 1, 1)
+        frames[:, 1::2] = torch.tensor([0.2, 0.2, 0.2, 0.6]).view(1, 1, 4, 1, 1)
+        return frames, None
+
+
+def test_network_method_averages_rgba_then_composites_once():
+    """DeFMO's wrapper averages the straight RGBA of each group of oversampled steps, then composites once:
+    group mean RGB 0.6, alpha 0.3 over B = 0.4 -> 0.6 * 0.3 + 0.7 * 0.4 = 0.46 (compositing each step first
+    would give (0.4 + 0.2 * 0.6 + 0.4 * 0.4) / 2 = 0.34)."""
+    image, background = np.full((16, 16, 3), 0.5), np.full((16, 16, 3), 0.4)
+    method = methods.NetworkMethod(GroupNet(), (16, 16), oversample=2, device=torch.device("cpu"))
+    rgb, rgba = method.render(image, background, np.array([0, 0, 16, 16]), 3)  # 7 steps: 3 pairs, last dropped
+    assert rgb.shape == (3, 3, 16, 16) and rgba.shape == (3, 4, 16, 16)
+    torch.testing.assert_close(rgba[:, :3], torch.full((3, 3, 16, 16), 0.6))
+    torch.testing.assert_close(rgba[:, 3], torch.full((3, 16, 16), 0.3))
+    torch.testing.assert_close(rgb, torch.full((3, 3, 16, 16), 0.46))
+
+
+def test_network_estimate_keeps_the_bicubic_overshoot():
+    """The pasted estimate is not clamped after the bicubic resize back (the benchmark's wrapper does not)."""
+    image, background = np.zeros((60, 80, 3)), np.zeros((60, 80, 3))
+    method = methods.NetworkMethod(DiscNet(), (16, 16), oversample=1, device=torch.device("cpu"))
+    est, _ = method(image, background, np.array([20, 30, 36, 50]), 4, 3, (6, 6))
+    assert est.max() > 1.0 and est.min() < 0.0  # a white disc's edge on black, upsampled bicubically

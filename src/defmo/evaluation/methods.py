@@ -1,8 +1,9 @@
 """Methods evaluated on the benchmark: the trivial baselines and DeFMO-style networks (ours or the original).
 
 Every method has the protocol's signature ``method(I, B, box, n, radius, obj_dim) -> (est, traj)``
-(see :mod:`defmo.evaluation.protocol`): ``I``, ``B`` ``(H, W, 3)`` float in [0, 1]; ``est`` ``(n, H, W, 3)``;
-``traj`` ``(n, 2)`` (x, y) full-image pixels or None.
+(see :mod:`defmo.evaluation.protocol`): ``I``, ``B`` ``(H, W, 3)`` float in [0, 1]; ``est`` ``(n, H, W, 3)``
+(a network's may leave [0, 1] slightly where the bicubic resize back overshoots); ``traj`` ``(n, 2)`` (x, y)
+full-image pixels or None.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class NetworkMethod:
     """DeFMO's benchmark method around a generator ``forward(image, background, times) -> (frames, latent)``.
 
     ``size`` = (height, width) of the network input; ``oversample`` renders per sub-frame (short exposure).
+    As the benchmark's DeFMO wrapper: the input crops are clamped to [0, 1] after the bicubic resize, the
+    pasted estimate is not (bicubic overshoot is scored as it is).
     """
 
     def __init__(self, model: torch.nn.Module, size: tuple[int, int], oversample: int, device: torch.device):
@@ -92,19 +95,22 @@ class NetworkMethod:
 
     @torch.no_grad()
     def render(self, image: np.ndarray, background: np.ndarray, box: np.ndarray, n: int):
-        """Sub-frames in the crop: composited RGB ``(n, 3, h, w)``, RGBA ``(n, 4, h, w)`` (network size)."""
+        """Sub-frames in the crop: composited RGB ``(n, 3, h, w)``, RGBA ``(n, 4, h, w)`` (network size).
+
+        As the benchmark's DeFMO wrapper: the straight RGBA of each group of ``oversample`` time steps is
+        averaged first (all four channels, a plain mean), then composited once over the background crop.
+        """
         img_t = _to_tensor(image, box, self.size, self.device)
         bg_t = _to_tensor(background, box, self.size, self.device)
         frames, _ = self.model(img_t, bg_t, render_times(n, self.oversample).to(self.device))
-        frames = frames[0].float().clamp(0.0, 1.0)  # (T, 4, h, w)
-        rgb = group_mean(composite(frames, bg_t[0]), n)
-        return rgb, group_mean(frames, n)
+        rgba = group_mean(frames[0].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
+        return composite(rgba, bg_t[0]), rgba
 
     def __call__(self, image, background, box, n, radius, obj_dim):
         crop_box = network_box(box, radius, self.size, image.shape)
         rgb, rgba = self.render(image, background, crop_box, n)
         height, width = int(crop_box[2] - crop_box[0]), int(crop_box[3] - crop_box[1])
-        back = F.interpolate(rgb, size=(height, width), mode="bicubic", align_corners=False).clamp(0.0, 1.0)
+        back = F.interpolate(rgb, size=(height, width), mode="bicubic", align_corners=False)
         est = np.repeat(image[None], n, axis=0).copy()
         est[:, crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = back.permute(0, 2, 3, 1).cpu().numpy()
         traj = to_image_coords(centroids(rgba[:, 3]), crop_box, self.size)

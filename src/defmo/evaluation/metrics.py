@@ -1,6 +1,7 @@
 """Benchmark metrics (spec/benchmark.md, protocol steps 4-6): direction sync, PSNR, SSIM, TIoU.
 
-Sub-frame stacks are NumPy arrays ``(n, H, W, 3)`` float in [0, 1]; trajectories ``(n, 2)`` as (x, y) =
+Sub-frame stacks are NumPy arrays ``(n, H, W, 3)`` float, GT in [0, 1], the estimate about [0, 1] (scored
+unclipped, as the benchmark does: bicubic overshoot counts); trajectories ``(n, 2)`` as (x, y) =
 (column, row) in full-image pixels.
 """
 
@@ -25,7 +26,8 @@ def sync_direction(est: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def psnr(gt: np.ndarray, est: np.ndarray, peak: float = 1.0) -> float:
-    """One MSE over all sub-frames (any equal shapes, values in [0, peak]); ``PSNR_CAP`` when identical."""
+    """One MSE over all sub-frames (any equal shapes; ``peak`` 1.0 even where ``est`` leaves [0, 1]); ``PSNR_CAP``
+    when identical."""
     mse = float(np.mean((np.asarray(gt, np.float64) - np.asarray(est, np.float64)) ** 2))
     if mse == 0.0:
         return PSNR_CAP
@@ -36,7 +38,8 @@ def ssim(gt: np.ndarray, est: np.ndarray) -> float:
     """Mean over sub-frames of scikit-image's colour SSIM (7x7 uniform window, channels averaged).
 
     ``gt`` and ``est`` are ``(n, H, W, 3)``; the data range is the estimate's max - min over all sub-frames,
-    as the benchmark passes the estimate second. Crops smaller than 7 pixels use the largest odd window.
+    as the benchmark passes the estimate second (so values outside [0, 1] widen it). Crops smaller than 7 pixels
+    use the largest odd window.
     """
     gt = np.asarray(gt, np.float64)
     est = np.asarray(est, np.float64)

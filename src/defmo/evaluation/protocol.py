@@ -2,7 +2,8 @@
 
 A *method* is a callable ``method(I, B, box, n, radius, obj_dim) -> (est, traj)`` with ``I``, ``B``
 ``(H, W, 3)`` float in [0, 1], ``box`` = (row0, col0, row1, col1) ints (end exclusive), returning ``est``
-``(n, H, W, 3)`` in [0, 1] and ``traj`` ``(n, 2)`` (x, y) full-image pixels, or None (TIoU not counted).
+``(n, H, W, 3)`` (about [0, 1]; scored unclipped, as the benchmark does) and ``traj`` ``(n, 2)`` (x, y)
+full-image pixels, or None (TIoU not counted).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def evaluate_frame(seq: Sequence, k: int, image: np.ndarray, background: np.ndar
     """Run ``method`` on frame ``k`` and score it. Returns a row: frame, tiou (NaN without trajectory), psnr,
     ssim, the same two after the blatting projection (``psnr_proj``, ``ssim_proj``:
     :func:`defmo.data.blatting.project_to_image_np` of the estimate onto the input frame), seconds (the method
-    call only), flipped, and the crops used (``crops``: input, GT, estimate, projected estimate; for figures)."""
+    call only), flipped, and the crops used (``crops``: input, GT, estimate, projected estimate; for figures).
+    The estimate is scored as returned, not clipped to [0, 1] (the benchmark's rule); the projection clips."""
     traj, radius = seq.trajectory(k)
     gt_hs = seq.high_speed(k, image.shape[:2])
     box = tight_box(gt_box(traj, radius, image.shape), gt_hs, background)
@@ -107,7 +109,7 @@ def evaluate_frame(seq: Sequence, k: int, image: np.ndarray, background: np.ndar
     start = time.perf_counter()
     est, est_traj = method(image, background, box, seq.n, radius, obj_dim)
     seconds = time.perf_counter() - start
-    est = np.clip(est, 0.0, 1.0)
+    est = np.ascontiguousarray(est, dtype=np.float64)  # methods may return views (reversed, strided)
     gt_crop = crop(gt_hs, box)
     est_crop, flipped = metrics.sync_direction(crop(est, box), gt_crop)
     proj_crop, _ = metrics.sync_direction(crop(project_to_image_np(est, image), box), gt_crop)
