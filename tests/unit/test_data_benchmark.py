@@ -1,4 +1,4 @@
-"""Embedded benchmark sequences in the FMO benchmark layout (spec/benchmark.md)."""
+"""Embedded benchmark sequences in the FMO benchmark layout (spec/benchmark.md): FMO speeds, continuous exposure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from defmo.config import load
-from defmo.data.benchmark import render_dataset
+from defmo.data.benchmark import centre_and_radius, render_dataset, render_sequence
+from defmo.data.renderer import ObjectRenderer
+from defmo.data.sample import Sources
 from defmo.errors import UserError
 
 GLOBS = {"falling_objects": "*_GTgamma", "tbd3d": "*_GT_*", "tbd": "*_*"}
@@ -32,20 +34,24 @@ def bench(repo, tmp_path_factory):
 def test_layout_matches_the_benchmark(bench, dataset):
     cfg, root, names = bench
     b = cfg["bench_data"]
-    n, frames = b["n_subframes"], b["frames"]
     seqs = sorted(p.name for p in (root / dataset / "imgs").iterdir())
     assert seqs == sorted(names[dataset]) and len(seqs) == b["sequences"]
     for seq in seqs:
-        assert fnmatch.fnmatch(seq, GLOBS[dataset]) and "-12" not in seq
-        assert "ping_wall" not in seq and "fall_coin" not in seq
-        imgs = root / dataset / "imgs" / seq
-        assert sorted(p.name for p in imgs.glob("*.png")) == [f"{k:08d}.png" for k in range(frames)]
-        gt_frames = sorted(p.name for p in (root / dataset / "imgs_gt" / seq).glob("*.png"))
-        assert gt_frames == [f"{k:08d}.png" for k in range(frames * n)]
-        img = Image.open(imgs / "00000000.png")
-        assert img.mode == "RGB" and img.size == (b["width"], b["height"])
-        assert np.loadtxt(imgs / "gt.txt").shape == (2 * frames, n)
-        assert np.loadtxt(imgs / "gtr.txt").shape == (frames, n)
+        check_sequence_layout(root / dataset, seq, GLOBS[dataset], b)
+
+
+def check_sequence_layout(root, seq, glob, b):
+    n, frames = b["n_subframes"], b["frames"]
+    assert fnmatch.fnmatch(seq, glob) and "-12" not in seq
+    assert "ping_wall" not in seq and "fall_coin" not in seq
+    imgs = root / "imgs" / seq
+    assert sorted(p.name for p in imgs.glob("*.png")) == [f"{k:08d}.png" for k in range(frames)]
+    gt_frames = sorted(p.name for p in (root / "imgs_gt" / seq).glob("*.png"))
+    assert gt_frames == [f"{k:08d}.png" for k in range(frames * n)]
+    img = Image.open(imgs / "00000000.png")
+    assert img.mode == "RGB" and img.size == (b["width"], b["height"])
+    assert np.loadtxt(imgs / "gt.txt").shape == (2 * frames, n)
+    assert np.loadtxt(imgs / "gtr.txt").shape == (frames, n)
 
 
 @pytest.mark.parametrize("dataset", list(GLOBS))
@@ -67,6 +73,38 @@ def test_frames_blat_gt_and_trajectory_is_where_the_object_is(bench, dataset):
     for j in range(0, frames * n, n // 2):
         x, y = int(round(xs[j])), int(round(ys[j]))
         assert np.abs(hs[j, y, x] - median[y, x]).sum() > 0.05, (j, x, y)  # the object is at (x, y)
+
+
+def test_every_frame_travels_one_to_four_object_sizes(bench):
+    """As in the real datasets: within each low-speed frame the object moves 1-4 times its own size."""
+    cfg, root, names = bench
+    n = cfg["bench_data"]["n_subframes"]
+    for dataset, seqs in names.items():
+        for seq in seqs:
+            imgs = root / dataset / "imgs" / seq
+            gt, radii = np.loadtxt(imgs / "gt.txt"), np.loadtxt(imgs / "gtr.txt")
+            xs, ys = gt[0::2], gt[1::2]  # (frames, n) each
+            path = np.hypot(np.diff(xs, axis=1), np.diff(ys, axis=1)).sum(axis=1)
+            ratio = path / (2 * radii.max(axis=1))
+            assert len(ratio) == cfg["bench_data"]["frames"] and radii.shape[1] == n
+            assert ((ratio >= 1) & (ratio <= 4)).all(), (dataset, seq, ratio.round(2))
+
+
+def test_high_speed_frames_are_short_exposures(repo):
+    """The same sequence draws with 1 and 4 renders per high-speed frame: the exposure smears the object along its
+    motion (a larger mask extent, hence gtr radius) and keeps its centre."""
+    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.bench_data.frames=3"])
+    sources = Sources.for_split(cfg["data"], "val")
+    renderer = ObjectRenderer(cfg["bench_data"]["width"], cfg["bench_data"]["height"])
+    try:
+        seqs = [render_sequence(renderer, "tbd", sources, np.random.default_rng([0, 2, 2, 0]), cfg["bench_data"], k)
+                for k in (1, 4)]
+    finally:
+        renderer.close()
+    (x1, y1, r1), (x4, y4, r4) = (np.array([centre_and_radius(f[..., 3] / 255) for f in s["frames"]]).T
+                                  for s in seqs)
+    assert np.median(np.hypot(x4 - x1, y4 - y1)) < 1.0  # the same path
+    assert r4.mean() > r1.mean() + 0.5, (r1, r4)
 
 
 def test_twelve_subframes_are_named(repo, tmp_path):

@@ -1,4 +1,5 @@
-"""Rendered synthetic samples: blatting equation, trajectories, masks, determinism, disjoint splits, resume."""
+"""Rendered synthetic samples: blatting equation, continuous exposure, trajectories, masks, determinism, disjoint
+splits, resume."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from defmo.data import shards
 from defmo.data.blatting import blat
 from defmo.data.dataset import SyntheticFMODataset
 from defmo.data.generate import render_split
-from defmo.data.renderer import CAMERA_DISTANCE, HALF_EXTENT
+from defmo.data.renderer import CAMERA_DISTANCE, HALF_EXTENT, ObjectRenderer
+from defmo.data.sample import Sources, compose, render_sample, sample_rng
 
 torch.set_num_threads(1)
 
@@ -64,6 +66,43 @@ def test_blatting_equation_holds(rendered):
         assert not torch.equal(s["background"], s["background2"])
 
 
+def test_stored_input_is_exactly_the_composite_of_the_stored_subframes(rendered):
+    _, root = rendered
+    ds = SyntheticFMODataset(root / "train")
+    for i in range(len(ds)):
+        raw = ds.raw(i)
+        assert np.array_equal(compose(raw["frames"], raw["background"]), raw["image"]), i
+        assert np.array_equal(compose(raw["frames"], raw["background2"]), raw["image2"]), i
+
+
+def partial_alpha(alpha):
+    return int(((alpha > 0) & (alpha < 255)).sum())
+
+
+def test_subframes_are_continuous_exposures_not_instants(repo):
+    """Same (seed, split, index), same trajectory: K = 3 renders per sub-frame smear it over its slice."""
+    renderer = ObjectRenderer(48, 48)
+    try:
+        runs = {}
+        for k in (1, 3):
+            cfg = tiny_cfg(repo, "scales.tiny.data.resolution=48", "scales.tiny.data.n_subframes=5",
+                           f"scales.tiny.data.exposure_samples={k}")["data"]
+            sources = Sources.for_split(cfg, "train")
+            runs[k] = [render_sample(renderer, sources, sample_rng(0, "train", i), cfg) for i in range(6)]
+    finally:
+        renderer.close()
+    checked = 0
+    for (instant, meta1), (smeared, meta3) in zip(runs[1], runs[3]):
+        if meta1["trajectory"] != meta3["trajectory"]:
+            continue  # accepted at different tries
+        checked += 1
+        a1, a3 = instant["frames"][..., 3], smeared["frames"][..., 3]
+        area1, area3 = (a1 > 0).sum(axis=(1, 2)), (a3 > 0).sum(axis=(1, 2))
+        assert (area3 >= area1 - 2).all() and area3.sum() > area1.sum() * 1.08, (area1, area3)
+        assert partial_alpha(a3) > 1.5 * partial_alpha(a1), (partial_alpha(a1), partial_alpha(a3))
+    assert checked >= 3
+
+
 def test_masks_nonempty_inside_and_moving(rendered):
     _, root = rendered
     ds = SyntheticFMODataset(root / "train")
@@ -86,7 +125,8 @@ def test_centroids_follow_trajectory(rendered):
         alpha = ds.raw(i)["frames"][..., 3] / 255.0
         n = len(alpha)
         centres = np.array([centroid(a) for a in alpha])
-        expected = np.array([project(start + t * move, 48) for t in np.linspace(0, 1, n)])
+        centres_t = (np.arange(n) + 0.5) / n  # sub-frame i: slice i of the exposure, centred there
+        expected = np.array([project(start + t * move, 48) for t in centres_t])
         shift = expected[-1] - expected[0]
         if np.linalg.norm(shift) < 6:  # too little motion for rotation not to dominate the centroid
             continue

@@ -4,6 +4,11 @@ Scene convention: the camera sits on the +z axis at ``CAMERA_DISTANCE`` looking 
 is x (right) / y (up); z is depth (DeFMO's "x" axis). The vertical field of view shows ``HALF_EXTENT`` scene
 units either side of the origin on the z = 0 plane. Output RGBA is straight (not premultiplied) colour with
 coverage alpha from 4x multisampling, uint8.
+
+Continuous exposure (the training sub-frames and the benchmark's high-speed frames): an exposure [0, 1] split into
+n equal slices, each sub-frame the RGBA mean of k renders spread over its own slice (:func:`render_exposure`), as
+a high-speed camera integrates over its short exposure. The mean keeps the blatting equation: over the n
+averaged sub-frames it equals the one over all n * k renders.
 """
 
 from __future__ import annotations
@@ -101,6 +106,48 @@ class ObjectRenderer:
 
     def close(self) -> None:
         self._gl.delete()
+
+
+def exposure_times(n: int, k: int) -> np.ndarray:
+    """Instants ``(n, k)`` in (0, 1): the exposure split into n equal slices, k instants per slice at the centres
+    of k equal sub-slices, ``(i + (j + 0.5) / k) / n``."""
+    return (np.arange(n)[:, None] + (np.arange(k)[None, :] + 0.5) / k) / n
+
+
+def key_instants(n: int, k: int) -> np.ndarray:
+    """One instant per slice (column ``k // 2`` of :func:`exposure_times`, the slice centre for odd k): the renders
+    a cheap rejection looks at first, reused by :func:`render_exposure`."""
+    return exposure_times(n, k)[:, k // 2]
+
+
+def mean_exposure(renders: np.ndarray) -> np.ndarray:
+    """Average straight RGBA renders ``(n, k, H, W, 4)`` uint8 over k into ``(n, H, W, 4)`` uint8 sub-frames.
+
+    Alpha is ``mean_k(M)`` and straight colour ``mean_k(F * M) / mean_k(M)`` (0 where the stored alpha is 0), so
+    that ``mean(F * M)`` and ``mean(M)`` over the sub-frames equal those over all renders (the blatting equation).
+    """
+    alpha = renders[..., 3:4].astype(np.float32) / 255.0
+    cover = alpha.mean(axis=1)
+    fg = (renders[..., :3].astype(np.float32) * alpha).mean(axis=1)
+    alpha8 = (cover * 255.0).round()
+    rgb = np.where(alpha8 > 0, fg / np.maximum(cover, 1e-12), 0.0)
+    return np.concatenate([rgb.round().clip(0, 255), alpha8], axis=-1).astype(np.uint8)
+
+
+def render_exposure(renderer, poses_at, n: int, k: int, key: np.ndarray | None = None) -> np.ndarray:
+    """n continuous-exposure sub-frames ``(n, H, W, 4)`` uint8: the :func:`mean_exposure` of k renders per slice.
+
+    ``poses_at(times)`` maps instants in [0, 1] to 4x4 object poses; ``key`` are renders already made at
+    :func:`key_instants` (rendered here when None). k = 1 returns those instants unchanged.
+    """
+    times = exposure_times(n, k)
+    if key is None:
+        key = renderer.render(poses_at(times[:, k // 2]))
+    if k == 1:
+        return key
+    rest = [j for j in range(k) if j != k // 2]
+    others = renderer.render(poses_at(times[:, rest].ravel())).reshape(n, k - 1, *key.shape[1:])
+    return mean_exposure(np.insert(others, k // 2, key, axis=1))
 
 
 def unpremultiply(rgba: np.ndarray) -> np.ndarray:

@@ -1,5 +1,12 @@
 """One synthetic training sample (report 4.1, DeFMO's recipe): a mesh on a random 6D trajectory rendered as N
-sharp RGBA sub-frames, composited by the blatting equation over two backgrounds, with DeFMO's rejection rules.
+RGBA sub-frames, composited by the blatting equation over two backgrounds, with DeFMO's rejection rules.
+
+Each sub-frame is a short continuous exposure, as a high-speed camera films and as DeFMO's renderer smears it:
+the exposure [0, 1] is split into N equal slices and sub-frame i is the RGBA mean of ``data.exposure_samples``
+(K) renders spread over slice i (:func:`defmo.data.renderer.render_exposure`); K = 1 is one instant per slice.
+The inputs I are composited from the stored uint8 sub-frames, so the blatting equation holds exactly between
+what is stored. Rejection is cheap first: the rules run on one instant per slice (N renders) before the other
+N (K - 1) are rendered, and again on the stored sub-frames.
 
 A sample is a pure function of ``(seed, split, index)``: :func:`sample_rng` seeds a fresh generator per sample,
 so any number of worker processes produce bit-identical data.
@@ -142,12 +149,12 @@ def render_sample(renderer, sources: Sources, rng: np.random.Generator, cfg_data
     """Render one accepted sample.
 
     Returns ``(arrays, meta)``: uint8 ``image, background, image2, background2`` ``(H, W, 3)`` and ``frames``
-    ``(N, H, W, 4)`` (straight RGBA), and JSON-able metadata (mesh, backgrounds, trajectory, tries).
+    ``(N, H, W, 4)`` (straight RGBA, continuous-exposure sub-frames), and JSON-able metadata (mesh, backgrounds,
+    trajectory, tries).
     """
-    times = np.linspace(0.0, 1.0, cfg_data["n_subframes"])
     reasons: dict[str, int] = {}
     for attempt in range(1, MAX_TRIES + 1):
-        arrays, meta, reason = _attempt(renderer, sources, rng, cfg_data, times)
+        arrays, meta, reason = _attempt(renderer, sources, rng, cfg_data)
         if reason is None:
             meta["tries"] = attempt
             return arrays, meta
@@ -156,10 +163,11 @@ def render_sample(renderer, sources: Sources, rng: np.random.Generator, cfg_data
                     "'data.min_contrast' / 'data.min_coverage' or 'data.trajectory'")
 
 
-def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dict, times: np.ndarray):
-    """One try: returns ``(arrays, meta, None)`` or ``(None, None, reason)``. Shape rules run before any
-    background is read; the random draws happen in the same order either way (determinism)."""
-    from defmo.data.renderer import make_primitive
+def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dict):
+    """One try: returns ``(arrays, meta, None)`` or ``(None, None, reason)``. The rules run on the N key instants
+    first (shape before any background is read), then on the stored continuous sub-frames; the random draws
+    happen in the same order either way (determinism)."""
+    from defmo.data.renderer import key_instants, make_primitive, render_exposure
 
     mesh_idx = int(rng.integers(len(sources.meshes)))
     mesh = sources.try_mesh(mesh_idx)
@@ -170,14 +178,19 @@ def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dic
     renderer.set_object(make_primitive(mesh, textures.pick_texture(sources.textures, rng)))
     renderer.set_lighting(rng.normal(size=3) - np.array([0, 0, 2.0]), rng.uniform(2.0, 5.0), rng.uniform(0.2, 0.5))
     traj = sample_trajectory(rng, cfg_data["trajectory"])
-    frames = renderer.render(traj.poses(times))
-    reason = shape_rejection(frames, cfg_data)
+    n, k = cfg_data["n_subframes"], cfg_data["exposure_samples"]
+    key = renderer.render(traj.poses(key_instants(n, k)))
+    reason = shape_rejection(key, cfg_data)
     if reason is not None:
         return None, None, reason
     bg_idx = _two_indices(rng, len(sources.backgrounds))
     bgs = [textures.background_image(sources.backgrounds[i], rng, cfg_data["resolution"]) for i in bg_idx]
-    if any(contrast(frames, bg) < cfg_data["min_contrast"] for bg in bgs):
-        return None, None, "contrast"
+    reason = acceptance(key, bgs, cfg_data)
+    frames = key if reason is not None else render_exposure(renderer, traj.poses, n, k, key)
+    if reason is None and k > 1:
+        reason = acceptance(frames, bgs, cfg_data)
+    if reason is not None:
+        return None, None, reason
     arrays = {"image": compose(frames, bgs[0]), "background": bgs[0], "image2": compose(frames, bgs[1]),
               "background2": bgs[1], "frames": frames}
     meta = {"mesh": assets.display_name(sources.meshes[mesh_idx]),
