@@ -19,7 +19,7 @@ torch.set_num_threads(1)  # 2 shared cores: more threads only spin-wait
 
 
 def _cfg(**model):
-    base = {"encoder": "resnet18", "pretrained": "none", "discriminator": "light",
+    base = {"generator": "table1", "encoder": "resnet18", "pretrained": "none", "discriminator": "light",
             "ds_input": "masked", "ds_noise": 0.0, "dt_pairs": "sampled"}
     return {"model": {**base, **model}}
 

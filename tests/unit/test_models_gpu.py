@@ -15,7 +15,7 @@ CUDA = torch.device("cuda")
 
 
 def _cfg(discriminator="resnet18"):
-    return {"model": {"encoder": "resnet18", "pretrained": "none", "discriminator": discriminator,
+    return {"model": {"generator": "table1", "encoder": "resnet18", "pretrained": "none", "discriminator": discriminator,
                       "ds_input": "masked", "ds_noise": 0.0, "dt_pairs": "all"}}
 
 

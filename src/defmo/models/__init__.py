@@ -1,7 +1,8 @@
 """Networks: the DeFMO generator (encoder + renderer), the learned-loss discriminators D_S and D_T.
 
 Public API (all built from the resolved config's ``model`` section):
-    build_generator(cfg) -> Generator      encode (B,6,H,W)->(B,K,H/16,W/16); render(latent, times (T,))
+    build_generator(cfg) -> Generator      (model.generator: table1 = Generator | unet = UNetGenerator)
+                                           encode (B,6,H,W)->(B,K,H/16,W/16); render(latent, times (T,))
                                            -> (B,T,4,H,W) in [0,1]; forward(image, background, times)
     build_ds(cfg) -> SharpnessCritic       (B,4,H,W) -> (B,) Wasserstein score
     build_dt(cfg) -> OrderDiscriminator    (B,4,H,W), (B,4,H,W) -> (B,) logit
@@ -17,19 +18,24 @@ from torch import nn
 from defmo.models.discriminator_arch import OrderDiscriminator, SharpnessCritic
 from defmo.models.generator import Generator, subframe_times
 from defmo.models.original import load_original
+from defmo.models.unet_arch import StreakGenerator, UNetGenerator
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Generator", "SharpnessCritic", "OrderDiscriminator", "build_generator", "build_ds", "build_dt",
+    "Generator", "UNetGenerator", "SharpnessCritic", "OrderDiscriminator", "build_generator", "build_ds", "build_dt",
     "load_original", "subframe_times", "count_parameters",
 ]
 
 
-def build_generator(cfg: dict) -> Generator:
-    """``Generator`` with ``cfg["model"]["encoder"]`` (resnet18 | resnet50) and ``["pretrained"]``."""
+GENERATORS = {"table1": Generator, "unet": UNetGenerator, "streak": StreakGenerator}
+
+
+def build_generator(cfg: dict) -> Generator | UNetGenerator:
+    """The generator ``cfg["model"]["generator"]`` (table1: the report's Table 1 | unet: the cpu scale's) with
+    ``["encoder"]`` (resnet18 | resnet50) and ``["pretrained"]``."""
     model = cfg["model"]
-    return Generator(model["encoder"], model["pretrained"])
+    return GENERATORS[model["generator"]](model["encoder"], model["pretrained"])
 
 
 def _disc_pretrained(model: dict) -> str:

@@ -44,6 +44,12 @@ class Generator(nn.Module):
         """As :meth:`render`, but one renderer call per time step (the original DeFMO; a benchmark reference)."""
         return self.renderer.forward_loop(latent, times)
 
+    def forward_loop(self, image: torch.Tensor, background: torch.Tensor,
+                     times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`forward`, rendering with :meth:`render_loop` (one renderer call per time step)."""
+        latent = self.encode(torch.cat((image, background), dim=1))
+        return self.render_loop(latent, times), latent
+
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""

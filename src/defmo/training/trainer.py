@@ -161,8 +161,7 @@ class Trainer:
         """Sub-frames ``(B, N, 4, H, W)`` and latent, batched over time (or the reference loop)."""
         if not self.render_loop:
             return self.wrapped["generator"](batch["image"], batch["background"], times)
-        latent = self.generator.encode(torch.cat([batch["image"], batch["background"]], dim=1))
-        return self.generator.render_loop(latent, times), latent
+        return self.generator.forward_loop(batch["image"], batch["background"], times)
 
     def _second_latent(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x6 = torch.cat([batch["image2"], batch["background2"]], dim=1)

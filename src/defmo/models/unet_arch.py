@@ -1,0 +1,260 @@
+"""A fast-learning generator for small machines: ResNet encoder + time-conditioned U-Net decoder, output
+relative to the input image.
+
+Table 1's renderer decodes all appearance from the stride-16 latent; this one feeds the encoder's features at
+strides 2, 4, 8 and 16 (and the input pair at stride 1) through skip connections into a decoder that runs on
+time folded into the batch, with the time ``t`` given to every decoder block twice: as a constant input
+channel and as a per-channel scale and shift (FiLM) of the block's output. The output is parameterised
+relative to the input image:
+
+    F_t = sigmoid(logit(I) + d_t),    M_t = sigmoid(a_t + ALPHA_BIAS),
+
+with the output convolution zero-initialised, so that the untrained network returns the input image at every
+time step (``F_t = I``, ``M_t = sigmoid(ALPHA_BIAS)``, composite ``~ I``: the Image baseline) and training
+starts from the best static answer instead of noise.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from defmo.models.checkpointing import checkpoint_segment
+from defmo.models.pretrained import build_resnet
+
+# Alpha logit of the untrained network: sigmoid(4) = 0.982, so that F_t = I composites to within 2% of I
+# wherever B differs from I, i.e. the Image baseline.
+ALPHA_BIAS = 4.0
+# Clamp of I before its logit (an 8-bit image has exact 0s and 1s).
+LOGIT_EPS = 1e-3
+# StreakGenerator: |I - B| (channel sum) at which a pixel fully counts as streak; the window's edge softness in
+# pixels; the initial object length as a fraction of the streak's, sigmoid(0) = 1/2.
+DIFF_SCALE = 0.1
+TAU = 1.0
+EXTENT_INIT = 0.0
+SKIP_CHANNELS = {"resnet18": (64, 64, 128, 256, 512), "resnet50": (64, 256, 512, 1024, 2048)}
+
+
+class FiLMBlock(nn.Module):
+    """A decoder block: two 3x3 conv + BN + ReLU, then a time-dependent scale and shift of the channels (FiLM).
+
+    ``x (B*T, C_x, h, w)`` (time folded into the batch, sample-major), ``skip (B, C_s, h, w)`` or None (the
+    encoder's features, the same for every time step), ``t (B*T,)`` in [0, 1] -> ``(B*T, C_out, h, w)``.
+    The first convolution acts on ``cat(x, t, skip)``; being linear, its skip part is computed once per sample
+    and repeated over time (T times cheaper). The FiLM parameters come from a small MLP of ``t``.
+    """
+
+    def __init__(self, c_x: int, c_skip: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_x = nn.Conv2d(c_x + 1, c_out, 3, padding=1, bias=False)
+        self.conv_skip = nn.Conv2d(c_skip, c_out, 3, padding=1, bias=False) if c_skip else None
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        )
+        self.film = nn.Sequential(nn.Linear(1, 64), nn.SiLU(), nn.Linear(64, 2 * c_out))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None, t: torch.Tensor) -> torch.Tensor:
+        t_map = t.view(-1, 1, 1, 1).to(x.dtype).expand(-1, 1, *x.shape[-2:])
+        y = self.conv_x(torch.cat((x, t_map), dim=1))
+        if self.conv_skip is not None:
+            y = y + self.conv_skip(skip).repeat_interleave(x.shape[0] // skip.shape[0], dim=0)
+        y = self.body(y)
+        scale, shift = self.film(t.view(-1, 1).to(y.dtype)).chunk(2, dim=1)
+        return y * (1.0 + scale[..., None, None]) + shift[..., None, None]
+
+
+class UNetEncoder(nn.Module):
+    """``cat(I, B)`` ``(B, 6, H, W)`` -> features at strides 2, 2, 4, 8, 16 (stem, layer1..4; no max-pool)."""
+
+    def __init__(self, arch: str = "resnet18", pretrained: str = "none") -> None:
+        super().__init__()
+        res = build_resnet(arch, "RGBRGB", pretrained, "encoder")
+        self.stem = nn.Sequential(res.conv1, res.bn1, res.relu)
+        self.layers = nn.ModuleList([res.layer1, res.layer2, res.layer3, res.layer4])
+        self.channels = SKIP_CHANNELS[arch]
+        self.checkpointing = False
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self._run(self.stem, x)]
+        for layer in self.layers:
+            feats.append(self._run(layer, feats[-1]))
+        return feats
+
+    def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return checkpoint_segment(module, [module], x) if self.checkpointing else module(x)
+
+
+class UNetDecoder(nn.Module):
+    """Encoder features + the input pair, times ``(T,)`` -> RGBA logits relative to I, ``(B*T, 4, H, W)``.
+
+    Block 0 runs on the stride-16 features; each later block upsamples (bilinear x2) and takes the skip of its
+    stride (layer3, layer2, layer1 + stem, then ``cat(I, B)`` at full resolution) as a :class:`FiLMBlock`.
+    """
+
+    def __init__(self, skips: tuple[int, ...], widths: tuple[int, ...] = (256, 128, 64, 32, 16)) -> None:
+        super().__init__()
+        skip_in = (0, skips[3], skips[2], skips[1] + skips[0], 6)
+        x_in = (skips[4], *widths[:-1])
+        self.blocks = nn.ModuleList([FiLMBlock(cx, cs, co) for cx, cs, co in zip(x_in, skip_in, widths)])
+        self.head = nn.Conv2d(widths[-1], 4, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.checkpointing = False
+
+    def forward(self, feats: list[torch.Tensor], pair: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        steps = times.shape[0]
+        t = times.to(device=pair.device, dtype=pair.dtype).repeat(pair.shape[0])  # (B*T,), sample-major
+        stem, l1, l2, l3, l4 = feats
+        skips = (None, l3, l2, torch.cat((l1, stem), dim=1), pair)
+        x = l4.repeat_interleave(steps, dim=0)
+        for block, skip in zip(self.blocks, skips):
+            if skip is not None:
+                x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = checkpoint_segment(block, [block], x, skip, t) if self.checkpointing else block(x, skip, t)
+        return self.head(x)
+
+
+class UNetGenerator(nn.Module):
+    """Blurred image + background -> N sharp RGBA sub-frames, with the :class:`~defmo.models.generator.Generator`
+    interface.
+
+    Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
+    ``(B, T, 4, H, W)`` in [0, 1]; the "latent" returned beside them (for L_L) is the stride-16 feature map
+    ``(B, K, H/16, W/16)``.
+    """
+
+    def __init__(self, encoder: str = "resnet18", pretrained: str = "none") -> None:
+        super().__init__()
+        self.encoder = UNetEncoder(encoder, pretrained)
+        self.decoder = UNetDecoder(self.encoder.channels)
+
+    @property
+    def latent_channels(self) -> int:
+        return self.encoder.channels[-1]
+
+    def set_gradient_checkpointing(self, on: bool) -> None:
+        """Checkpoint each encoder stage and each decoder block."""
+        self.encoder.checkpointing = bool(on)
+        self.decoder.checkpointing = bool(on)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 6, H, W)`` -> the stride-16 features ``(B, K, H/16, W/16)`` (the latent of L_L)."""
+        return self.encoder(x)[-1]
+
+    def forward(self, image: torch.Tensor, background: torch.Tensor,
+                times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""
+        pair = torch.cat((image, background), dim=1)
+        feats = self.encoder(pair)
+        logits = self.decoder(feats, pair, times)
+        batch, steps = image.shape[0], times.shape[0]
+        logits = logits.view(batch, steps, 4, *image.shape[-2:])
+        base = torch.logit(image.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)).unsqueeze(1).to(logits.dtype)
+        rgb = torch.sigmoid(base + logits[:, :, :3])
+        alpha = torch.sigmoid(logits[:, :, 3:] + ALPHA_BIAS)
+        return torch.cat((rgb, alpha), dim=2), feats[-1]
+
+    def forward_loop(self, image: torch.Tensor, background: torch.Tensor,
+                     times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`forward`, one decoder call per time step (a throughput reference)."""
+        outs = [self.forward(image, background, t.view(1)) for t in times]
+        return torch.cat([o[0] for o in outs], dim=1), outs[0][1]
+
+
+class StreakGenerator(nn.Module):
+    """The object at time t as the part of its swept streak that lies inside a window moving along the streak.
+
+    A fast-moving object's long exposure is a streak: the region the object sweeps. The U-Net decoder runs once
+    per sample (no time folding) and returns the streak's RGBA ``S = (F, M)`` at full resolution, relative to
+    the input as in :class:`UNetGenerator` (``F = sigmoid(logit(I) + d)``, ``M = sigmoid(a + alpha_bias)``).
+    The trajectory comes from the streak's geometry: its centre ``c`` and principal axis ``u`` are the first and
+    second moments of ``w = M * clamp(|I - B|_1 / DIFF_SCALE, 0, 1)`` and its length is ``l = sqrt(12 lambda_1)``
+    (the length of a uniform segment with that variance). A head on the pooled stride-16 features predicts the
+    object's half-length along the motion as a fraction of the streak's, ``h = sigmoid(z) l / 2``; the object
+    travels ``l - 2h``, so at time t its centre is ``p(t) = c + (t - 1/2)(l - 2h) u``, and sub-frame t is
+    ``(F, M * g_t)`` with the soft window ``g_t(x) = sigmoid((h - |(x - p(t)) . u|) / TAU)``. ``u`` points
+    towards +x (towards +y for vertical streaks), a canonical time direction.
+    """
+
+    def __init__(self, encoder: str = "resnet18", pretrained: str = "none", alpha_bias: float = 0.0) -> None:
+        super().__init__()
+        self.encoder = UNetEncoder(encoder, pretrained)
+        self.decoder = UNetDecoder(self.encoder.channels)
+        self.extent = nn.Linear(self.encoder.channels[-1], 1)
+        nn.init.zeros_(self.extent.weight)
+        nn.init.constant_(self.extent.bias, EXTENT_INIT)
+        self.alpha_bias = alpha_bias
+
+    @property
+    def latent_channels(self) -> int:
+        return self.encoder.channels[-1]
+
+    def set_gradient_checkpointing(self, on: bool) -> None:
+        """Checkpoint each encoder stage and each decoder block."""
+        self.encoder.checkpointing = bool(on)
+        self.decoder.checkpointing = bool(on)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 6, H, W)`` -> the stride-16 features ``(B, K, H/16, W/16)`` (the latent of L_L)."""
+        return self.encoder(x)[-1]
+
+    def streak(self, image: torch.Tensor, background: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """The streak's RGBA ``(B, 4, H, W)`` in [0, 1], the extent logit ``(B,)`` and the encoder's features."""
+        pair = torch.cat((image, background), dim=1)
+        feats = self.encoder(pair)
+        logits = self.decoder(feats, pair, torch.full((1,), 0.5, device=image.device))
+        base = torch.logit(image.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)).to(logits.dtype)
+        rgba = torch.cat((torch.sigmoid(base + logits[:, :3]), torch.sigmoid(logits[:, 3:] + self.alpha_bias)), dim=1)
+        return rgba, self.extent(feats[-1].mean(dim=(2, 3))).squeeze(1), feats
+
+    def forward(self, image: torch.Tensor, background: torch.Tensor,
+                times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""
+        rgba, extent, feats = self.streak(image, background)
+        weight = rgba[:, 3] * ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
+        gates = window_gates(weight, torch.sigmoid(extent), times)  # (B, T, H, W)
+        frames = torch.cat((rgba[:, None, :3].expand(-1, times.shape[0], -1, -1, -1),
+                            (rgba[:, None, 3] * gates).unsqueeze(2)), dim=2)
+        return frames, feats[-1]
+
+    def forward_loop(self, image: torch.Tensor, background: torch.Tensor,
+                     times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`forward`, one window per call (a throughput reference)."""
+        outs = [self.forward(image, background, t.view(1)) for t in times]
+        return torch.cat([o[0] for o in outs], dim=1), outs[0][1]
+
+
+def streak_moments(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centre ``(B, 2)`` (x, y pixels), unit principal axis ``(B, 2)`` (canonical: x > 0, or y > 0 when x = 0)
+    and length ``(B,)`` = sqrt(12 lambda_1) of the non-negative weights ``(B, H, W)``."""
+    height, width = weight.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(height, device=weight.device, dtype=weight.dtype),
+                            torch.arange(width, device=weight.device, dtype=weight.dtype), indexing="ij")
+    mass = weight.sum(dim=(1, 2)).clamp_min(1e-6)
+    cx, cy = (weight * xs).sum(dim=(1, 2)) / mass, (weight * ys).sum(dim=(1, 2)) / mass
+    dx, dy = xs - cx[:, None, None], ys - cy[:, None, None]
+    sxx, syy = (weight * dx * dx).sum(dim=(1, 2)) / mass, (weight * dy * dy).sum(dim=(1, 2)) / mass
+    sxy = (weight * dx * dy).sum(dim=(1, 2)) / mass
+    # the larger eigenvalue of [[sxx, sxy], [sxy, syy]] and its eigenvector, in closed form
+    half_gap = torch.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2 + 1e-8)
+    lam = (sxx + syy) / 2 + half_gap
+    angle = 0.5 * torch.atan2(2 * sxy, sxx - syy)
+    axis = torch.stack((torch.cos(angle), torch.sin(angle)), dim=1)  # angle in (-pi/2, pi/2]: x >= 0
+    return torch.stack((cx, cy), dim=1), axis, torch.sqrt(12.0 * lam)
+
+
+def window_gates(weight: torch.Tensor, fraction: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """Soft windows ``(B, T, H, W)`` in (0, 1) of half-length ``h = fraction * l / 2`` moving along the streak of
+    ``weight (B, H, W)`` (see :func:`streak_moments`) from one end (t = 0) to the other (t = 1)."""
+    centre, axis, length = streak_moments(weight)
+    half = fraction * length / 2  # (B,)
+    s = (times.to(weight.dtype) - 0.5).view(1, -1)  # (1, T)
+    pos = centre[:, None, :] + (s * (length - 2 * half)[:, None])[..., None] * axis[:, None, :]  # (B, T, 2)
+    height, width = weight.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(height, device=weight.device, dtype=weight.dtype),
+                            torch.arange(width, device=weight.device, dtype=weight.dtype), indexing="ij")
+    along = ((xs - pos[..., 0, None, None]) * axis[:, None, 0, None, None]
+             + (ys - pos[..., 1, None, None]) * axis[:, None, 1, None, None])
+    return torch.sigmoid((half[:, None, None, None] - along.abs()) / TAU)

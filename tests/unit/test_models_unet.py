@@ -1,0 +1,126 @@
+"""The cpu scale's generators (models/unet_arch.py): the U-Net's Image-baseline start, the streak generator's
+geometry against hand computations, and both through checkpointing and the generator option."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from defmo.data.blatting import composite
+from defmo.models import GENERATORS, build_generator, subframe_times
+from defmo.models.unet_arch import ALPHA_BIAS, StreakGenerator, UNetGenerator, streak_moments, window_gates
+
+torch.set_num_threads(1)
+
+
+def _cfg(generator: str) -> dict:
+    return {"model": {"generator": generator, "encoder": "resnet18", "pretrained": "none"}}
+
+
+def test_generator_option_builds_each_class():
+    for name, cls in GENERATORS.items():
+        assert type(build_generator(_cfg(name))) is cls
+
+
+@pytest.mark.parametrize("name", ["unet", "streak"])
+def test_shapes_range_and_latent(name):
+    torch.manual_seed(0)
+    gen = build_generator(_cfg(name)).eval()
+    image, background = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 32, 48)
+    frames, latent = gen(image, background, subframe_times(5))
+    assert frames.shape == (2, 5, 4, 32, 48) and latent.shape == (2, 512, 2, 3)
+    assert frames.min() >= 0 and frames.max() <= 1
+    torch.testing.assert_close(gen.encode(torch.cat((image, background), 1)), latent)
+    loop, _ = gen.forward_loop(image, background, subframe_times(5))
+    torch.testing.assert_close(loop, frames, atol=1e-5, rtol=1e-4)
+
+
+def test_untrained_unet_returns_the_image_baseline():
+    """Zero-initialised head: F_t = I (up to the logit clamp) and M_t = sigmoid(ALPHA_BIAS) at every time."""
+    torch.manual_seed(0)
+    gen = UNetGenerator().train()
+    image, background = torch.rand(2, 3, 32, 32) * 0.99 + 0.005, torch.rand(2, 3, 32, 32)
+    frames, _ = gen(image, background, subframe_times(4))
+    torch.testing.assert_close(frames[:, :, :3], image[:, None].expand(-1, 4, -1, -1, -1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(frames[:, :, 3], torch.full_like(frames[:, :, 3], torch.sigmoid(torch.tensor(ALPHA_BIAS))))
+    err = (composite(frames, background) - image[:, None]).abs().max()
+    assert err <= 1 - torch.sigmoid(torch.tensor(ALPHA_BIAS)) + 1e-6
+
+
+def test_streak_moments_of_a_segment():
+    """A uniform horizontal bar x in [5, 25]: centre 15, axis +x, length sqrt(12 var) = 21 pixels."""
+    weight = torch.zeros(1, 32, 32)
+    weight[0, 15:18, 5:26] = 1.0
+    centre, axis, length = streak_moments(weight)
+    torch.testing.assert_close(centre, torch.tensor([[15.0, 16.0]]))
+    torch.testing.assert_close(axis, torch.tensor([[1.0, 0.0]]), atol=1e-4, rtol=0)
+    var = sum((x - 15.0) ** 2 for x in range(5, 26)) / 21
+    torch.testing.assert_close(length, torch.tensor([math.sqrt(12 * var)]))
+
+
+def test_streak_axis_is_canonical_and_follows_a_diagonal():
+    weight = torch.zeros(2, 32, 32)
+    for i in range(4, 28):
+        weight[0, i, i] = 1.0  # down-right diagonal
+        weight[1, 31 - i, i] = 1.0  # up-right diagonal
+    _, axis, _ = streak_moments(weight)
+    s = 1 / math.sqrt(2)
+    torch.testing.assert_close(axis, torch.tensor([[s, s], [s, -s]]), atol=1e-4, rtol=0)
+    assert (axis[:, 0] >= 0).all()
+
+
+def test_window_moves_from_one_end_of_the_streak_to_the_other():
+    """Object half-length h = 0.3 * l / 2: the window's centre travels l - 2h along the streak, ends at its ends."""
+    weight = torch.zeros(1, 32, 32)
+    weight[0, 15:18, 5:26] = 1.0
+    gates = window_gates(weight, torch.tensor([0.3]), torch.tensor([0.0, 0.5, 1.0]))
+    _, _, length = streak_moments(weight)
+    half, travel = 0.3 * float(length) / 2, float(length) * 0.7
+    xs = torch.arange(32.0)
+    for k, t in enumerate((0.0, 0.5, 1.0)):
+        row = gates[0, k, 16]
+        centre = float((row * xs).sum() / row.sum())
+        assert centre == pytest.approx(15.0 + (t - 0.5) * travel, abs=0.05)
+        assert float(row.sum()) == pytest.approx(2 * half, abs=0.1)  # a sigmoid edge keeps the width
+        assert float(gates[0, k, 16].amax()) > 0.9
+
+
+def test_streak_generator_moves_its_subframes():
+    """Sub-frames at t = 0 and 1 differ (the window moves) while the streak's colours are shared."""
+    torch.manual_seed(0)
+    gen = StreakGenerator().eval()
+    image, background = torch.rand(1, 3, 32, 32), torch.zeros(1, 3, 32, 32)
+    background[..., 12:20, 4:28] = image[..., 12:20, 4:28] - 0.5  # a horizontal streak where I != B
+    with torch.no_grad():
+        frames, _ = gen(image, background, torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(frames[0, 0, :3], frames[0, 1, :3])
+    cols = torch.arange(32.0)
+    alpha = frames[0, :, 3].sum(dim=1)  # (2, W)
+    centre = (alpha * cols).sum(dim=1) / alpha.sum(dim=1)
+    assert float(centre[1] - centre[0]) > 4.0
+
+
+@pytest.mark.parametrize("name", ["unet", "streak"])
+def test_checkpointing_keeps_outputs_and_gradients(name):
+    torch.manual_seed(1)
+    plain = build_generator(_cfg(name)).train()
+    with torch.no_grad():  # a non-zero head so that gradients reach every layer
+        for p in plain.decoder.head.parameters():
+            p.normal_(std=0.1)
+    ckpt = copy.deepcopy(plain)
+    ckpt.set_gradient_checkpointing(True)
+    image, background = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    outs = []
+    for model in (plain, ckpt):
+        frames, _ = model(image, background, subframe_times(3))
+        frames.square().mean().backward()
+        outs.append(frames)
+    torch.testing.assert_close(outs[0], outs[1])
+    for (pname, p), q in zip(plain.named_parameters(), ckpt.parameters()):
+        if p.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=1e-4, msg=pname)
+    for (bname, a), b in zip(plain.named_buffers(), ckpt.buffers()):
+        torch.testing.assert_close(a, b, msg=bname)
