@@ -1,9 +1,11 @@
-"""workflow/scripts/check_training_bar.py on hand-written training outputs: verdicts, exit codes, which time counts."""
+"""workflow/scripts/check_training_bar.py on hand-written training and evaluation outputs in the real file layout:
+verdicts, exit codes, which time counts."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
 import pytest
 
@@ -13,8 +15,11 @@ spec = importlib.util.spec_from_file_location("check_training_bar", REPO / "work
 bar = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bar)
 
+DATASETS = ("falling_objects", "tbd3d", "tbd")
+IMAGE = {"psnr": 17.0, "ssim": 0.60, "tiou": None}
 
-def write_outputs(root, approach, model_db, train_seconds, wall_seconds=None):
+
+def write_val(root, approach, model_db, train_seconds, wall_seconds=None):
     metrics = root / "results" / "metrics"
     metrics.mkdir(parents=True, exist_ok=True)
     record = {"scale": "cpu", "steps": 10, "train_seconds": train_seconds,
@@ -26,31 +31,132 @@ def write_outputs(root, approach, model_db, train_seconds, wall_seconds=None):
         tsv.write_text(f"s\th:m:s\n{wall_seconds}\t0:00:00\n")
 
 
-def test_met_when_both_beat_both_baselines_in_time(tmp_path, capsys):
-    write_outputs(tmp_path, "defmo", 27.5, 300.0, 330.0)
-    write_outputs(tmp_path, "proposed", 28.0, 400.0, 420.0)
-    assert bar.main(["--root", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "total training time 12.5 min" in out and out.rstrip().endswith("BAR MET")
+def write_eval(root, dataset, method, psnr, ssim, tiou, window=50, name=None):
+    """``results/metrics/eval/<dataset>/<method>.json`` as ``evaluate`` writes it (main background window)."""
+    path = root / "results" / "metrics" / "eval" / dataset / (name or f"{method}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"background_window": window, "data_source": "embedded", "dataset": dataset, "device": "cpu",
+              "frames": 20, "method": method, "psnr": psnr, "psnr_proj": psnr, "quoted": False,
+              "seconds_per_frame": 0.01, "sequences": 2, "ssim": ssim, "ssim_proj": ssim, "tiou": tiou}
+    path.write_text(json.dumps(record))
 
 
-def test_not_met_below_image_or_too_slow(tmp_path):
-    write_outputs(tmp_path, "defmo", 26.9, 300.0, 330.0)  # above Background, below Image
-    write_outputs(tmp_path, "proposed", 28.0, 400.0, 420.0)
-    assert bar.main(["--root", str(tmp_path)]) == 1
-    write_outputs(tmp_path, "defmo", 27.5, 500.0, 520.0)  # 8.7 + 7.0 min > 15
-    assert bar.main(["--root", str(tmp_path)]) == 1
+def write_curve(root, tail_dt, steps=100):
+    """``results/plots/train_proposed.csv``: dt at chance early, ``tail_dt`` over the last 10 steps, some empty."""
+    path = root / "results" / "plots" / "train_proposed.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["step,epoch,lr_g,F,I,T,S,L,G,N,C,total,ds,dt,seconds,val_model,val_projected,val_image,val_background"]
+    for step in range(1, steps + 1):
+        dt = "" if step % 7 == 0 else (tail_dt if step > 0.9 * steps else 0.693)
+        lines.append(f"{step},0,0.001,1.0,0.3,,,,-0.09,0.69,,2.0,0.001,{dt},0.5,,,,")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_all(root, margin_db=1.2, ssim=0.70, tiou=0.7, tail_dt=0.5):
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")  # the main window: eval.background_window (50)
+    write_val(root, "defmo", 27.0 + margin_db, 300.0, 330.0)
+    write_val(root, "proposed", 27.0 + margin_db, 400.0, 420.0)
+    for dataset in DATASETS:
+        write_eval(root, dataset, "image", **IMAGE)
+        write_eval(root, dataset, "image", 30.0, 0.9, None, window=5, name="image_w5.json")  # a variant: not read
+        for approach in ("defmo", "proposed"):
+            write_eval(root, dataset, approach, 18.0, ssim, tiou)
+    write_curve(root, tail_dt)
+
+
+def run(root, capsys, *extra):
+    code = bar.main(["--root", str(root), *extra])
+    return code, capsys.readouterr()
+
+
+def test_met(tmp_path, capsys):
+    write_all(tmp_path)
+    code, out = run(tmp_path, capsys)
+    assert code == 0, out.out
+    assert "total training time 12.5 min (limit 30)" in out.out and out.out.rstrip().endswith("BAR MET")
+    assert "margin +1.20 dB" in out.out and "goal 1: reached" in out.out
+    assert "mean dt 0.500 over the last" in out.out and "(w=50)" in out.out
+    assert "after the blatting projection: 29.20 dB, margin +2.20 dB (reported only)" in out.out
+
+
+def test_not_met_when_val_margin_is_0_3_db(tmp_path, capsys):
+    write_all(tmp_path, margin_db=0.3)
+    code, out = run(tmp_path, capsys)
+    assert code == 1 and "margin +0.30 dB" in out.out and out.out.rstrip().endswith("BAR NOT MET")
+    assert run(tmp_path, capsys, "--margin-db", "0.25")[0] == 0
+
+
+def test_not_met_when_ssim_below_image_on_one_dataset(tmp_path, capsys):
+    write_all(tmp_path)
+    write_eval(tmp_path, "tbd3d", "proposed", 18.0, 0.55, 0.7)
+    code, out = run(tmp_path, capsys)
+    assert code == 1 and out.out.rstrip().endswith("BAR NOT MET")
+    failing = [line for line in out.out.splitlines() if line.endswith("FAILS")]
+    assert len(failing) == 1 and "proposed tbd3d" in failing[0] and "SSIM 0.550 vs image 0.600" in failing[0]
+
+
+def test_not_met_when_psnr_below_image(tmp_path, capsys):
+    write_all(tmp_path)
+    write_eval(tmp_path, "tbd", "defmo", 16.5, 0.7, 0.7)
+    assert run(tmp_path, capsys)[0] == 1
+
+
+def test_not_met_when_dt_tail_mean_is_0_65(tmp_path, capsys):
+    write_all(tmp_path, tail_dt=0.65)
+    code, out = run(tmp_path, capsys)
+    assert code == 1 and "mean dt 0.650" in out.out and out.out.rstrip().endswith("BAR NOT MET")
+    assert bar.dt_tail_mean(tmp_path / "results" / "plots" / "train_proposed.csv")[1] == 8  # 91 and 98 empty
+
+
+def test_not_met_when_tiou_is_null_or_nan(tmp_path, capsys):
+    write_all(tmp_path, tiou=None)
+    code, out = run(tmp_path, capsys)
+    assert code == 1 and "TIoU NOT COMPUTED" in out.out
+    write_all(tmp_path)
+    (tmp_path / "results" / "metrics" / "eval" / "tbd" / "defmo.json").write_text(
+        json.dumps({"background_window": 50, "psnr": 18.0, "ssim": 0.7, "tiou": float("nan")}))
+    assert run(tmp_path, capsys)[0] == 1
+
+
+def test_not_met_too_slow(tmp_path, capsys):
+    write_all(tmp_path)
+    write_val(tmp_path, "defmo", 28.2, 1500.0, 1520.0)  # 25.3 + 7.0 min > 30
+    code, out = run(tmp_path, capsys)
+    assert code == 1 and "TOO SLOW" in out.out
+    assert run(tmp_path, capsys, "--limit-min", "35")[0] == 0
+
+
+def test_window_argument_reads_the_variant(tmp_path, capsys):
+    write_all(tmp_path)
+    for dataset in DATASETS:
+        for approach in ("defmo", "proposed"):
+            write_eval(tmp_path, dataset, approach, 20.0, 0.8, 0.6, window=5, name=f"{approach}_w5.json")
+    code, out = run(tmp_path, capsys, "--window", "5")
+    assert code == 1 and "(w=5)" in out.out and "PSNR 20.00 vs image 30.00" in out.out  # image_w5 is 30 dB
 
 
 def test_a_resumed_rule_run_does_not_hide_the_training_time(tmp_path):
-    write_outputs(tmp_path, "defmo", 27.5, 434.5, 6.8)  # the last rule run only resumed a finished training
+    write_val(tmp_path, "defmo", 27.5, 434.5, 6.8)  # the last rule run only resumed a finished training
     seconds, source = bar.wall_seconds(tmp_path, "defmo", json.loads(
         (tmp_path / "results" / "metrics" / "val_defmo.json").read_text()))
     assert seconds == pytest.approx(434.5) and "resumed" in source
-    write_outputs(tmp_path, "defmo", 27.5, 434.5, 450.0)  # an uninterrupted run: its wall time counts
+    write_val(tmp_path, "defmo", 27.5, 434.5, 450.0)  # an uninterrupted run: its wall time counts
     assert bar.wall_seconds(tmp_path, "defmo", {"train_seconds": 434.5})[0] == pytest.approx(450.0)
 
 
-def test_missing_outputs_exit_2(tmp_path, capsys):
-    assert bar.main(["--root", str(tmp_path)]) == 2
-    assert "snakemake --cores all train" in capsys.readouterr().err
+@pytest.mark.parametrize("missing, command", [
+    ("results/metrics/val_defmo.json", "snakemake --cores all train"),
+    ("results/metrics/eval/tbd/image.json", "snakemake --cores all evaluate"),
+    ("results/metrics/eval/falling_objects/proposed.json", "snakemake --cores all evaluate"),
+    ("results/plots/train_proposed.csv", "snakemake --cores all train"),
+])
+def test_missing_file_exits_2(tmp_path, capsys, missing, command):
+    write_all(tmp_path)
+    (tmp_path / missing).unlink()
+    code, out = run(tmp_path, capsys)
+    assert code == 2 and missing in out.err and command in out.err
+
+
+def test_nothing_there_exits_2(tmp_path, capsys):
+    code, out = run(tmp_path, capsys)
+    assert code == 2 and "snakemake --cores all train" in out.err
