@@ -51,14 +51,15 @@ def test_untrained_unet_returns_the_image_baseline():
 
 
 def test_streak_moments_of_a_segment():
-    """A uniform horizontal bar x in [5, 25]: centre 15, axis +x, length sqrt(12 var) = 21 pixels."""
+    """A uniform bar x in [5, 25], y in [15, 17]: centre (15, 16), axis +x, length and width sqrt(12 var)."""
     weight = torch.zeros(1, 32, 32)
     weight[0, 15:18, 5:26] = 1.0
-    centre, axis, length = streak_moments(weight)
+    centre, axis, length, width = streak_moments(weight)
     torch.testing.assert_close(centre, torch.tensor([[15.0, 16.0]]))
     torch.testing.assert_close(axis, torch.tensor([[1.0, 0.0]]), atol=1e-4, rtol=0)
     var = sum((x - 15.0) ** 2 for x in range(5, 26)) / 21
     torch.testing.assert_close(length, torch.tensor([math.sqrt(12 * var)]))
+    torch.testing.assert_close(width, torch.tensor([math.sqrt(12 * 2 / 3)]), atol=1e-3, rtol=0)
 
 
 def test_streak_axis_is_canonical_and_follows_a_diagonal():
@@ -66,18 +67,19 @@ def test_streak_axis_is_canonical_and_follows_a_diagonal():
     for i in range(4, 28):
         weight[0, i, i] = 1.0  # down-right diagonal
         weight[1, 31 - i, i] = 1.0  # up-right diagonal
-    _, axis, _ = streak_moments(weight)
+    _, axis, _, _ = streak_moments(weight)
     s = 1 / math.sqrt(2)
     torch.testing.assert_close(axis, torch.tensor([[s, s], [s, -s]]), atol=1e-4, rtol=0)
     assert (axis[:, 0] >= 0).all()
 
 
 def test_window_moves_from_one_end_of_the_streak_to_the_other():
-    """Object half-length h = 0.3 * l / 2: the window's centre travels l - 2h along the streak, ends at its ends."""
+    """Object half-length h = 0.3 * l / 2: the window's centre travels l - 2h along the streak; on the axis the
+    window is 2h long, and it is an ellipse: shorter off the axis, empty beyond the half-width."""
     weight = torch.zeros(1, 32, 32)
     weight[0, 15:18, 5:26] = 1.0
-    gates = window_gates(weight, torch.tensor([0.3]), torch.tensor([0.0, 0.5, 1.0]))
-    _, _, length = streak_moments(weight)
+    gates = window_gates(weight, torch.tensor([[0.3, 0.5]]), torch.tensor([0.0, 0.5, 1.0]))
+    _, _, length, width = streak_moments(weight)
     half, travel = 0.3 * float(length) / 2, float(length) * 0.7
     xs = torch.arange(32.0)
     for k, t in enumerate((0.0, 0.5, 1.0)):
@@ -86,7 +88,8 @@ def test_window_moves_from_one_end_of_the_streak_to_the_other():
         assert centre == pytest.approx(15.0 + (t - 0.5) * travel, abs=0.05)
         assert float(row.sum()) == pytest.approx(2 * half, abs=0.1)  # a sigmoid edge keeps the width
         assert float(gates[0, k, 16].amax()) > 0.9
-
+    assert float(gates[0, 1, 17].sum()) < float(gates[0, 1, 16].sum())  # 1 px off the axis: shorter
+    assert float(gates[0, 1, 16 + int(0.5 * float(width)) + 1].amax()) < 0.5  # beyond the half-width
 
 def test_streak_generator_moves_its_subframes():
     """Sub-frames at t = 0 and 1 differ (the window moves) while the streak's colours are shared."""

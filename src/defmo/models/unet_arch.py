@@ -29,7 +29,7 @@ ALPHA_BIAS = 4.0
 # Clamp of I before its logit (an 8-bit image has exact 0s and 1s).
 LOGIT_EPS = 1e-3
 # StreakGenerator: |I - B| (channel sum) at which a pixel fully counts as streak; the window's edge softness in
-# pixels; the initial object length as a fraction of the streak's, sigmoid(0) = 1/2.
+# pixels; the initial object extent as fractions of the streak's (sigmoid(0) = 1/2: exact for a bar).
 DIFF_SCALE = 0.1
 TAU = 1.0
 EXTENT_INIT = 0.0
@@ -169,20 +169,21 @@ class StreakGenerator(nn.Module):
     A fast-moving object's long exposure is a streak: the region the object sweeps. The U-Net decoder runs once
     per sample (no time folding) and returns the streak's RGBA ``S = (F, M)`` at full resolution, relative to
     the input as in :class:`UNetGenerator` (``F = sigmoid(logit(I) + d)``, ``M = sigmoid(a + alpha_bias)``).
-    The trajectory comes from the streak's geometry: its centre ``c`` and principal axis ``u`` are the first and
-    second moments of ``w = M * clamp(|I - B|_1 / DIFF_SCALE, 0, 1)`` and its length is ``l = sqrt(12 lambda_1)``
-    (the length of a uniform segment with that variance). A head on the pooled stride-16 features predicts the
-    object's half-length along the motion as a fraction of the streak's, ``h = sigmoid(z) l / 2``; the object
-    travels ``l - 2h``, so at time t its centre is ``p(t) = c + (t - 1/2)(l - 2h) u``, and sub-frame t is
-    ``(F, M * g_t)`` with the soft window ``g_t(x) = sigmoid((h - |(x - p(t)) . u|) / TAU)``. ``u`` points
-    towards +x (towards +y for vertical streaks), a canonical time direction.
+    The trajectory comes from the streak's geometry: its centre ``c``, principal axis ``u``, length ``l`` and
+    width ``w`` are moments of ``M * clamp(|I - B|_1 / DIFF_SCALE, 0, 1)`` (:func:`streak_moments`). A head on
+    the pooled stride-16 features predicts the object's half-length along the motion as a fraction of the
+    streak's, ``h = sigmoid(z_0) l / 2``, and its half-width ``r = sigmoid(z_1) w``; the object travels
+    ``l - 2h``, its centre at time t is ``p(t) = c + (t - 1/2)(l - 2h) u``, and sub-frame t is
+    ``(F, M * g_t)`` with ``g_t`` the soft ellipse of half-axes ``(h, r)`` about ``p(t)``
+    (:func:`window_gates`). ``u`` points towards +x (towards +y for vertical streaks): a canonical time
+    direction, so that D_T sees one order.
     """
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none", alpha_bias: float = 0.0) -> None:
         super().__init__()
         self.encoder = UNetEncoder(encoder, pretrained)
         self.decoder = UNetDecoder(self.encoder.channels)
-        self.extent = nn.Linear(self.encoder.channels[-1], 1)
+        self.extent = nn.Linear(self.encoder.channels[-1], 2)
         nn.init.zeros_(self.extent.weight)
         nn.init.constant_(self.extent.bias, EXTENT_INIT)
         self.alpha_bias = alpha_bias
@@ -201,13 +202,13 @@ class StreakGenerator(nn.Module):
         return self.encoder(x)[-1]
 
     def streak(self, image: torch.Tensor, background: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list]:
-        """The streak's RGBA ``(B, 4, H, W)`` in [0, 1], the extent logit ``(B,)`` and the encoder's features."""
+        """The streak's RGBA ``(B, 4, H, W)`` in [0, 1], the extent logits ``(B, 2)`` and the encoder's features."""
         pair = torch.cat((image, background), dim=1)
         feats = self.encoder(pair)
         logits = self.decoder(feats, pair, torch.full((1,), 0.5, device=image.device))
         base = torch.logit(image.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)).to(logits.dtype)
         rgba = torch.cat((torch.sigmoid(base + logits[:, :3]), torch.sigmoid(logits[:, 3:] + self.alpha_bias)), dim=1)
-        return rgba, self.extent(feats[-1].mean(dim=(2, 3))).squeeze(1), feats
+        return rgba, self.extent(feats[-1].mean(dim=(2, 3))), feats
 
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,35 +227,47 @@ class StreakGenerator(nn.Module):
         return torch.cat([o[0] for o in outs], dim=1), outs[0][1]
 
 
-def streak_moments(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Centre ``(B, 2)`` (x, y pixels), unit principal axis ``(B, 2)`` (canonical: x > 0, or y > 0 when x = 0)
-    and length ``(B,)`` = sqrt(12 lambda_1) of the non-negative weights ``(B, H, W)``."""
+def _grid(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     height, width = weight.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, device=weight.device, dtype=weight.dtype),
-                            torch.arange(width, device=weight.device, dtype=weight.dtype), indexing="ij")
+    return torch.meshgrid(torch.arange(height, device=weight.device, dtype=weight.dtype),
+                          torch.arange(width, device=weight.device, dtype=weight.dtype), indexing="ij")
+
+
+def streak_moments(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centre ``(B, 2)`` (x, y pixels), unit principal axis ``(B, 2)`` (canonical: x > 0, or y > 0 when x = 0),
+    length ``(B,)`` = sqrt(12 lambda_1) and width ``(B,)`` = sqrt(12 lambda_2) of the weights ``(B, H, W)`` >= 0
+    (a uniform bar of length l and width w has exactly those variances along and across its axis)."""
+    ys, xs = _grid(weight)
     mass = weight.sum(dim=(1, 2)).clamp_min(1e-6)
     cx, cy = (weight * xs).sum(dim=(1, 2)) / mass, (weight * ys).sum(dim=(1, 2)) / mass
     dx, dy = xs - cx[:, None, None], ys - cy[:, None, None]
     sxx, syy = (weight * dx * dx).sum(dim=(1, 2)) / mass, (weight * dy * dy).sum(dim=(1, 2)) / mass
     sxy = (weight * dx * dy).sum(dim=(1, 2)) / mass
-    # the larger eigenvalue of [[sxx, sxy], [sxy, syy]] and its eigenvector, in closed form
+    # the eigenvalues of [[sxx, sxy], [sxy, syy]] and the major axis, in closed form
     half_gap = torch.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2 + 1e-8)
-    lam = (sxx + syy) / 2 + half_gap
+    major, minor = (sxx + syy) / 2 + half_gap, ((sxx + syy) / 2 - half_gap).clamp_min(1e-6)
     angle = 0.5 * torch.atan2(2 * sxy, sxx - syy)
     axis = torch.stack((torch.cos(angle), torch.sin(angle)), dim=1)  # angle in (-pi/2, pi/2]: x >= 0
-    return torch.stack((cx, cy), dim=1), axis, torch.sqrt(12.0 * lam)
+    return torch.stack((cx, cy), dim=1), axis, torch.sqrt(12.0 * major), torch.sqrt(12.0 * minor)
 
 
 def window_gates(weight: torch.Tensor, fraction: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-    """Soft windows ``(B, T, H, W)`` in (0, 1) of half-length ``h = fraction * l / 2`` moving along the streak of
-    ``weight (B, H, W)`` (see :func:`streak_moments`) from one end (t = 0) to the other (t = 1)."""
-    centre, axis, length = streak_moments(weight)
-    half = fraction * length / 2  # (B,)
+    """Soft elliptic windows ``(B, T, H, W)`` in (0, 1) moving along the streak of ``weight (B, H, W)`` (see
+    :func:`streak_moments`) from one end (t = 0) to the other (t = 1).
+
+    ``fraction (B, 2)`` in (0, 1): the object's half-length along the motion ``h = fraction_0 l / 2`` and its
+    half-width across it ``r = fraction_1 w`` (the streak is as wide as the object: the default 1/2 is exact
+    for a bar). The window is the ellipse ``(along / h)^2 + (across / r)^2 <= 1`` about ``p(t)``, with edges
+    ``TAU`` pixels soft along the motion; the object travels ``l - 2h``.
+    """
+    centre, axis, length, width = streak_moments(weight)
+    half, radius = fraction[:, 0] * length / 2, fraction[:, 1] * width  # (B,)
     s = (times.to(weight.dtype) - 0.5).view(1, -1)  # (1, T)
     pos = centre[:, None, :] + (s * (length - 2 * half)[:, None])[..., None] * axis[:, None, :]  # (B, T, 2)
-    height, width = weight.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, device=weight.device, dtype=weight.dtype),
-                            torch.arange(width, device=weight.device, dtype=weight.dtype), indexing="ij")
-    along = ((xs - pos[..., 0, None, None]) * axis[:, None, 0, None, None]
-             + (ys - pos[..., 1, None, None]) * axis[:, None, 1, None, None])
-    return torch.sigmoid((half[:, None, None, None] - along.abs()) / TAU)
+    ys, xs = _grid(weight)
+    dx, dy = xs - pos[..., 0, None, None], ys - pos[..., 1, None, None]  # (B, T, H, W)
+    ax, ay = axis[:, None, 0, None, None], axis[:, None, 1, None, None]
+    along, across = dx * ax + dy * ay, dy * ax - dx * ay
+    inside = 1.0 - (across / radius[:, None, None, None]) ** 2  # > 0 within the half-width
+    reach = half[:, None, None, None] * torch.sign(inside) * torch.sqrt(inside.abs() + 1e-4)  # < 0 beyond it
+    return torch.sigmoid((reach - along.abs()) / TAU)
