@@ -117,12 +117,17 @@ def build_table3(records: list[dict], cfg: dict) -> tuple[list[str], list[list]]
     return ["Dataset", "Metric", *names], rows
 
 
+GENERATOR_NAMES = {"table1": "the report's Table 1", "unet": "U-Net with a time-conditioned decoder",
+                   "streak": "U-Net streak and a window moving along it"}
+
+
 def _caption(records: list[dict], cfg: dict) -> str:
     sources = sorted({r["data_source"] for r in records if not r.get("quoted")})
     return (
         "Evaluation on the FMO deblurring benchmark "
         f"(data: {', '.join(sources) or 'n/a'}; background: running median of "
         f"{cfg['eval']['background_window']} frames, columns marked w=W use a window of W, as the report used 5). "
+        f"Trained models: generator '{cfg['model']['generator']}' ({GENERATOR_NAMES[cfg['model']['generator']]}). "
         "[quoted]: DeFMO's paper numbers on the real datasets, as the report quotes them (no weights given in "
         "eval.original_weights). TIoU n/a: the method returns no trajectory. + proj.: the same sub-frames after "
         "the blatting projection (each moved by the residual I - mean_t S_t so that their mean is the input frame; "

@@ -65,6 +65,8 @@ ROWS: list[tuple[str, Getter]] = [
     ("GAN sharpness loss weight (alpha_G)", _loss("G")),
     ("NN-based time-consistency loss weight (alpha_N)", _loss("N")),
     ("impl.: supervised loss weight (alpha_F)", _loss("F")),
+    ("impl.: composite loss weight (alpha_C)", _loss("C")),
+    ("impl.: generator", lambda cfg, app: cfg["model"]["generator"]),
     ("impl.: encoder", lambda cfg, app: cfg["model"]["encoder"]),
     ("impl.: encoder initialisation", lambda cfg, app: cfg["model"]["pretrained"]),
     ("impl.: discriminator backbone", _with("GN", lambda cfg, app: cfg["model"]["discriminator"])),

@@ -1,13 +1,15 @@
-"""``bench-train`` verb: training throughput (samples/s) and peak memory per approach and technique.
+"""``bench-train`` verb: training throughput (samples/s) and peak memory per generator, approach and technique.
 
     python -m defmo bench-train --json results/benchmarks/train_throughput.json \\
-        --md results/benchmarks/train_throughput.md [--steps 3] [--warmup 1] [--batch-size 8]
+        --md results/benchmarks/train_throughput.md [--steps 3] [--warmup 1] [--batch-size 8] \\
+        [--generators table1 unet streak]
 
 Each cell builds a fresh :class:`~defmo.training.trainer.Trainer` and times ``--steps`` full training steps
 (generator + the approach's D_S / D_T steps) on random batches of the configured size, after ``--warmup``
 untimed ones. Techniques: ``none``, ``gc`` (gradient checkpointing), ``mp`` (mixed precision), ``gc+mp``,
 and ``loop``: the original DeFMO's one-renderer-call-per-time-step rendering, the reference that shows what
-rendering all time steps in one batched call buys. Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA;
+rendering all time steps in one batched call buys. Every generator option (``model.generator``) is measured
+at the configured scale, so the cost of the cpu scale's generator against Table 1's is on one table. Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA;
 on CPU the peak resident set size of this process sampled every 5 ms while the cell runs.
 """
 
@@ -26,6 +28,7 @@ from typing import Iterator
 import psutil
 import torch
 
+from defmo.models import GENERATORS
 from defmo.reporting.table_io import to_markdown
 from defmo.training.trainer import Trainer, approach_weights
 from defmo.utils.io import write_json, write_text
@@ -43,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per cell (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the approach's batch_size")
+    parser.add_argument("--generators", nargs="+", default=None, choices=sorted(GENERATORS),
+                        help="model.generator options to measure (default: all)")
 
 
 def random_batch(cfg: dict, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -114,10 +119,11 @@ def measure(cfg: dict, approach: str, technique: str, device: torch.device, batc
         _sync(device)
         seconds = time.perf_counter() - t0
     del trainer
-    row = {"approach": approach, "technique": technique, "batch_size": batch_size, "steps": steps,
+    row = {"generator": cfg["model"]["generator"], "approach": approach, "technique": technique, "batch_size": batch_size, "steps": steps,
            "seconds_per_step": seconds / steps, "samples_per_s": batch_size * steps / seconds,
            "peak_mb": mem["peak_mb"]}
-    log.info("%s / %s: %.2f samples/s, %.0f MB peak", approach, technique, row["samples_per_s"], row["peak_mb"])
+    log.info("%s / %s / %s: %.2f samples/s, %.0f MB peak", row["generator"], approach, technique,
+             row["samples_per_s"], row["peak_mb"])
     return row
 
 
@@ -144,18 +150,18 @@ def markdown(result: dict) -> str:
     s = result["settings"]
     head = (f"# Training throughput\n\nDevice: {result['device']}. Scale `{result['scale']}`: "
             f"{s['resolution']}x{s['resolution']}, N = {s['n_subframes']}, D_T pairs `{s['dt_pairs']}`, "
-            f"discriminators `{s['discriminator']}`; {s['steps']} timed steps after {s['warmup']} warm-up. "
+            f"discriminators `{s['discriminator']}`, the scale's generator `{s.get('generator', 'table1')}`; {s['steps']} timed steps after {s['warmup']} warm-up. "
             f"Peak memory: {result['memory']}. `loop` = the original DeFMO's per-time-step rendering.\n\n")
-    rows = [[r["approach"], r["technique"], r["batch_size"], r["samples_per_s"], r["seconds_per_step"],
-             r["peak_mb"]] for r in result["rows"]]
-    header = ["approach", "technique", "batch", "samples/s", "s/step", "peak MB"]
+    rows = [[r["generator"], r["approach"], r["technique"], r["batch_size"], r["samples_per_s"],
+             r["seconds_per_step"], r["peak_mb"]] for r in result["rows"]]
+    header = ["generator", "approach", "technique", "batch", "samples/s", "s/step", "peak MB"]
     return head + to_markdown(header, rows, digits=2) + _speedup_lines(result["rows"])
 
 
 def _speedup_lines(rows: list[dict]) -> str:
-    by = {(r["approach"], r["technique"]): r["samples_per_s"] for r in rows}
-    lines = [f"- {a}: batched rendering is {by[(a, 'none')] / by[(a, 'loop')]:.2f}x the per-time-step loop\n"
-             for (a, t) in by if t == "loop" and (a, "none") in by]
+    by = {(r.get("generator", "table1"), r["approach"], r["technique"]): r["samples_per_s"] for r in rows}
+    lines = [f"- {g} / {a}: batched rendering is {by[(g, a, 'none')] / by[(g, a, 'loop')]:.2f}x the per-time-step loop\n"
+             for (g, a, t) in by if t == "loop" and (g, a, "none") in by]
     return ("\n" + "".join(lines)) if lines else ""
 
 
@@ -166,11 +172,13 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for approach in approaches:
         approach_weights(cfg, approach)
     rows = []
-    for approach in approaches:
-        batch = args.batch_size or cfg["train"]["approach"][approach]["batch_size"]
-        rows += [measure(cfg, approach, t, device, batch, args.steps, args.warmup) for t in args.techniques]
+    for generator in args.generators or list(GENERATORS):
+        gcfg = {**cfg, "model": {**cfg["model"], "generator": generator}}
+        for approach in approaches:
+            batch = args.batch_size or cfg["train"]["approach"][approach]["batch_size"]
+            rows += [measure(gcfg, approach, t, device, batch, args.steps, args.warmup) for t in args.techniques]
     settings = {k: cfg["data"][k] for k in ("resolution", "n_subframes")}
-    settings.update(dt_pairs=cfg["model"]["dt_pairs"], discriminator=cfg["model"]["discriminator"],
+    settings.update(generator=cfg["model"]["generator"], dt_pairs=cfg["model"]["dt_pairs"], discriminator=cfg["model"]["discriminator"],
                     steps=args.steps, warmup=args.warmup)
     result = {"device": device_name(device), "scale": cfg["scale"], "settings": settings, "rows": rows,
               "memory": "CUDA allocator peak" if device.type == "cuda" else "peak RSS of the process (sampled)",
