@@ -71,6 +71,7 @@ ROWS: list[tuple[str, Getter]] = [
     ("impl.: encoder initialisation", lambda cfg, app: cfg["model"]["pretrained"]),
     ("impl.: discriminator backbone", _with("GN", lambda cfg, app: cfg["model"]["discriminator"])),
     ("impl.: training samples", lambda cfg, app: cfg["data"]["train_samples"]),
+    ("impl.: renders per sub-frame (continuous exposure)", lambda cfg, app: cfg["data"]["exposure_samples"]),
     ("impl.: gradient checkpointing", lambda cfg, app: cfg["train"]["gradient_checkpointing"]),
     ("impl.: mixed precision", lambda cfg, app: cfg["train"]["mixed_precision"]),
     ("impl.: image reconstruction loss region", _with("I", _train("loss_i_region"))),
