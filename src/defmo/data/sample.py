@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 SPLIT_CODES = {"train": 0, "val": 1}
 MAX_TRIES = 100
-SCALE_RANGE = (0.3, 0.55)  # object half-diagonal in scene units (the frame shows +-1.2)
 MESH_CACHE = 64
 
 
@@ -61,13 +60,23 @@ class Trajectory:
         return {"start": self.start.tolist(), "move": self.move.tolist(), "delta_deg": self.delta_deg.tolist()}
 
 
-def sample_trajectory(rng: np.random.Generator, traj: dict) -> Trajectory:
-    """Ranges from ``data.trajectory``: depth (z) offset/move within +-``*_x``, image plane within +-``*_yz``."""
+def sample_trajectory(rng: np.random.Generator, traj: dict, scale: float = 0.0) -> Trajectory:
+    """Ranges from ``data.trajectory``: depth (z) offset/move within +-``*_x``, image plane within +-``*_yz``.
+
+    With ``travel_sizes = [lo, hi]`` the image-plane motion is instead ``ratio * 2 * scale`` in a uniformly
+    random direction, ratio uniform in [lo, hi] (the object's half-diagonal ``scale``: it travels that many of
+    its sizes over the exposure, as fast-moving objects do), and the path is centred within +-``offset_yz``.
+    """
     def vec(depth: float, plane: float) -> np.ndarray:
         return np.array([rng.uniform(-plane, plane), rng.uniform(-plane, plane), rng.uniform(-depth, depth)])
 
     start = vec(traj["offset_x"], traj["offset_yz"])
     move = vec(traj["move_x"], traj["move_yz"])
+    if traj.get("travel_sizes"):
+        length = rng.uniform(*traj["travel_sizes"]) * 2.0 * scale
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        move[:2] = length * np.array([np.cos(angle), np.sin(angle)])
+        start[:2] -= move[:2] / 2.0
     rot0 = Rotation.from_quat(rng.normal(size=4)).as_matrix()
     delta = rng.uniform(-traj["rotation_deg"], traj["rotation_deg"], 3)
     return Trajectory(start, move, rot0, delta)
@@ -174,10 +183,11 @@ def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dic
     if mesh is None:
         return None, None, "broken mesh"
     mesh = mesh.copy()
-    mesh.apply_scale(rng.uniform(*SCALE_RANGE))
+    scale = rng.uniform(*cfg_data["object_scale"])
+    mesh.apply_scale(scale)
     renderer.set_object(make_primitive(mesh, textures.pick_texture(sources.textures, rng)))
     renderer.set_lighting(rng.normal(size=3) - np.array([0, 0, 2.0]), rng.uniform(2.0, 5.0), rng.uniform(0.2, 0.5))
-    traj = sample_trajectory(rng, cfg_data["trajectory"])
+    traj = sample_trajectory(rng, cfg_data["trajectory"], scale)
     n, k = cfg_data["n_subframes"], cfg_data["exposure_samples"]
     key = renderer.render(traj.poses(key_instants(n, k)))
     reason = shape_rejection(key, cfg_data)
