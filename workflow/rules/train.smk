@@ -75,7 +75,7 @@ rule train:
 
 # Not part of `all` (nor of dvc.yaml): the metric probe, train.approach.probe in params.yaml, trained on the
 # validation metric itself, and the curves figure with it beside the trained approaches.
-# `snakemake --cores all probe` (about 14 minutes at the cpu scale).
+# `snakemake --cores all probe` (about 6 minutes at the cpu scale).
 rule probe:
     input:
         "results/metrics/val_probe.json",
