@@ -23,7 +23,9 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def cfg(repo):
     torch.set_num_threads(1)
-    raw = load(repo / "params.yaml", scale="tiny", overrides=["scales.tiny.ablation.n_subframes=2"])
+    # Table 1's generator: the segment layout checked below is its encoder's and renderer's
+    raw = load(repo / "params.yaml", scale="tiny",
+               overrides=["scales.tiny.ablation.n_subframes=2", "scales.tiny.model.generator=table1"])
     return cell_config(raw, "proposed", "none")
 
 

@@ -46,7 +46,9 @@ def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
 
 def test_deblur_projection_makes_the_subframes_average_to_the_input(tmp_path, repo, examples, monkeypatch):
     monkeypatch.chdir(repo)
-    ckpt = random_checkpoint(tmp_path / "final.pt", repo)
+    # Table 1's generator: untrained, its sub-frames are far from re-blurring to the input (the cpu scale's
+    # generators start from the input itself)
+    ckpt = random_checkpoint(tmp_path / "final.pt", repo, generator="table1")
     image = np.asarray(Image.open(examples / "im.png").convert("RGB"), np.float64)
     errors = {}
     for flag in ([], ["--projection"]):

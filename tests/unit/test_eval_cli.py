@@ -19,12 +19,13 @@ from test_eval_loaders import write_sequence
 torch.set_num_threads(1)
 
 
-def random_checkpoint(path: Path, repo: Path) -> Path:
-    """A checkpoint in the trainer's format holding a randomly initialised tiny-scale generator."""
+def random_checkpoint(path: Path, repo: Path, generator: str | None = None) -> Path:
+    """A checkpoint in the trainer's format holding a randomly initialised tiny-scale generator (the tiny scale's
+    ``model.generator`` unless ``generator`` names another)."""
     from defmo.models import build_generator
     from defmo.training.checkpoint import FORMAT
 
-    cfg = load(repo / "params.yaml", "tiny")
+    cfg = load(repo / "params.yaml", "tiny", [f"model.generator={generator}"] if generator else [])
     torch.manual_seed(0)
     gen = build_generator(cfg)
     payload = {"format": FORMAT, "trainer": {"nets": {"generator": gen.state_dict()}}, "cfg": cfg, "extra": {}}

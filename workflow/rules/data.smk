@@ -52,7 +52,7 @@ rule render_benchmark:
     params:
         cli=CLI,
         cfg=CFG["bench_data"],
-        exposure=CFG["data"]["exposure_samples"], # renders per high-speed frame (continuous exposure)
+        exposure=CFG["data"]["exposure_samples"],  # renders per high-speed frame (continuous exposure)
         sources=DATA_SOURCES,
         seed=CFG["seed"],
     shell:
