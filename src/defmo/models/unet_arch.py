@@ -116,14 +116,8 @@ class UNetDecoder(nn.Module):
         return self.head(x)
 
 
-class UNetGenerator(nn.Module):
-    """Blurred image + background -> N sharp RGBA sub-frames, with the :class:`~defmo.models.generator.Generator`
-    interface.
-
-    Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
-    ``(B, T, 4, H, W)`` in [0, 1]; the "latent" returned beside them (for L_L) is the stride-16 feature map
-    ``(B, K, H/16, W/16)``.
-    """
+class _UNetBase(nn.Module):
+    """The encoder and decoder both cpu-scale generators share, with the generator interface around them."""
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none") -> None:
         super().__init__()
@@ -143,6 +137,22 @@ class UNetGenerator(nn.Module):
         """``(B, 6, H, W)`` -> the stride-16 features ``(B, K, H/16, W/16)`` (the latent of L_L)."""
         return self.encoder(x)[-1]
 
+    def forward_loop(self, image: torch.Tensor, background: torch.Tensor,
+                     times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As ``forward``, one call per time step (a throughput reference)."""
+        outs = [self.forward(image, background, t.view(1)) for t in times]
+        return torch.cat([o[0] for o in outs], dim=1), outs[0][1]
+
+
+class UNetGenerator(_UNetBase):
+    """Blurred image + background -> N sharp RGBA sub-frames, with the :class:`~defmo.models.generator.Generator`
+    interface.
+
+    Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
+    ``(B, T, 4, H, W)`` in [0, 1]; the "latent" returned beside them (for L_L) is the stride-16 feature map
+    ``(B, K, H/16, W/16)``.
+    """
+
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""
@@ -156,14 +166,9 @@ class UNetGenerator(nn.Module):
         alpha = torch.sigmoid(logits[:, :, 3:] + ALPHA_BIAS)
         return torch.cat((rgb, alpha), dim=2), feats[-1]
 
-    def forward_loop(self, image: torch.Tensor, background: torch.Tensor,
-                     times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """As :meth:`forward`, one decoder call per time step (a throughput reference)."""
-        outs = [self.forward(image, background, t.view(1)) for t in times]
-        return torch.cat([o[0] for o in outs], dim=1), outs[0][1]
 
 
-class StreakGenerator(nn.Module):
+class StreakGenerator(_UNetBase):
     """The object at time t as the part of its swept streak that lies inside a window moving along the streak.
 
     A fast-moving object's long exposure is a streak: the region the object sweeps. The U-Net decoder runs once
@@ -180,26 +185,11 @@ class StreakGenerator(nn.Module):
     """
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none", alpha_bias: float = 0.0) -> None:
-        super().__init__()
-        self.encoder = UNetEncoder(encoder, pretrained)
-        self.decoder = UNetDecoder(self.encoder.channels)
+        super().__init__(encoder, pretrained)
         self.extent = nn.Linear(self.encoder.channels[-1], 2)
         nn.init.zeros_(self.extent.weight)
         nn.init.constant_(self.extent.bias, EXTENT_INIT)
         self.alpha_bias = alpha_bias
-
-    @property
-    def latent_channels(self) -> int:
-        return self.encoder.channels[-1]
-
-    def set_gradient_checkpointing(self, on: bool) -> None:
-        """Checkpoint each encoder stage and each decoder block."""
-        self.encoder.checkpointing = bool(on)
-        self.decoder.checkpointing = bool(on)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 6, H, W)`` -> the stride-16 features ``(B, K, H/16, W/16)`` (the latent of L_L)."""
-        return self.encoder(x)[-1]
 
     def streak(self, image: torch.Tensor, background: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list]:
         """The streak's RGBA ``(B, 4, H, W)`` in [0, 1], the extent logits ``(B, 2)`` and the encoder's features."""
@@ -220,11 +210,6 @@ class StreakGenerator(nn.Module):
                             (rgba[:, None, 3] * gates).unsqueeze(2)), dim=2)
         return frames, feats[-1]
 
-    def forward_loop(self, image: torch.Tensor, background: torch.Tensor,
-                     times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """As :meth:`forward`, one window per call (a throughput reference)."""
-        outs = [self.forward(image, background, t.view(1)) for t in times]
-        return torch.cat([o[0] for o in outs], dim=1), outs[0][1]
 
 
 def _grid(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
