@@ -1,17 +1,13 @@
-"""A fast-learning generator for small machines: ResNet encoder + time-conditioned U-Net decoder, output
-relative to the input image.
+"""Fast-learning generators for small machines (``model.generator``): a ResNet encoder whose features at strides
+2, 4, 8 and 16 (and the input pair at stride 1) feed a U-Net decoder through skip connections, with the output
+parameterised relative to the input image, ``F = sigmoid(logit(I) + d)``.
 
-Table 1's renderer decodes all appearance from the stride-16 latent; this one feeds the encoder's features at
-strides 2, 4, 8 and 16 (and the input pair at stride 1) through skip connections into a decoder that runs on
-time folded into the batch, with the time ``t`` given to every decoder block twice: as a constant input
-channel and as a per-channel scale and shift (FiLM) of the block's output. The output is parameterised
-relative to the input image:
-
-    F_t = sigmoid(logit(I) + d_t),    M_t = sigmoid(a_t + ALPHA_BIAS),
-
-with the output convolution zero-initialised, so that the untrained network returns the input image at every
-time step (``F_t = I``, ``M_t = sigmoid(ALPHA_BIAS)``, composite ``~ I``: the Image baseline) and training
-starts from the best static answer instead of noise.
+- :class:`UNetGenerator` (``unet``): the decoder runs on time folded into the batch, ``t`` given to every block
+  as an input channel and as a per-channel scale and shift (FiLM); alpha ``M_t = sigmoid(a_t + ALPHA_BIAS)``
+  with the output convolution zero-initialised, so that the untrained network returns the input at every time
+  step (composite ``~ I``: the Image baseline).
+- :class:`StreakGenerator` (``streak``, the cpu scale's): the decoder runs once per sample and returns the
+  object's streak; sub-frame t is the streak inside a window moving along the streak's principal axis.
 """
 
 from __future__ import annotations
@@ -34,6 +30,14 @@ DIFF_SCALE = 0.1
 TAU = 1.0
 EXTENT_INIT = 0.0
 SKIP_CHANNELS = {"resnet18": (64, 64, 128, 256, 512), "resnet50": (64, 256, 512, 1024, 2048)}
+
+
+def relative_rgba(logits: torch.Tensor, image: torch.Tensor, alpha_bias: float) -> torch.Tensor:
+    """RGBA in [0, 1] from logits ``(..., 4, H, W)`` relative to ``image`` (broadcastable to ``(..., 3, H, W)``):
+    ``sigmoid(logit(I) + d)`` and ``sigmoid(a + alpha_bias)``."""
+    base = torch.logit(image.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)).to(logits.dtype)
+    return torch.cat((torch.sigmoid(base + logits[..., :3, :, :]), torch.sigmoid(logits[..., 3:, :, :] + alpha_bias)),
+                     dim=-3)
 
 
 class FiLMBlock(nn.Module):
@@ -161,10 +165,7 @@ class UNetGenerator(_UNetBase):
         logits = self.decoder(feats, pair, times)
         batch, steps = image.shape[0], times.shape[0]
         logits = logits.view(batch, steps, 4, *image.shape[-2:])
-        base = torch.logit(image.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)).unsqueeze(1).to(logits.dtype)
-        rgb = torch.sigmoid(base + logits[:, :, :3])
-        alpha = torch.sigmoid(logits[:, :, 3:] + ALPHA_BIAS)
-        return torch.cat((rgb, alpha), dim=2), feats[-1]
+        return relative_rgba(logits, image.unsqueeze(1), ALPHA_BIAS), feats[-1]
 
 
 
@@ -196,9 +197,7 @@ class StreakGenerator(_UNetBase):
         pair = torch.cat((image, background), dim=1)
         feats = self.encoder(pair)
         logits = self.decoder(feats, pair, torch.full((1,), 0.5, device=image.device))
-        base = torch.logit(image.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)).to(logits.dtype)
-        rgba = torch.cat((torch.sigmoid(base + logits[:, :3]), torch.sigmoid(logits[:, 3:] + self.alpha_bias)), dim=1)
-        return rgba, self.extent(feats[-1].mean(dim=(2, 3))), feats
+        return relative_rgba(logits, image, self.alpha_bias), self.extent(feats[-1].mean(dim=(2, 3))), feats
 
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
