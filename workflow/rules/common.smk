@@ -28,18 +28,18 @@ def curve_inputs(wildcards):
 import os
 
 from defmo.evaluation.loaders import PUBLISHED
+from defmo.evaluation.outputs import is_quoted, variant_path
 
 EVAL = CFG["eval"]
 EVAL_METHODS = EVAL["methods"]
-# "original" without published weights is the paper's numbers, quoted: no data, no model, no figure row.
-EVAL_QUOTED = (
-    ["original"]
-    if "original" in EVAL_METHODS and EVAL["original_weights"] is None
-    else []
-)
+# A quoted method (the paper's numbers) has no data, no model, no window variants and no figure row.
+EVAL_QUOTED = [m for m in EVAL_METHODS if is_quoted(m, CFG)]
 EVAL_COMPUTED = [m for m in EVAL_METHODS if m not in EVAL_QUOTED]
 EVAL_TRAINED = [m for m in EVAL_COMPUTED if m in APPROACHES]
 EVAL_WINDOWS = EVAL["background_variants"]
+# An evaluation record of the main background window, and of window {window} (eval.background_variants).
+EVAL_RECORD = "results/metrics/eval/{dataset}/{method}.json"
+EVAL_VARIANT = variant_path(EVAL_RECORD, "{window}")
 DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
 EXAMPLES = EVAL["real_examples"]
 
@@ -67,11 +67,11 @@ def eval_checkpoint_arg(wildcards, input):
 
 
 def eval_metrics(dataset):
-    main = expand("results/metrics/eval/{d}/{m}.json", d=dataset, m=EVAL_METHODS)
+    main = expand(EVAL_RECORD, dataset=dataset, method=EVAL_METHODS)
     variants = expand(
-        "results/metrics/eval/{d}/{m}_w{w}.json",
-        d=dataset,
-        m=EVAL_COMPUTED,
-        w=EVAL_WINDOWS,
+        EVAL_VARIANT,
+        dataset=dataset,
+        method=EVAL_COMPUTED,
+        window=EVAL_WINDOWS,
     )
     return main + variants

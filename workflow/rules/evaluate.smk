@@ -10,7 +10,7 @@ rule evaluate_method:
         csv="results/plots/eval/{dataset}/{method}.csv",
         sample="results/plots/eval/{dataset}/{method}_sample.npz",
         variants=expand(
-            "results/{kind}/eval/{{dataset}}/{{method}}_w{w}.{ext}",
+            variant_path("results/{kind}/eval/{{dataset}}/{{method}}.{ext}", "{w}"),
             zip,
             kind=["metrics", "plots"] * len(EVAL_WINDOWS),
             w=[w for w in EVAL_WINDOWS for _ in (0, 1)],

@@ -12,21 +12,10 @@ REPORT_FIGURES = [
     "results/figures/memory.png",
     "results/figures/deblur_real.png",
 ]
-# Evaluation records: the main background window, then each eval.background_variants window (not for the
-# quoted "original", which has no variants).
-REPORT_EVALS = expand(
-    "results/metrics/eval/{dataset}/{method}.json",
-    dataset=DATASETS,
-    method=CFG["eval"]["methods"],
-) + expand(
-    "results/metrics/eval/{dataset}/{method}_w{window}.json",
-    dataset=DATASETS,
-    method=[
-        m
-        for m in CFG["eval"]["methods"]
-        if m != "original" or CFG["eval"]["original_weights"] is not None
-    ],
-    window=CFG["eval"]["background_variants"],
+# Evaluation records: the main background window, then each eval.background_variants window (not for a
+# quoted method, which has no variants).
+REPORT_EVALS = expand(EVAL_RECORD, dataset=DATASETS, method=EVAL_METHODS) + expand(
+    EVAL_VARIANT, dataset=DATASETS, method=EVAL_COMPUTED, window=EVAL_WINDOWS
 )
 # Performance notes are committed by the bench-* verbs, not built here: include those present.
 REPORT_NOTES = sorted(glob("results/benchmarks/*.md"))

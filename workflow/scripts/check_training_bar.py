@@ -32,6 +32,7 @@ from pathlib import Path
 
 from defmo import config
 from defmo.errors import UserError
+from defmo.evaluation.outputs import variant_path
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")
 GOAL_DB = 1.0
@@ -61,9 +62,8 @@ def main_window(root: Path) -> int:
 
 def eval_path(root: Path, dataset: str, method: str, window: int, main: int) -> Path:
     """Where ``evaluate`` writes ``method`` on ``dataset``: ``<method>.json`` for the main window, else the
-    ``<method>_w<window>.json`` variant (as ``defmo.evaluation.cli.variant_path``)."""
-    name = f"{method}.json" if window == main else f"{method}_w{window}.json"
-    return root / "results" / "metrics" / "eval" / dataset / name
+    ``<method>_w<window>.json`` variant."""
+    return variant_path(root / "results" / "metrics" / "eval" / dataset / f"{method}.json", window, main)
 
 
 def wall_seconds(root: Path, approach: str, metrics: dict) -> tuple[float, str]:

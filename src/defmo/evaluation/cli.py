@@ -22,6 +22,7 @@ from tqdm import tqdm
 from defmo.errors import UserError
 from defmo.evaluation import methods, table
 from defmo.evaluation.loaders import load_dataset
+from defmo.evaluation.outputs import is_quoted, variant_path
 from defmo.evaluation.protocol import evaluate_sequence, summarize
 from defmo.reporting.table_io import to_csv
 from defmo.utils.io import atomic_path, write_json, write_text
@@ -44,11 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", type=Path, help="Table 3 stem, e.g. results/tables/table3 (with --aggregate)")
 
 
-def variant_path(path: Path, window: int) -> Path:
-    """``a/b.json`` -> ``a/b_w5.json``: where the run with background window 5 goes."""
-    return path.with_name(f"{path.stem}_w{window}{path.suffix}")
-
-
 def build_method(name: str, checkpoint: Path | None, cfg: dict):
     """The callable for ``name`` (see :mod:`defmo.evaluation.methods`) and a device label; None when quoted."""
     if name == "image":
@@ -56,9 +52,9 @@ def build_method(name: str, checkpoint: Path | None, cfg: dict):
     if name == "background":
         return methods.background_method, "none"
     device = resolve_device(cfg)
+    if is_quoted(name, cfg):
+        return None, "none"
     if name == "original":
-        if cfg["eval"]["original_weights"] is None:
-            return None, "none"
         from defmo.models.original import load_original
 
         model = load_original(cfg["eval"]["original_weights"], device)
@@ -105,15 +101,16 @@ def _record(args, cfg: dict, summary: dict, window: int, device: str) -> dict:
     return record
 
 
-def _check_args(args) -> None:
-    keys = ("dataset", "method", "output") if args.method == "original" else ("dataset", "data", "method", "output", "csv")
+def _check_args(args, cfg: dict) -> None:
+    quoted = is_quoted(args.method, cfg)
+    keys = ("dataset", "method", "output") if quoted else ("dataset", "data", "method", "output", "csv")
     for key in keys:
         if getattr(args, key) is None:
             raise UserError(f"evaluate: --{key} is required (or use --aggregate with --inputs and --table)")
 
 
 def evaluate(args, cfg: dict) -> int:
-    _check_args(args)
+    _check_args(args, cfg)
     method, device = build_method(args.method, args.checkpoint, cfg)
     windows = [cfg["eval"]["background_window"], *cfg["eval"]["background_variants"]]
     if method is None:  # quoted numbers: one record, no window variants, CSV or sample
