@@ -9,7 +9,8 @@ from torch import nn
 
 from defmo.config import load
 from defmo.profiling import runner, samplers
-from defmo.profiling.cell import cell_config, random_batch
+from defmo.profiling.cell import cell_config
+from defmo.utils.bench import random_batch
 
 pytestmark = pytest.mark.gpu
 MIB = 1024**2

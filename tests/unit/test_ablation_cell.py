@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from defmo.config import load
-from defmo.profiling import cell, samplers
+from defmo.profiling import cell
+from defmo.utils.bench import cpu_name, random_batch
 from test_ablation_samplers import FakeNvml  # same folder (pytest prepends it to sys.path)
 
 MIB = 1024**2
@@ -47,7 +48,7 @@ def test_technique_switches_and_cell_config(cfg):
 
 
 def test_random_batch_contract():
-    b = cell.random_batch(2, 5, 32, torch.device("cpu"))
+    b = random_batch(2, 5, 32, torch.device("cpu"))
     assert set(b) == {"image", "background", "image2", "background2", "frames"}
     assert b["image"].shape == (2, 3, 32, 32) and b["frames"].shape == (2, 5, 4, 32, 32)
     assert all(v.dtype == torch.float32 and 0 <= float(v.min()) and float(v.max()) <= 1 for v in b.values())
@@ -65,7 +66,7 @@ def test_cpu_cell_measures_peak_rss_above_idle(cfg):
     assert calls == [("proposed", True, False, cfg["ablation"]["batch_size"])]
     assert 90.0 <= rec["peak_minus_idle_mib"] <= 300.0
     assert rec["device_type"] == "cpu" and rec["sampler"] == "rss"
-    assert rec["memory_label"].startswith("CPU memory (peak RSS), ") and samplers.cpu_name() in rec["memory_label"]
+    assert rec["memory_label"].startswith("CPU memory (peak RSS), ") and cpu_name() in rec["memory_label"]
     assert len(rec["step_times_s"]) == cfg["ablation"]["steps"]
     assert rec["median_step_s"] >= 0.03
     assert rec["losses"] == {"total": 1.5, "F": 0.25}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from defmo.profiling import samplers
+from defmo.utils import bench
 
 MIB = 1024**2
 
@@ -38,7 +39,7 @@ class FakeNvml:
 
 def test_peak_sampler_keeps_the_maximum_of_a_scripted_reader():
     values = iter([5.0, 7.0, 42.0, 3.0] + [1.0] * 10_000)
-    with samplers.PeakSampler(lambda: next(values), 0.001) as s:
+    with bench.PeakSampler(lambda: next(values), 0.001) as s:
         time.sleep(0.05)
     assert s.peak == 42.0
     assert s.samples >= 4
@@ -54,15 +55,15 @@ def test_peak_sampler_reraises_a_reader_error_instead_of_a_low_peak():
         return 1.0
 
     with pytest.raises(OSError, match="went away"):
-        with samplers.PeakSampler(reader, 0.001):
+        with bench.PeakSampler(reader, 0.001):
             time.sleep(0.05)
 
 
 def test_rss_sampler_sees_a_short_lived_allocation():
     """A 128 MiB array touched and freed between two polls is still seen (polling + kernel VmHWM)."""
     reset = samplers.reset_peak_rss()
-    idle = samplers.rss_reader()()
-    with samplers.PeakSampler(samplers.rss_reader(), 0.5) as s:
+    idle = bench.rss_reader()()
+    with bench.PeakSampler(bench.rss_reader(), 0.5) as s:
         block = np.ones(128 * MIB // 8)  # float64: 128 MiB, every page written
         del block
     peak = max(s.peak, samplers.kernel_peak_rss() if reset else 0.0)
@@ -125,5 +126,5 @@ def test_gpu_reader_without_nvml_and_nvidia_smi_is_unavailable(monkeypatch):
 
 
 def test_cpu_name_is_a_real_name():
-    name = samplers.cpu_name()
+    name = bench.cpu_name()
     assert isinstance(name, str) and name and name != "unknown CPU"

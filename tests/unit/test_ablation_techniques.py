@@ -14,8 +14,9 @@ from torch import nn
 
 from defmo.config import load
 from defmo.models.renderer_arch import SPLIT
-from defmo.profiling.cell import cell_config, random_batch
+from defmo.profiling.cell import cell_config
 from defmo.training.trainer import Trainer
+from defmo.utils.bench import random_batch
 
 CPU = torch.device("cpu")
 

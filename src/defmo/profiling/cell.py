@@ -3,7 +3,7 @@
 A cell is ``(approach, technique)``; the technique switches gradient checkpointing (GC) and mixed precision
 (MP). :func:`measure_cell` takes the idle reading *before* the trainer (and its models) is built, then runs
 ``ablation.steps`` training steps (``Trainer.train_step``: one generator step plus the approach's D_S / D_T
-steps) on a random batch while a :class:`~defmo.profiling.samplers.PeakSampler` polls memory:
+steps) on a random batch while a :class:`~defmo.utils.bench.PeakSampler` polls memory:
 
 - CUDA: used device memory through NVML (or ``nvidia-smi``) minus the idle reading, plus
   ``torch.cuda.max_memory_allocated`` / ``max_memory_reserved``;
@@ -26,9 +26,9 @@ import torch
 from tqdm import tqdm
 
 from defmo.profiling import samplers
+from defmo.utils.bench import MIB, PeakSampler, cpu_name, random_batch, rss_reader
 
 log = logging.getLogger(__name__)
-MIB = 1024.0**2
 # technique -> (gradient checkpointing, mixed precision)
 TECHNIQUES = {"none": (False, False), "gc": (True, False), "mp": (False, True), "gc+mp": (True, True)}
 MEASURE_ERRORS = (torch.OutOfMemoryError, MemoryError, samplers.SamplerUnavailable, RuntimeError)
@@ -55,17 +55,6 @@ def cell_config(cfg: dict, approach: str, technique: str) -> dict:
     return out
 
 
-def random_batch(batch: int, n: int, size: int, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A training batch of uniform noise, float32 in [0, 1] (content does not change memory).
-
-    Keys: image, background, image2, background2 ``(B, 3, H, W)``; frames ``(B, N, 4, H, W)``.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    out = {k: torch.rand(batch, 3, size, size, generator=gen) for k in ("image", "background", "image2", "background2")}
-    out["frames"] = torch.rand(batch, n, 4, size, size, generator=gen)
-    return {k: v.to(device) for k, v in out.items()}
-
-
 class CpuProbe:
     """Peak resident memory of this process (MiB) minus its idle baseline."""
 
@@ -73,9 +62,9 @@ class CpuProbe:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.reader = samplers.rss_reader()
+        self.reader = rss_reader()
         self.sampler_name = "rss"
-        self.device_name = samplers.cpu_name()
+        self.device_name = cpu_name()
         self.memory_label = f"CPU memory (peak RSS), {self.device_name}"
         self._kernel_peak = False
 
@@ -86,7 +75,7 @@ class CpuProbe:
     def start(self) -> None:
         """Nothing to reset on CPU (the kernel counter was reset by :meth:`idle`)."""
 
-    def finish(self, sampler: samplers.PeakSampler) -> dict:
+    def finish(self, sampler: PeakSampler) -> dict:
         peak = sampler.peak
         hwm = samplers.kernel_peak_rss() if self._kernel_peak else None
         if hwm is not None:
@@ -115,7 +104,7 @@ class CudaProbe:
         self.memory_label = f"GPU memory ({self.sampler_name}), {self.device_name}"
         torch.cuda.reset_peak_memory_stats(self.device)
 
-    def finish(self, sampler: samplers.PeakSampler) -> dict:
+    def finish(self, sampler: PeakSampler) -> dict:
         torch.cuda.synchronize(self.device)
         return {
             "peak_mib": sampler.peak,
@@ -162,7 +151,7 @@ def _measure(cfg: dict, approach: str, technique: str, device: torch.device, pro
     abl = cfg["ablation"]
     gc, mp = TECHNIQUES[technique]
     idle = probe.idle()
-    with samplers.PeakSampler(probe.reader, abl["sample_interval_s"]) as sampler:
+    with PeakSampler(probe.reader, abl["sample_interval_s"]) as sampler:
         probe.start()
         trainer = factory(cell_config(cfg, approach, technique), approach, device, gc, mp)
         batch = random_batch(abl["batch_size"], abl["n_subframes"], abl["resolution"], device, cfg["seed"])

@@ -1,15 +1,15 @@
-"""Memory readers and a background peak sampler.
+"""GPU memory readers for the memory ablation, and the kernel's own peak RSS.
 
-A *reader* is a zero-argument callable returning the current memory use in MiB:
+A *reader* (:data:`defmo.utils.bench.Reader`) is a zero-argument callable returning the current memory use
+in MiB; :class:`defmo.utils.bench.PeakSampler` polls one on a daemon thread, so a short spike between two
+Python statements is still seen. Besides :func:`defmo.utils.bench.rss_reader` (CPU memory of a process):
 
-- :func:`rss_reader`: resident set size of this process (CPU memory, psutil);
 - :func:`nvml_reader`: used memory of one GPU through NVML (the library behind ``nvidia-smi``);
 - :func:`nvidia_smi_reader`: the same number parsed from ``nvidia-smi --query-gpu=memory.used``, the
   fallback when the NVML library cannot be loaded.
 
-:class:`PeakSampler` polls a reader on a daemon thread and keeps the maximum, so a short spike between two
-Python statements is still seen. A reader that cannot be built raises :class:`SamplerUnavailable`, which the
-cell records as its failure reason.
+A reader that cannot be built raises :class:`SamplerUnavailable`, which the cell records as its failure
+reason.
 """
 
 from __future__ import annotations
@@ -17,15 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import threading
 from pathlib import Path
-from typing import Callable
 
-import psutil
+from defmo.utils.bench import MIB, Reader
 
 log = logging.getLogger(__name__)
-MIB = 1024.0**2
-Reader = Callable[[], float]
 
 
 class SamplerUnavailable(RuntimeError):
@@ -33,12 +29,6 @@ class SamplerUnavailable(RuntimeError):
 
 
 # ----------------------------------------------------------------------------------------------- CPU
-def rss_reader(pid: int | None = None) -> Reader:
-    """Reader of the resident set size (MiB) of process ``pid`` (default: this process)."""
-    proc = psutil.Process(pid)
-    return lambda: proc.memory_info().rss / MIB
-
-
 def reset_peak_rss() -> bool:
     """Reset the kernel's peak-RSS counter (``VmHWM``) of this process; False where Linux does not allow it."""
     try:
@@ -57,19 +47,6 @@ def kernel_peak_rss() -> float | None:
     except OSError:
         return None
     return None
-
-
-def cpu_name() -> str:
-    """The processor's model name (``/proc/cpuinfo``), else :func:`platform.processor`."""
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 # ----------------------------------------------------------------------------------------------- GPU
@@ -146,46 +123,3 @@ def gpu_reader(cuda_index: int, nvml=None, runner=subprocess.run) -> tuple[Reade
             return nvidia_smi_reader(device_id, runner), "nvidia-smi"
         except SamplerUnavailable as second:
             raise SamplerUnavailable(f"no GPU memory reading: {first}; {second}") from second
-
-
-# ------------------------------------------------------------------------------------------- sampler
-class PeakSampler:
-    """Poll ``reader`` every ``interval_s`` seconds on a daemon thread, keeping the maximum (MiB).
-
-    Use as a context manager; ``peak`` and ``samples`` are final after exit. An exception raised by the
-    reader on the thread is re-raised on exit, so a broken reading never passes as a low peak.
-    """
-
-    def __init__(self, reader: Reader, interval_s: float) -> None:
-        self.reader = reader
-        self.interval_s = interval_s
-        self.peak = float("-inf")
-        self.samples = 0
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._loop, name="peak-sampler", daemon=True)
-
-    def _take(self) -> None:
-        self.peak = max(self.peak, float(self.reader()))
-        self.samples += 1
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._take()
-                self._stop.wait(self.interval_s)
-        except BaseException as exc:  # handed to the main thread in __exit__
-            self._error = exc
-
-    def __enter__(self) -> "PeakSampler":
-        self._take()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-        if self._error is None:
-            self._take()
-        if self._error is not None and exc_info[0] is None:
-            raise self._error

@@ -18,24 +18,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import psutil
 import torch
 
 from defmo.models import GENERATORS
 from defmo.reporting.table_io import to_markdown
 from defmo.training.trainer import Trainer, approach_weights
+from defmo.utils.bench import PeakSampler, cpu_name, random_batch, rss_reader
 from defmo.utils.io import write_json, write_text
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 TECHNIQUES = ("none", "gc", "mp", "gc+mp", "loop")
+RSS_INTERVAL_S = 0.005  # CPU peak memory: RSS polled every 5 ms
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,37 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model.generator options to measure (default: all)")
 
 
-def random_batch(cfg: dict, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """A training batch of the configured shape: images ``(B,3,H,W)``, frames ``(B,N,4,H,W)``, in [0, 1]."""
-    size, n = cfg["data"]["resolution"], cfg["data"]["n_subframes"]
-    batch = {k: torch.rand(batch_size, 3, size, size) for k in ("image", "background", "image2", "background2")}
-    batch["frames"] = torch.rand(batch_size, n, 4, size, size)
-    return {k: v.to(device) for k, v in batch.items()}
-
-
-class PeakRSS:
-    """Peak resident set size (bytes) of this process, sampled by a background thread."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.proc, self.interval, self.peak = psutil.Process(), interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> "PeakRSS":
-        self.peak = self.proc.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @contextmanager
 def peak_memory(device: torch.device) -> Iterator[dict]:
     """Yields a dict that holds ``peak_mb`` after the block (CUDA allocator peak, or sampled peak RSS)."""
@@ -92,9 +60,9 @@ def peak_memory(device: torch.device) -> Iterator[dict]:
         torch.cuda.synchronize(device)
         out["peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         return
-    with PeakRSS() as rss:
+    with PeakSampler(rss_reader(), RSS_INTERVAL_S) as rss:
         yield out
-    out["peak_mb"] = rss.peak / 2**20
+    out["peak_mb"] = rss.peak
 
 
 def _sync(device: torch.device) -> None:
@@ -106,7 +74,7 @@ def measure(cfg: dict, approach: str, technique: str, device: torch.device, batc
             steps: int, warmup: int) -> dict:
     """One cell: samples/s over ``steps`` timed training steps and the peak memory of the whole cell."""
     seed_everything(int(cfg["seed"]))
-    batch = random_batch(cfg, batch_size, device)
+    batch = random_batch(batch_size, cfg["data"]["n_subframes"], cfg["data"]["resolution"], device, seed=None)
     with peak_memory(device) as mem:
         trainer = Trainer(cfg, approach, device, "gc" in technique, "mp" in technique,
                           render_loop=technique == "loop")
@@ -125,17 +93,6 @@ def measure(cfg: dict, approach: str, technique: str, device: torch.device, batc
     log.info("%s / %s / %s: %.2f samples/s, %.0f MB peak", row["generator"], approach, technique,
              row["samples_per_s"], row["peak_mb"])
     return row
-
-
-def cpu_name() -> str:
-    """The processor's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_name(device: torch.device) -> str:
