@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from defmo.errors import UserError
+from defmo.reporting.quoted import TABLE5_RADON
 from defmo.reporting.quality import (
-    QUOTED,
     measure_all,
     measure_code,
     measure_tree,
@@ -112,7 +112,7 @@ def test_cli_writes_table5_and_metrics(repo, tree, tmp_path):
            "--files", str(out / "files.md"), "--metrics", str(out / "quality.json")]
     subprocess.run(cmd, check=True, capture_output=True, cwd=repo)
     rows = list(csv.DictReader((out / "table5.csv").open()))
-    assert [r["Code"] for r in rows] == ["this project (measured)", "other", "whole", *QUOTED]
+    assert [r["Code"] for r in rows] == ["this project (measured)", "other", "whole", *TABLE5_RADON]
     assert float(rows[0]["CC avg"]) == pytest.approx(21 / 6) and rows[1]["CC max"] == "2"
     assert rows[2]["CC max"] == "4" and float(rows[2]["CC avg"]) == pytest.approx(3)  # renderer/ counted: (2+4)/2
     assert all("quoted" in r["Source"] for r in rows[3:]) and "measured" in rows[0]["Source"]

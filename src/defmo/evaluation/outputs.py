@@ -1,4 +1,4 @@
-"""What an evaluation writes, for the ``evaluate`` verb, the Snakemake rules and the scripts that read it back.
+"""What an evaluation writes, for the ``evaluate`` verb, the Snakemake rules and the scripts reading it.
 
 - :func:`variant_path`: the file of the run with background window W is ``<stem>_w<W><suffix>`` next to the
   main window's file (``proposed.json`` -> ``proposed_w5.json``);

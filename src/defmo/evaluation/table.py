@@ -7,18 +7,13 @@ import logging
 from pathlib import Path
 
 from defmo.errors import UserError
+from defmo.reporting import quoted
 from defmo.reporting.table_io import write_table
 
 log = logging.getLogger(__name__)
 
 DATASET_LABELS = {"falling_objects": "Falling Objects", "tbd3d": "TbD-3D", "tbd": "TbD"}
 METRICS = (("tiou", "TIoU"), ("psnr", "PSNR"), ("ssim", "SSIM"), ("ms_per_frame", "time/frame [ms]"))
-# DeFMO's paper numbers as the report quotes them (Table 3), measured on the real datasets.
-QUOTED_ORIGINAL = {
-    "falling_objects": {"tiou": 0.703, "psnr": 26.80, "ssim": 0.752},
-    "tbd3d": {"tiou": 0.850, "psnr": 26.23, "ssim": 0.699},
-    "tbd": {"tiou": 0.583, "psnr": 25.54, "ssim": 0.599},
-}
 FIXED_LABELS = {"original": "DeFMO (original)", "image": "Image", "background": "Background", "defmo": "DeFMO (ours)"}
 ORDER = ("original", "image", "background", "defmo", "proposed")
 BASELINES = ("image", "background")
@@ -28,7 +23,7 @@ PROJECTED_KEYS = ("psnr", "ssim")
 
 def quoted_record(dataset: str, window: int) -> dict:
     """The metrics record of "DeFMO (original)" when only the paper's numbers are available."""
-    record = dict(QUOTED_ORIGINAL[dataset], seconds_per_frame=None, frames=None, sequences=None)
+    record = dict(quoted.TABLE3_ORIGINAL[dataset], seconds_per_frame=None, frames=None, sequences=None)
     record.update(dataset=dataset, method="original", background_window=window, data_source="real")
     record.update(quoted=True, device="none")
     return record
@@ -126,7 +121,8 @@ def _caption(records: list[dict], cfg: dict) -> str:
     return (
         "Evaluation on the FMO deblurring benchmark "
         f"(data: {', '.join(sources) or 'n/a'}; background: running median of "
-        f"{cfg['eval']['background_window']} frames, columns marked w=W use a window of W, as the report used 5). "
+        f"{cfg['eval']['background_window']} frames, columns marked w=W use a window of W, as the report used "
+        f"{quoted.BACKGROUND_WINDOW}). "
         f"Trained models: generator '{cfg['model']['generator']}' ({GENERATOR_NAMES[cfg['model']['generator']]}). "
         "[quoted]: DeFMO's paper numbers on the real datasets, as the report quotes them (no weights given in "
         "eval.original_weights). TIoU n/a: the method returns no trajectory. + proj.: the same sub-frames after "

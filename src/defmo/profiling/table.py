@@ -11,19 +11,13 @@ import math
 from pathlib import Path
 
 from defmo.errors import UserError
+from defmo.reporting.quoted import TABLE4_MIB, TABLE4_SETUP
 from defmo.reporting.table_io import to_csv, to_latex, to_markdown
 from defmo.utils.io import write_json, write_text
 
 APPROACH_LABELS = {"defmo": "DeFMO", "defmo+ds": "+D_S", "defmo+dt": "+D_T", "proposed": "+D_S+D_T"}
 TECHNIQUE_LABELS = {"none": "None", "gc": "Gradient checkpointing (GC)", "mp": "Mixed precision (MP)",
                     "gc+mp": "GC + MP"}
-# Report Table 4 (MiB, one NVIDIA GeForce GPU with 11 GiB, batch 5, two gradient steps): quoted, not measured.
-QUOTED_MIB = {
-    "none": {"defmo": 2413, "defmo+ds": 6351, "defmo+dt": 6211, "proposed": 10023},
-    "gc": {"defmo": 2121, "defmo+ds": 5933, "defmo+dt": 5965, "proposed": 9803},
-    "mp": {"defmo": 1807, "defmo+ds": 4003, "defmo+dt": 3997, "proposed": 6073},
-    "gc+mp": {"defmo": 1667, "defmo+ds": 3909, "defmo+dt": 3835, "proposed": 5991},
-}
 PLOT_COLUMNS = ["approach", "technique", "approach_label", "technique_label", "status", "peak_mib",
                 "max_allocated_mib", "max_reserved_mib", "median_step_s", "quoted_mib", "device_name",
                 "memory_label", "reason"]
@@ -77,7 +71,7 @@ def table_rows(records: list[dict], cfg: dict) -> tuple[list[str], list[list]]:
             rows.append([block, TECHNIQUE_LABELS.get(t, t)] + [_value(cells.get((a, t)), key) for a in approaches])
     for t in techniques:
         rows.append(["peak memory MiB (quoted, report)", TECHNIQUE_LABELS.get(t, t)]
-                    + [QUOTED_MIB.get(t, {}).get(a) for a in approaches])
+                    + [TABLE4_MIB.get(t, {}).get(a) for a in approaches])
     return header, rows
 
 
@@ -119,7 +113,7 @@ def caption(setup: dict) -> str:
         f"median step time, batch {setup['batch_size']}, {setup['steps']} steps, "
         f"{setup['resolution']}x{setup['resolution']}, N = {setup['n_subframes']}; measured as "
         f"{setup['memory_label']}. The quoted block is the report's Table 4 "
-        f"(one NVIDIA GeForce GPU with 11 GiB, 128x128, N = 24, batch 5), copied, not measured here."
+        f"({TABLE4_SETUP}), copied, not measured here."
     )
 
 
@@ -130,8 +124,8 @@ def reduction_note(records: list[dict], cfg: dict) -> str:
     for t in [t for t in TECHNIQUE_LABELS if t != "none" and any(t in v for v in red.values())]:
         parts = []
         for a, by_t in red.items():
-            quoted = QUOTED_MIB.get(t, {}).get(a)
-            ref = f" (report {100 * (1 - quoted / QUOTED_MIB['none'][a]):.1f}%)" if quoted else ""
+            quoted = TABLE4_MIB.get(t, {}).get(a)
+            ref = f" (report {100 * (1 - quoted / TABLE4_MIB['none'][a]):.1f}%)" if quoted else ""
             parts.append(f"{APPROACH_LABELS.get(a, a)} {_pct(by_t.get(t))}{ref}")
         lines.append(f"- {TECHNIQUE_LABELS[t]} lowers the measured peak vs None by: " + "; ".join(parts))
     return "\n".join(lines)
@@ -169,7 +163,7 @@ def plot_rows(records: list[dict], cfg: dict) -> list[list]:
             rows.append([a, t, APPROACH_LABELS.get(a, a), TECHNIQUE_LABELS.get(t, t), r["status"],
                          _value(r, "peak_minus_idle_mib"), _value(r, "max_allocated_mib"),
                          _value(r, "max_reserved_mib"), _value(r, "median_step_s"),
-                         QUOTED_MIB.get(t, {}).get(a), r.get("device_name"), r.get("memory_label"), r.get("reason")])
+                         TABLE4_MIB.get(t, {}).get(a), r.get("device_name"), r.get("memory_label"), r.get("reason")])
     return rows
 
 

@@ -27,6 +27,7 @@ from radon.raw import analyze
 from tqdm import tqdm
 
 from defmo.errors import UserError
+from defmo.reporting.quoted import TABLE5_RADON
 from defmo.reporting.table_io import to_markdown, write_table
 from defmo.utils.io import write_json, write_text
 
@@ -36,11 +37,6 @@ METRICS = ("cc_avg", "cc_max", "difficulty_avg", "difficulty_max", "bugs_avg", "
 HEADER = ["Code", "CC avg", "CC max", "Difficulty avg", "Difficulty max", "Bugs avg", "Bugs max", "MI avg",
           "MI min", "Source"]
 QUOTED_SOURCE = "quoted from the report (Table 5)"
-# The report's Table 5 (numbers in spec/defmo.md), reproduced there with Radon 6.0.1.
-QUOTED = {
-    "original DeFMO @30c5af8 [quoted]": (4.647, 78, 7.030, 13.852, 0.480, 2.228, 44.89, 8.19),
-    "report's refactor @cc4a281 [quoted]": (3.349, 15, 5.149, 9.960, 0.209, 0.589, 48.86, 23.24),
-}
 
 
 @dataclass(frozen=True)
@@ -160,7 +156,7 @@ def offenders(files: list[FileMetrics], max_cc: int, min_mi: float) -> tuple[lis
 def table5_rows(measured: dict[str, dict[str, float]], sources: dict[str, str]) -> list[list]:
     """Rows of Table 5: measured entries first (``sources`` says where each came from), then the quoted ones."""
     rows = [[name, *(summary[m] for m in METRICS), sources[name]] for name, summary in measured.items()]
-    rows += [[name, *values, QUOTED_SOURCE] for name, values in QUOTED.items()]
+    rows += [[name, *values, QUOTED_SOURCE] for name, values in TABLE5_RADON.items()]
     return rows
 
 
