@@ -76,7 +76,7 @@ rule figure_memory:
     output:
         report(
             "results/figures/memory.png",
-            caption="../report/memory.rst",
+            caption=f"{FIGURE_CAPTIONS}/memory.rst",
             category="Figures",
         ),
     log:

@@ -12,6 +12,8 @@ SCALE = CFG["scale"]
 CLI = f"python -m defmo --params params.yaml --scale {SCALE}"
 # The software of every rule (`snakemake --sdm conda` builds it; the default is the active .venv).
 ENV = "../../environment.yml"
+# Figure captions live in the package, which prints the same text under each figure of results/report.md.
+FIGURE_CAPTIONS = "../../src/defmo/reporting/captions"
 THREADS = CFG["threads"]
 APPROACHES = CFG["train"]["approaches"]
 DATASETS = list(CFG["eval"]["datasets"])

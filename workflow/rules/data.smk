@@ -65,7 +65,7 @@ rule figure_samples:
     output:
         report(
             "results/figures/samples_synthetic.png",
-            caption="../report/samples_synthetic.rst",
+            caption=f"{FIGURE_CAPTIONS}/samples_synthetic.rst",
             category="Figures",
         ),
     log:

@@ -92,7 +92,7 @@ rule figure_benchmark:
     output:
         report(
             "results/figures/benchmark_{dataset}.png",
-            caption="../report/benchmark.rst",
+            caption=f"{FIGURE_CAPTIONS}/benchmark.rst",
             category="Figures",
             subcategory="{dataset}",
         ),
@@ -121,7 +121,7 @@ rule deblur_real:
     output:
         figure=report(
             "results/figures/deblur_real.png",
-            caption="../report/deblur_real.rst",
+            caption=f"{FIGURE_CAPTIONS}/deblur_real.rst",
             category="Figures",
         ),
         folder=directory("results/deblur"),

@@ -47,7 +47,7 @@ rule figure_curves:
     output:
         report(
             "results/figures/training_curves{probe}.png",
-            caption="../report/training_curves.rst",
+            caption=f"{FIGURE_CAPTIONS}/training_curves.rst",
             category="Figures",
         ),
     log:

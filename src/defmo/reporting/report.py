@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 from defmo.errors import UserError
@@ -37,17 +38,17 @@ from defmo.utils.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
-FIGURE_TEXT = {
-    "samples_synthetic": "Synthetic training samples: blurred input I, background B and the ground-truth sharp "
-                         "sub-frames (RGB over alpha).",
-    "training_curves": "Training loss terms per step for each approach, and the validation PSNR over the steps "
-                       "against the Image and Background baselines.",
-    "benchmark": "Benchmark samples (as the report's Figures 4-6): input, ground truth and each method's "
-                 "sub-frames.",
-    "memory": "Peak training memory per approach and technique (Table 4 as bars).",
-    "deblur_real": "The `deblur` command on a real blurred frame (DeFMO's published example): sub-frames and "
-                   "trajectory. No ground truth exists for it.",
-}
+# Figure captions: one reStructuredText file per figure stem, also the caption of Snakemake's report.
+CAPTIONS = resources.files("defmo.reporting") / "captions"
+
+
+def figure_caption(stem: str) -> str:
+    """The caption of the figure ``stem`` (``captions/<stem>.rst``) as one Markdown line; without a caption
+    file, the stem in words."""
+    path = CAPTIONS / f"{stem}.rst"
+    if not path.is_file():
+        return stem.replace("_", " ")
+    return " ".join(path.read_text().split()).replace("``", "`")
 
 
 # ---------------------------------------------------------------- provenance
@@ -187,7 +188,7 @@ def figure_info(stem: str, ctx: Context, facts: dict) -> tuple[str, str, str]:
     if stem.startswith("benchmark_"):
         dataset = stem[len("benchmark_"):]
         source = ctx.cfg["eval"]["datasets"].get(dataset, "embedded")
-        return (f"{FIGURE_TEXT['benchmark']} Dataset: {dataset}.", facts["eval_devices"].get(dataset, "n/a"),
+        return (f"{figure_caption('benchmark')} Dataset: {dataset}.", facts["eval_devices"].get(dataset, "n/a"),
                 data_kind(source))
     table = {
         "samples_synthetic": ("n/a (rendering)", training_data(ctx.cfg)),
@@ -196,7 +197,7 @@ def figure_info(stem: str, ctx: Context, facts: dict) -> tuple[str, str, str]:
         "deblur_real": (ctx.device, "real (DeFMO's published example frame)"),
     }
     device, data = table.get(stem, ("n/a", "see the producing rule"))
-    return FIGURE_TEXT.get(stem, stem.replace("_", " ")), device, data
+    return figure_caption(stem), device, data
 
 
 def figure_reading(stem: str, ctx: Context, data: dict) -> str:
