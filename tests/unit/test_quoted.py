@@ -16,7 +16,7 @@ def test_findings_in_words_agree_with_the_quoted_table4():
     assert all(set(by_approach) == set(approaches) for by_approach in mib.values())
     mp_wins = sum(mib["mp"][a] < mib["gc"][a] for a in approaches)
     assert (mp_wins, len(approaches)) == (4, 4) and quoted.MP_BEATS_GC == "for all four"
-    assert readings._report_overhead() == "315% more (10023 vs 2413 MiB)"
+    assert quoted.discriminator_overhead() == "315% more (10023 vs 2413 MiB)"
 
 
 def test_table3_quotes_the_paper_record(repo):
