@@ -183,3 +183,33 @@ def test_network_estimate_keeps_the_bicubic_overshoot():
     method = methods.NetworkMethod(DiscNet(), (16, 16), oversample=1, device=torch.device("cpu"))
     est, _ = method(image, background, np.array([20, 30, 36, 50]), 4, 3, (6, 6))
     assert est.max() > 1.0 and est.min() < 0.0  # a white disc's edge on black, upsampled bicubically
+
+
+class ClearNet(torch.nn.Module):
+    """Every sub-frame fully transparent except an opaque grey square in the middle of the crop."""
+
+    def forward(self, image, background, times):
+        frames = torch.zeros(1, len(times), 4, *image.shape[-2:])
+        frames[:, :, :3, 6:10, 6:10] = 0.5
+        frames[:, :, 3, 6:10, 6:10] = 1.0
+        return frames, None
+
+
+def test_full_composite_keeps_the_background_detail_that_the_crop_composite_resizes_away():
+    """composite="full": where alpha is 0 at the network's size (and after the resize back) the estimate is the
+    full-resolution background, bit for bit; composite="crop" (the benchmark's wrapper) passes the whole crop
+    through the 16x16 network size and back, blurring a textured background."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (60, 80, 3))
+    background = image.copy()
+    box = np.array([20, 30, 36, 50])
+    crop_box = methods.network_box(box, 3, (16, 16), image.shape)
+    ests = {mode: methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), mode)(image, background, box, 2, 3, None)[0]
+            for mode in methods.COMPOSITES}
+    crop = (slice(None), slice(crop_box[0], crop_box[0] + 6), slice(crop_box[1], crop_box[1] + 6))  # alpha 0 there
+    np.testing.assert_array_equal(ests["full"][crop], np.repeat(background[None], 2, 0)[crop])
+    assert np.abs(ests["crop"][crop] - np.repeat(background[None], 2, 0)[crop]).mean() > 0.05
+    centre = (slice(None), (crop_box[0] + crop_box[2]) // 2, (crop_box[1] + crop_box[3]) // 2)
+    np.testing.assert_allclose(ests["full"][centre], 0.5, atol=1e-6)  # the opaque square, resized back
+    with pytest.raises(ValueError, match="composite"):
+        methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), "sharp")

@@ -9,15 +9,16 @@ import math
 import pytest
 import torch
 
-from defmo.data.blatting import composite
+from defmo.data.blatting import blat, composite
 from defmo.models import GENERATORS, build_generator, subframe_times
-from defmo.models.unet_arch import ALPHA_BIAS, StreakGenerator, UNetGenerator, streak_moments, window_gates
+from defmo.models.unet_arch import (ALPHA_BIAS, COVER_MIN, COVER_STEPS, DIFF_SCALE, STRETCH_INIT, StreakGenerator,
+                                    UNetGenerator, deblat_appearance, streak_moments, window_gates)
 
 torch.set_num_threads(1)
 
 
-def _cfg(generator: str) -> dict:
-    return {"model": {"generator": generator, "encoder": "resnet18", "pretrained": "none"}}
+def _cfg(generator: str, appearance: str = "image") -> dict:
+    return {"model": {"generator": generator, "appearance": appearance, "encoder": "resnet18", "pretrained": "none"}}
 
 
 def test_generator_option_builds_each_class():
@@ -25,10 +26,12 @@ def test_generator_option_builds_each_class():
         assert type(build_generator(_cfg(name))) is cls
 
 
-@pytest.mark.parametrize("name", ["unet", "streak"])
-def test_shapes_range_and_latent(name):
+@pytest.mark.parametrize("name,appearance", [("unet", "image"), ("streak", "image"), ("streak", "deblatted")])
+def test_shapes_range_and_latent(name, appearance):
+    """Also: one call per time step gives what one call for all gives (a sub-frame does not depend on which
+    other times are asked for, the deblatted coverage included)."""
     torch.manual_seed(0)
-    gen = build_generator(_cfg(name)).eval()
+    gen = build_generator(_cfg(name, appearance)).eval()
     image, background = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 32, 48)
     frames, latent = gen(image, background, subframe_times(5))
     assert frames.shape == (2, 5, 4, 32, 48) and latent.shape == (2, 512, 2, 3)
@@ -127,3 +130,73 @@ def test_checkpointing_keeps_outputs_and_gradients(name):
             torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=1e-4, msg=pname)
     for (bname, a), b in zip(plain.named_buffers(), ckpt.buffers()):
         torch.testing.assert_close(a, b, msg=bname)
+
+
+def test_deblat_appearance_inverts_the_blatting_equation():
+    """I = c F + (1 - c) B for a static appearance F covered a share c of the exposure: deblatting returns F
+    exactly where c >= COVER_MIN; below the floor it divides by COVER_MIN; the result stays in [0, 1]."""
+    gen = torch.Generator().manual_seed(0)
+    appearance, background = torch.rand(2, 3, 8, 8, generator=gen), torch.rand(2, 3, 8, 8, generator=gen)
+    cover = torch.rand(2, 8, 8, generator=gen) * 0.9 + 0.1
+    image = cover[:, None] * appearance + (1 - cover[:, None]) * background
+    torch.testing.assert_close(deblat_appearance(image, background, cover), appearance)
+    low = torch.full((1, 8, 8), COVER_MIN / 4)
+    out = deblat_appearance(image[:1], background[:1], low)
+    torch.testing.assert_close(out, (background[:1] + (image[:1] - background[:1]) / COVER_MIN).clamp(0, 1))
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_untrained_deblatted_streak_reblurs_to_the_input():
+    """Zero-initialised head (d = 0): the sub-frames on the coverage grid re-blur to I exactly wherever the
+    coverage is above its floor and the deblatted appearance needs no clipping; the image-relative streak
+    generator with the same weights does not (its appearance is I, so the object comes out faint)."""
+    torch.manual_seed(0)
+    gen = StreakGenerator(appearance="deblatted").eval()
+    image, background = torch.full((1, 3, 32, 32), 0.3), torch.full((1, 3, 32, 32), 0.3)
+    image[..., 13:19, 4:28] = 0.45  # a horizontal streak: object 0.75 over B 0.3 for ~0.33 of the exposure
+    times = torch.linspace(0.0, 1.0, COVER_STEPS)
+    with torch.no_grad():
+        frames, _ = gen(image, background, times)
+        logits, extent, _ = gen.streak(image, background)
+        alpha = torch.sigmoid(logits[:, 3])
+        weight = alpha * ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
+        cover = alpha * window_gates(weight, torch.sigmoid(extent), times).mean(dim=1)
+        raw = background + (image - background) / cover.clamp_min(COVER_MIN)[:, None]
+        ok = (cover >= COVER_MIN) & (raw > 0).all(dim=1) & (raw < 1).all(dim=1)
+        assert ok.sum() > 20
+        err = (blat(frames, background) - image).abs().amax(dim=1)
+        torch.testing.assert_close(err[ok], torch.zeros_like(err[ok]), atol=1e-5, rtol=0)
+        plain = StreakGenerator(appearance="image").eval()
+        plain.load_state_dict(gen.state_dict())
+        plain_err = (blat(plain(image, background, times)[0], background) - image).abs().amax(dim=1)
+        assert float(plain_err[ok].mean()) > 0.02
+
+
+def test_appearance_option_reaches_the_streak_generator():
+    assert build_generator(_cfg("streak", "deblatted")).appearance == "deblatted"
+    assert build_generator({"model": {"generator": "streak", "encoder": "resnet18", "pretrained": "none"}}).appearance == "image"
+    with pytest.raises(ValueError, match="appearance"):
+        StreakGenerator(appearance="sharp")
+
+
+def test_window_stretch_lengthens_the_streak_it_sweeps():
+    """A third fraction column s stretches the streak's length to (1 + s) sqrt(12 var): the window's centre then
+    travels (1 + s) l - 2h with h = fraction_0 (1 + s) l / 2, reaching s l / 2 further out at each end."""
+    weight = torch.zeros(1, 32, 48)
+    weight[0, 15:18, 14:35] = 1.0  # a bar centred at x = 24
+    _, _, length, _ = streak_moments(weight)
+    times = torch.tensor([0.0, 1.0])
+    plain = window_gates(weight, torch.tensor([[0.3, 0.5]]), times)
+    stretched = window_gates(weight, torch.tensor([[0.3, 0.5, 0.5]]), times)
+    xs = torch.arange(48.0)
+    for gates, scale in ((plain, 1.0), (stretched, 1.5)):
+        row = gates[0, :, 16]
+        centres = (row * xs).sum(dim=1) / row.sum(dim=1)
+        travel = scale * float(length) * (1 - 0.3)
+        torch.testing.assert_close(centres, torch.tensor([24.0 - travel / 2, 24.0 + travel / 2]), atol=0.05, rtol=0)
+
+
+def test_untrained_streak_stretch_is_the_documented_start():
+    gen = StreakGenerator()
+    torch.testing.assert_close(torch.sigmoid(gen.extent.bias[2]), torch.sigmoid(torch.tensor(STRETCH_INIT)))
+    assert 1.1 < 1 + float(torch.sigmoid(gen.extent.bias[2])) < 1.15

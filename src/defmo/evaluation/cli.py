@@ -58,14 +58,16 @@ def build_method(name: str, checkpoint: Path | None, cfg: dict):
         from defmo.models.original import load_original
 
         model = load_original(cfg["eval"]["original_weights"], device)
-        return methods.NetworkMethod(model, ORIGINAL_SIZE, cfg["eval"]["oversample"], device), str(device)
+        # the published network is scored through the benchmark's own DeFMO wrapper
+        return methods.NetworkMethod(model, ORIGINAL_SIZE, cfg["eval"]["oversample"], device, "crop"), str(device)
     if checkpoint is None or not checkpoint.is_file():
         raise UserError(f"evaluate --method {name}: checkpoint '{checkpoint}' not found; train it first (`train`)")
     from defmo.training.checkpoint import load_generator
 
     model, model_cfg = load_generator(checkpoint, device)
     res = int(model_cfg["data"]["resolution"])
-    return methods.NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device), str(device)
+    method = methods.NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device, cfg["eval"]["composite"])
+    return method, str(device)
 
 
 def _sequence_csv(summary: dict) -> str:

@@ -217,7 +217,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     model, model_cfg = load_generator(args.checkpoint, device)
     res = int(model_cfg["data"]["resolution"])
     n = int(model_cfg["data"]["n_subframes"])
-    method = NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device)
+    method = NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device, cfg["eval"]["composite"])
     with torch.no_grad():
         results = deblur_all(method, pairs, n, args.output_dir, args.projection)
     if args.figure is not None:

@@ -116,6 +116,22 @@ GENERATOR_NAMES = {"table1": "the report's Table 1", "unet": "U-Net with a time-
                    "streak": "U-Net streak and a window moving along it"}
 
 
+COMPOSITE_NAMES = {
+    "crop": "sub-frames composited at the network's resolution, resized back and pasted (the benchmark's DeFMO "
+            "wrapper)",
+    "full": "sub-frames resized back as RGBA and composited over the full-resolution background (the original "
+            "DeFMO, if computed, through the benchmark's wrapper)",
+}
+
+
+def _generator_phrase(model: dict) -> str:
+    """``generator 'streak' (U-Net streak ...), deblatted appearance`` for the caption."""
+    phrase = f"generator '{model['generator']}' ({GENERATOR_NAMES[model['generator']]})"
+    if model["generator"] == "streak":
+        phrase += f", appearance '{model.get('appearance', 'image')}'"
+    return phrase
+
+
 def _caption(records: list[dict], cfg: dict) -> str:
     sources = sorted({r["data_source"] for r in records if not r.get("quoted")})
     return (
@@ -123,7 +139,7 @@ def _caption(records: list[dict], cfg: dict) -> str:
         f"(data: {', '.join(sources) or 'n/a'}; background: running median of "
         f"{cfg['eval']['background_window']} frames, columns marked w=W use a window of W, as the report used "
         f"{quoted.BACKGROUND_WINDOW}). "
-        f"Trained models: generator '{cfg['model']['generator']}' ({GENERATOR_NAMES[cfg['model']['generator']]}). "
+        f"Trained models: {_generator_phrase(cfg['model'])}; {COMPOSITE_NAMES[cfg['eval']['composite']]}. "
         "[quoted]: DeFMO's paper numbers on the real datasets, as the report quotes them (no weights given in "
         "eval.original_weights). TIoU n/a: the method returns no trajectory. + proj.: the same sub-frames after "
         "the blatting projection (each moved by the residual I - mean_t S_t so that their mean is the input frame; "

@@ -32,9 +32,12 @@ GENERATORS = {"table1": Generator, "unet": UNetGenerator, "streak": StreakGenera
 
 
 def build_generator(cfg: dict) -> Generator | UNetGenerator:
-    """The generator ``cfg["model"]["generator"]`` (table1: the report's Table 1 | unet: the cpu scale's) with
-    ``["encoder"]`` (resnet18 | resnet50) and ``["pretrained"]``."""
+    """The generator ``cfg["model"]["generator"]`` (table1: the report's Table 1 | unet | streak: the cpu scale's)
+    with ``["encoder"]`` (resnet18 | resnet50), ``["pretrained"]`` and, for streak, ``["appearance"]``."""
     model = cfg["model"]
+    if model["generator"] == "streak":
+        # checkpoints written before model.appearance existed were trained relative to the image
+        return StreakGenerator(model["encoder"], model["pretrained"], appearance=model.get("appearance", "image"))
     return GENERATORS[model["generator"]](model["encoder"], model["pretrained"])
 
 

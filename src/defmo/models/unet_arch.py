@@ -7,7 +7,9 @@ parameterised relative to the input image, ``F = sigmoid(logit(I) + d)``.
   with the output convolution zero-initialised, so that the untrained network returns the input at every time
   step (composite ``~ I``: the Image baseline).
 - :class:`StreakGenerator` (``streak``, the cpu scale's): the decoder runs once per sample and returns the
-  object's streak; sub-frame t is the streak inside a window moving along the streak's principal axis.
+  object's streak; sub-frame t is the streak inside a window moving along the streak's principal axis. Its
+  appearance is relative either to I or to the blatting equation's solution for a static appearance given the
+  predicted alpha (``deblatted``, :func:`deblat_appearance`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ LOGIT_EPS = 1e-3
 DIFF_SCALE = 0.1
 TAU = 1.0
 EXTENT_INIT = 0.0
+# StreakGenerator: the swept region's length is sqrt(12 var) * (1 + sigmoid(z_2)). sqrt(12 var) is exact for a
+# uniform bar but short for a taper: a disk of size s travelling d with weights proportional to its coverage has
+# var = d^2 / 12 + s^2 / 16, so sqrt(12 var) / (d + s) is 0.66-0.78 for d = s..3s; weights that saturate
+# (high contrast) approach the bar. The initial stretch 1 + sigmoid(-2) = 1.12 lies between the two.
+STRETCH_INIT = -2.0
+# StreakGenerator "deblatted": the exposure coverage mean_t M_t is taken on this many evenly spaced times (so that
+# sub-frame t does not depend on which other times are asked for), floored at COVER_MIN before dividing by it.
+COVER_STEPS = 25
+COVER_MIN = 0.05
+APPEARANCES = ("image", "deblatted")
 SKIP_CHANNELS = {"resnet18": (64, 64, 128, 256, 512), "resnet50": (64, 256, 512, 1024, 2048)}
 
 
@@ -173,42 +185,74 @@ class StreakGenerator(_UNetBase):
     """The object at time t as the part of its swept streak that lies inside a window moving along the streak.
 
     A fast-moving object's long exposure is a streak: the region the object sweeps. The U-Net decoder runs once
-    per sample (no time folding) and returns the streak's RGBA ``S = (F, M)`` at full resolution, relative to
-    the input as in :class:`UNetGenerator` (``F = sigmoid(logit(I) + d)``, ``M = sigmoid(a + alpha_bias)``).
-    The trajectory comes from the streak's geometry: its centre ``c``, principal axis ``u``, length ``l`` and
-    width ``w`` are moments of ``M * clamp(|I - B|_1 / DIFF_SCALE, 0, 1)`` (:func:`streak_moments`). A head on
-    the pooled stride-16 features predicts the object's half-length along the motion as a fraction of the
-    streak's, ``h = sigmoid(z_0) l / 2``, and its half-width ``r = sigmoid(z_1) w``; the object travels
-    ``l - 2h``, its centre at time t is ``p(t) = c + (t - 1/2)(l - 2h) u``, and sub-frame t is
-    ``(F, M * g_t)`` with ``g_t`` the soft ellipse of half-axes ``(h, r)`` about ``p(t)``
-    (:func:`window_gates`). ``u`` points towards +x (towards +y for vertical streaks): a canonical time
-    direction, so that D_T sees one order.
+    per sample (no time folding) and returns the streak's RGBA logits: alpha ``M = sigmoid(a + alpha_bias)`` and
+    an appearance residual ``d``. The trajectory comes from the streak's geometry: its centre ``c``, principal
+    axis ``u``, length ``l`` and width ``w`` are moments of ``M * clamp(|I - B|_1 / DIFF_SCALE, 0, 1)``
+    (:func:`streak_moments`), the length stretched by ``1 + sigmoid(z_2)`` (a tapered streak's moments
+    under-measure it, ``STRETCH_INIT``). A head on the pooled stride-16 features predicts ``z`` and so the
+    object's half-length along the motion as a fraction of the streak's, ``h = sigmoid(z_0) l / 2``, its half-width
+    ``r = sigmoid(z_1) w``; the object travels ``l - 2h``, its centre at time t is
+    ``p(t) = c + (t - 1/2)(l - 2h) u``, and sub-frame t is ``(F, M * g_t)`` with ``g_t`` the soft ellipse of
+    half-axes ``(h, r)`` about ``p(t)`` (:func:`window_gates`). ``u`` points towards +x (towards +y for
+    vertical streaks): a canonical time direction, so that D_T sees one order.
+
+    The appearance ``F = sigmoid(logit(A) + d)`` is relative to a base ``A``: with ``appearance="image"`` the
+    input, ``A = I``; with ``"deblatted"`` the appearance that the blatting equation gives for the predicted
+    alpha, ``A = B + (I - B) / mean_t(M g_t)`` (:func:`deblat_appearance`), so that at ``d = 0`` the sub-frames
+    re-blur to I wherever A stays in [0, 1]: the network predicts where the object is at each time, and the
+    image formation model says what colour it must have there.
     """
 
-    def __init__(self, encoder: str = "resnet18", pretrained: str = "none", alpha_bias: float = 0.0) -> None:
+    def __init__(self, encoder: str = "resnet18", pretrained: str = "none", alpha_bias: float = 0.0,
+                 appearance: str = "image") -> None:
         super().__init__(encoder, pretrained)
-        self.extent = nn.Linear(self.encoder.channels[-1], 2)
+        if appearance not in APPEARANCES:
+            raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
+        self.extent = nn.Linear(self.encoder.channels[-1], 3)
         nn.init.zeros_(self.extent.weight)
-        nn.init.constant_(self.extent.bias, EXTENT_INIT)
+        with torch.no_grad():
+            self.extent.bias.copy_(torch.tensor([EXTENT_INIT, EXTENT_INIT, STRETCH_INIT]))
         self.alpha_bias = alpha_bias
+        self.appearance = appearance
 
     def streak(self, image: torch.Tensor, background: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list]:
-        """The streak's RGBA ``(B, 4, H, W)`` in [0, 1], the extent logits ``(B, 2)`` and the encoder's features."""
+        """The streak's logits ``(B, 4, H, W)`` (appearance residual d, then alpha logit), the extent logits
+        ``(B, 3)`` (object half-length, half-width, streak stretch) and the encoder's features."""
         pair = torch.cat((image, background), dim=1)
         feats = self.encoder(pair)
         logits = self.decoder(feats, pair, torch.full((1,), 0.5, device=image.device))
-        return relative_rgba(logits, image, self.alpha_bias), self.extent(feats[-1].mean(dim=(2, 3))), feats
+        return logits, self.extent(feats[-1].mean(dim=(2, 3))), feats
 
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""
-        rgba, extent, feats = self.streak(image, background)
-        weight = rgba[:, 3] * ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
-        gates = window_gates(weight, torch.sigmoid(extent), times)  # (B, T, H, W)
-        frames = torch.cat((rgba[:, None, :3].expand(-1, times.shape[0], -1, -1, -1),
-                            (rgba[:, None, 3] * gates).unsqueeze(2)), dim=2)
+        logits, extent, feats = self.streak(image, background)
+        alpha = torch.sigmoid(logits[:, 3] + self.alpha_bias)  # (B, H, W)
+        weight = alpha * ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
+        steps = times.shape[0]
+        if self.appearance == "deblatted":
+            grid = torch.linspace(0.0, 1.0, COVER_STEPS, device=times.device, dtype=times.dtype)
+            gates = window_gates(weight, torch.sigmoid(extent), torch.cat((times, grid)))
+            base = deblat_appearance(image, background, alpha * gates[:, steps:].mean(dim=1))
+            gates = gates[:, :steps]
+        else:
+            gates = window_gates(weight, torch.sigmoid(extent), times)  # (B, T, H, W)
+            base = image
+        rgb = relative_rgba(logits, base, self.alpha_bias)[:, :3]
+        frames = torch.cat((rgb[:, None].expand(-1, steps, -1, -1, -1), (alpha[:, None] * gates).unsqueeze(2)),
+                           dim=2)
         return frames, feats[-1]
 
+
+def deblat_appearance(image: torch.Tensor, background: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
+    """The static appearance that the blatting equation gives for an exposure coverage, clipped to [0, 1].
+
+    A pixel covered by the object (appearance F, constant over the exposure) for a share ``c = mean_t M_t`` of
+    the exposure records ``I = c F + (1 - c) B``, so ``F = B + (I - B) / c`` (deblatting, as in TbD's appearance
+    step). ``image, background (B, 3, H, W)`` in [0, 1], ``coverage (B, H, W)`` in [0, 1] (floored at
+    ``COVER_MIN``) -> ``(B, 3, H, W)`` in [0, 1].
+    """
+    return (background + (image - background) / coverage.clamp_min(COVER_MIN).unsqueeze(1)).clamp(0.0, 1.0)
 
 
 def _grid(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,12 +283,15 @@ def window_gates(weight: torch.Tensor, fraction: torch.Tensor, times: torch.Tens
     """Soft elliptic windows ``(B, T, H, W)`` in (0, 1) moving along the streak of ``weight (B, H, W)`` (see
     :func:`streak_moments`) from one end (t = 0) to the other (t = 1).
 
-    ``fraction (B, 2)`` in (0, 1): the object's half-length along the motion ``h = fraction_0 l / 2`` and its
-    half-width across it ``r = fraction_1 w`` (the streak is as wide as the object: the default 1/2 is exact
-    for a bar). The window is the ellipse ``(along / h)^2 + (across / r)^2 <= 1`` about ``p(t)``, with edges
+    ``fraction (B, 2)`` or ``(B, 3)`` in (0, 1): the object's half-length along the motion ``h = fraction_0 l / 2``
+    and its half-width across it ``r = fraction_1 w`` (the streak is as wide as the object: the default 1/2 is
+    exact for a bar); a third column stretches the streak's length, ``l = (1 + fraction_2) sqrt(12 var)``
+    (see ``STRETCH_INIT``). The window is the ellipse ``(along / h)^2 + (across / r)^2 <= 1`` about ``p(t)``, with edges
     ``TAU`` pixels soft along the motion; the object travels ``l - 2h``.
     """
     centre, axis, length, width = streak_moments(weight)
+    if fraction.shape[1] > 2:
+        length = length * (1.0 + fraction[:, 2])
     half, radius = fraction[:, 0] * length / 2, fraction[:, 1] * width  # (B,)
     s = (times.to(weight.dtype) - 0.5).view(1, -1)  # (1, T)
     pos = centre[:, None, :] + (s * (length - 2 * half)[:, None])[..., None] * axis[:, None, :]  # (B, T, 2)

@@ -67,6 +67,8 @@ ROWS: list[tuple[str, Getter]] = [
     ("impl.: supervised loss weight (alpha_F)", _loss("F")),
     ("impl.: composite loss weight (alpha_C)", _loss("C")),
     ("impl.: generator", lambda cfg, app: cfg["model"]["generator"]),
+    ("impl.: streak appearance", lambda cfg, app: cfg["model"].get("appearance", "image")
+     if cfg["model"]["generator"] == "streak" else "-"),
     ("impl.: encoder", lambda cfg, app: cfg["model"]["encoder"]),
     ("impl.: encoder initialisation", lambda cfg, app: cfg["model"]["pretrained"]),
     ("impl.: discriminator backbone", _with("GN", lambda cfg, app: cfg["model"]["discriminator"])),
