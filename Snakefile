@@ -1,6 +1,7 @@
 # DeFMO with learned losses: every table of the report from one command.
 #   snakemake --cores all                      (embedded default, scale from params.yaml)
 #   snakemake --cores all --config scale=paper (report Table 2 on CUDA)
+#   snakemake --cores all --configfile my-overrides.yaml (nested keys merged into params.yaml's sections)
 # Rules live in workflow/rules/; each calls the package CLI (python -m defmo <verb>).
 from snakemake.utils import min_version, validate
 
@@ -13,10 +14,13 @@ configfile: "params.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/params.schema.yaml")
-
-
+# common.smk resolves params.yaml + scale + --configfile/--config once (CFG) and writes it for the jobs.
 include: "workflow/rules/common.smk"
+
+
+validate(CFG, "workflow/schemas/params.schema.yaml")
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"

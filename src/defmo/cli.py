@@ -1,5 +1,9 @@
 """Command line: one verb per pipeline step, ``python -m defmo [--params P] [--scale S] <verb> ...``.
 
+Snakemake's rules call ``python -m defmo --config-file results/config/<scale>-<hash>.yaml <verb> ...``: the
+configuration it resolved once for the run (params.yaml, the scale, then ``--configfile``/``--config``), used
+as is.
+
 Each verb lives in its own module exposing ``add_arguments(parser)`` and ``run(args, cfg) -> int``;
 they are imported lazily so ``--help`` and config errors stay fast. Config problems are reported before
 any work starts, naming the key.
@@ -12,7 +16,7 @@ import importlib
 import logging
 import sys
 
-from defmo.config import ConfigError, load
+from defmo.config import ConfigError, load, load_resolved
 from defmo.errors import UserError
 
 # verb -> (module, one-line help)
@@ -36,6 +40,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m defmo", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("--scale", default=None, help="override params.yaml's `scale` (cpu, paper, tiny)")
+    parser.add_argument(
+        "--config-file", default=None, metavar="YAML",
+        help="a resolved configuration, used as is instead of --params/--scale (Snakemake writes one per run "
+             "under results/config/)",
+    )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override one param, e.g. --set train.lr_g=0.0005 (repeatable)",
@@ -72,12 +81,22 @@ def setup_logging(path: str | None, verbose: bool) -> None:
     )
 
 
+def load_config(args: argparse.Namespace) -> dict:
+    """``--config-file`` as is (with ``--set``), else ``--params`` resolved at ``--scale`` (with ``--set``)."""
+    if args.config_file is None:
+        return load(args.params, args.scale, args.overrides)
+    if args.scale is not None:
+        raise ConfigError(f"--scale {args.scale}: --config-file {args.config_file} is already resolved at its scale; "
+                          "pass one of them")
+    return load_resolved(args.config_file, args.overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     setup_logging(args.log, args.verbose)
     try:
-        cfg = load(args.params, args.scale, args.overrides)
+        cfg = load_config(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

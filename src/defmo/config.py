@@ -9,8 +9,10 @@ error names the offending key and says what to do, before any work starts.
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -164,4 +166,106 @@ def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: 
         cfg = apply_overrides(cfg, late)
         validate(cfg, f"{path} (with --set overrides)")
         _check_semantics(cfg, str(path))
+    return cfg
+
+
+# --- Snakemake: resolve once per run (params.yaml < scales.<scale> < --configfile/--config), hand jobs a file ---
+
+EARLY_KEYS = ("scale", "scales")  # overrides that change what is merged, not the merged result
+
+
+def _parse_cli_value(value: Any, key: str) -> Any:
+    """Re-read the strings Snakemake's ``--config`` leaves (nested values arrive as strings) as YAML."""
+    if isinstance(value, dict):
+        return {k: _parse_cli_value(v, f"{key}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_parse_cli_value(v, key) for v in value]
+    if not isinstance(value, str):
+        return value
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"--config {key}: '{value}' is not valid YAML ({exc.__class__.__name__}); write the nested "
+            f"override in a file and pass it with --configfile (e.g. `eval: {{background_window: 7}}`)"
+        ) from exc
+
+
+def parse_cli_config(entries: Mapping[str, Any]) -> dict:
+    """Snakemake's parsed ``--config`` entries with every string re-read as YAML (``'7'`` -> ``7``)."""
+    return {key: _parse_cli_value(value, key) for key, value in dict(entries).items()}
+
+
+def _check_sections(raw: dict, overrides: dict, source: str) -> None:
+    """A section of params.yaml can only be overridden by a mapping, merged into it key by key."""
+    for key, value in overrides.items():
+        if isinstance(raw.get(key), dict) and not isinstance(value, dict):
+            raise ConfigError(
+                f"{source}: key '{key}' is a section of params.yaml, but the override gives {value!r}; "
+                f"override its keys with a mapping: --configfile overrides.yaml holding `{key}: {{...}}`, "
+                f"or --config '{key}={{name: value}}'"
+            )
+
+
+def user_overrides(configfiles: Iterable[str | Path] = (), cli: Mapping[str, Any] | None = None) -> dict:
+    """Snakemake's ``--configfile`` files (in order), then its ``--config`` entries, deep-merged."""
+    out: dict = {}
+    for path in configfiles:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--configfile {path}: must be a YAML mapping of params.yaml's sections")
+        out = deep_merge(out, loaded)
+    return deep_merge(out, parse_cli_config(cli or {}))
+
+
+def resolve_with(raw: dict, overrides: Mapping[str, Any], scale: str | None = None,
+                 source: str = "params.yaml") -> dict:
+    """``raw`` (params.yaml), then ``scales.<scale>``, then ``overrides``: the override wins, then the scale.
+
+    ``scale`` and ``scales`` in ``overrides`` change which scale block is merged and what it holds; every other
+    key is merged over the resolved result, so it wins over the scale block's value too. An explicit
+    ``scale`` argument wins over both (Table 2's paper column).
+    """
+    overrides = dict(overrides)
+    _check_sections(raw, overrides, f"{source} (overrides)")
+    early = {k: v for k, v in overrides.items() if k in EARLY_KEYS}
+    late = {k: v for k, v in overrides.items() if k not in EARLY_KEYS}
+    cfg = resolve(deep_merge(raw, early), scale, source)
+    if late:
+        cfg = deep_merge(cfg, late)
+        validate(cfg, f"{source} (with the --config/--configfile overrides)")
+        _check_semantics(cfg, source)
+    return cfg
+
+
+RESOLVED_HEADER = (
+    "# The resolved configuration of one Snakemake run (params.yaml, its scale, then --configfile/--config).\n"
+    "# Written by workflow/rules/common.smk, read by `python -m defmo --config-file`; do not edit.\n"
+)
+
+
+def write_resolved(cfg: dict, folder: str | Path) -> Path:
+    """Write ``cfg`` to ``folder/<scale>-<hash>.yaml`` (named by its content, so never rewritten) and return the path."""
+    text = RESOLVED_HEADER + yaml.safe_dump(cfg, sort_keys=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = Path(folder) / f"{cfg['scale']}-{digest}.yaml"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
+
+
+def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> dict:
+    """Read a resolved configuration (:func:`write_resolved`) as is, apply ``key=value`` overrides, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such resolved config file (Snakemake writes it when it reads the workflow)")
+    try:
+        cfg = apply_overrides(yaml.safe_load(path.read_text()) or {}, overrides)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    validate(cfg, str(path))
+    _check_semantics(cfg, str(path))
     return cfg

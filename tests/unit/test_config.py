@@ -8,7 +8,19 @@ import sys
 import pytest
 import yaml
 
-from defmo.config import ConfigError, apply_overrides, deep_merge, load, resolve
+from defmo.cli import build_parser, load_config
+from defmo.config import (
+    ConfigError,
+    apply_overrides,
+    deep_merge,
+    load,
+    load_resolved,
+    parse_cli_config,
+    resolve,
+    resolve_with,
+    user_overrides,
+    write_resolved,
+)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +125,84 @@ def test_set_overrides_win_over_the_scale(repo):
     assert cfg["data"]["resolution"] == 32  # the rest of the scale still applies
     with pytest.raises(ConfigError, match="key 'data.n_subframes'"):
         load(repo / "params.yaml", scale="tiny", overrides=["data.n_subframes=1"])
+
+
+# --- Snakemake's overrides: resolved once per run, written for the jobs (workflow/rules/common.smk) ---
+
+
+def test_nested_config_strings_are_read_as_yaml():
+    # What Snakemake 9 hands over for --config 'eval={background_window: 7}' train='{"lr_g": 0.0005}' scale=paper
+    cli = {"eval": {"background_window": "7", "methods": ["image", "defmo"], "max_frames": "null"},
+           "train": {"lr_g": "0.0005", "mixed_precision": "true"}, "scale": "paper", "seed": 3}
+    assert parse_cli_config(cli) == {
+        "eval": {"background_window": 7, "methods": ["image", "defmo"], "max_frames": None},
+        "train": {"lr_g": 0.0005, "mixed_precision": True}, "scale": "paper", "seed": 3}
+
+
+def test_a_malformed_nested_config_says_use_configfile():
+    with pytest.raises(ConfigError, match=r"--config eval: .*--configfile"):
+        parse_cli_config({"eval": "{background_window: 7"})  # Snakemake keeps what YAML could not parse as a str
+
+
+def test_a_section_overridden_by_a_scalar_is_refused(raw):
+    with pytest.raises(ConfigError, match=r"key 'eval' is a section .*--configfile"):
+        resolve_with(raw, {"eval": 7})
+
+
+def test_merge_order_user_over_scale_over_top_level(raw):
+    # tiny's block sets eval.background_variants: [] and data.resolution: 32; the top level has [5] and 128.
+    cfg = resolve_with(raw, {"scale": "tiny", "eval": {"background_variants": [3]}, "train": {"lr_g": 0.0005}})
+    assert cfg["scale"] == "tiny"
+    assert cfg["eval"]["background_variants"] == [3]  # the user's value beats the scale block's
+    assert cfg["eval"]["background_window"] == 50  # untouched keys: the top level's, merged, not replaced
+    assert cfg["data"]["resolution"] == 32  # the scale block still beats the top level
+    assert cfg["train"]["lr_g"] == 0.0005
+    assert cfg["train"]["approach"]["defmo"]["epochs"] == 1
+
+
+def test_scales_overrides_change_the_block_before_it_is_merged(raw):
+    cfg = resolve_with(raw, {"scales": {"tiny": {"data": {"resolution": 48}}}}, scale="tiny")
+    assert cfg["data"]["resolution"] == 48 and cfg["scales"]["tiny"]["data"]["resolution"] == 48
+
+
+def test_no_overrides_is_load(repo, raw):
+    for scale in ("cpu", "paper", "tiny"):
+        assert resolve_with(raw, {"scale": scale}) == load(repo / "params.yaml", scale)
+    assert resolve_with(raw, {}) == load(repo / "params.yaml")
+    assert resolve_with(raw, {"scale": "cpu"}, "paper") == load(repo / "params.yaml", "paper")  # explicit wins
+
+
+def test_overridden_values_are_validated(raw):
+    with pytest.raises(ConfigError, match="key 'eval.background_window'"):
+        resolve_with(raw, {"eval": {"background_window": "seven"}})
+
+
+def test_user_overrides_merge_configfiles_in_order_then_config(tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("eval: {background_window: 7, oversample: 3}\n")
+    second.write_text("eval: {background_window: 9}\n")
+    out = user_overrides([first, second], {"train": {"lr_g": "0.0005"}, "eval": {"oversample": "2"}})
+    assert out == {"eval": {"background_window": 9, "oversample": 2}, "train": {"lr_g": 0.0005}}
+
+
+def test_resolved_file_round_trips_and_is_named_by_content(repo, tmp_path):
+    for scale in ("cpu", "paper", "tiny"):
+        cfg = load(repo / "params.yaml", scale)
+        path = write_resolved(cfg, tmp_path)
+        assert path.name.startswith(f"{scale}-") and load_resolved(path) == cfg
+        assert write_resolved(cfg, tmp_path) == path
+    other = write_resolved(load(repo / "params.yaml", "cpu", ["eval.background_window=7"]), tmp_path)
+    assert other.name.startswith("cpu-") and other != write_resolved(load(repo / "params.yaml", "cpu"), tmp_path)
+
+
+def test_cli_reads_the_resolved_file_not_params(repo, tmp_path):
+    cfg = resolve_with(yaml.safe_load((repo / "params.yaml").read_text()), {"eval": {"background_window": 7}})
+    path = write_resolved(cfg, tmp_path)
+    args = build_parser(["figures"]).parse_args(["--params", str(tmp_path / "absent.yaml"), "--config-file", str(path),
+                                                 "--set", "train.lr_g=0.0005", "figures", "samples",
+                                                 "--output", "x.png"])
+    got = load_config(args)
+    assert got["eval"]["background_window"] == 7 and got["train"]["lr_g"] == 0.0005
+    with pytest.raises(ConfigError, match="--scale"):
+        load_config(build_parser(["figures"]).parse_args(["--scale", "tiny", "--config-file", str(path), "figures",
+                                                          "samples", "--output", "x.png"]))

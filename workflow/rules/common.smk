@@ -1,15 +1,45 @@
-# Shared helpers: the resolved config (params.yaml + scale), paths, and the CLI prefix every rule uses.
-from defmo.config import ConfigError, resolve
+# Shared helpers: the configuration resolved once for the run, paths, and the CLI prefix every rule uses.
+# Resolution: params.yaml, then its scales.<scale> block, then the user's --configfile files and --config
+# entries (Snakemake's own merge would put the scale block over them, and hands nested --config values over as
+# strings: both are redone here). scale/scales overrides choose the block; every other override wins over it.
+from pathlib import Path
 
+import yaml
+
+from defmo.config import ConfigError, resolve_with, user_overrides, write_resolved
+
+PARAMS = "params.yaml"
+RESOLVED_DIR = "results/config"
 try:
-    CFG = resolve(config, config.get("scale"))
+    RAW = yaml.safe_load(Path(PARAMS).read_text())
+    OVERRIDES = user_overrides(
+        workflow.config_settings.configfiles, workflow.config_settings.config
+    )
+    CFG = resolve_with(RAW, OVERRIDES)
 except ConfigError as exc:
     raise WorkflowError(str(exc))
 
+
+class Untracked:
+    """A params value that formats as its text but is no rerun trigger (Snakemake records only params of
+    builtin types). The resolved config file is one: its name changes with any value, so each rule lists
+    the sections it reads beside it, and exactly those rerun it."""
+
+    def __init__(self, text):
+        self.text = str(text)
+
+    def __str__(self):
+        return self.text
+
+    def __format__(self, spec):
+        return format(self.text, spec)
+
+
 SCALE = CFG["scale"]
-# Rules run `python -m defmo` from the active environment (`. .venv/bin/activate`, see README); the CLI
-# string goes to each job through its params, so a change of scale reruns what it affects.
-CLI = f"python -m defmo --params params.yaml --scale {SCALE}"
+# Every job reads the run's resolved config (results/config/<scale>-<hash>.yaml, named by its content) and
+# nothing else: no job re-reads params.yaml. Rules run `python -m defmo` from the active environment.
+CONFIG_FILE = write_resolved(CFG, RESOLVED_DIR)
+CLI = Untracked(f"python -m defmo --config-file {CONFIG_FILE}")
 # The software of every rule (`snakemake --sdm conda` builds it; the default is the active .venv).
 ENV = "../../environment.yml"
 # Figure captions live in the package, which prints the same text under each figure of results/report.md.

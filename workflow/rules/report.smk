@@ -3,8 +3,13 @@
 # Phase target: `report` (the Snakefile's `rule all` takes rules.report.output).
 from glob import glob
 
-# The report's values (paper scale) next to the run's scale: a change to either reruns Table 2.
-TABLE2_PAPER = resolve(config, "paper") if "paper" in config["scales"] else CFG
+# The report's values (paper scale, with the same user overrides) next to the run's scale: a change to either
+# reruns Table 2 and the report; the tables and report jobs read it from its own resolved file.
+TABLE2_PAPER = (
+    resolve_with(RAW, OVERRIDES, "paper") if "paper" in RAW["scales"] else CFG
+)
+TABLE2_PAPER_READ = {k: TABLE2_PAPER[k] for k in ("train", "data", "model")}
+PAPER_ARG = Untracked(f"--paper-config {write_resolved(TABLE2_PAPER, RESOLVED_DIR)}")
 REPORT_FIGURES = [
     "results/figures/samples_synthetic.png",
     "results/figures/training_curves.png",
@@ -42,9 +47,11 @@ rule tables:
         train=CFG["train"],
         data=CFG["data"],
         model=CFG["model"],
-        paper={k: TABLE2_PAPER[k] for k in ("train", "data", "model")},
+        paper=TABLE2_PAPER_READ,
+        paper_arg=PAPER_ARG,
+        scale=SCALE,
     shell:
-        "{params.cli} tables --table2 {output.md} --log {log}"
+        "{params.cli} tables --table2 {output.md} {params.paper_arg} --log {log}"
 
 
 rule report:
@@ -83,8 +90,10 @@ rule report:
         data=CFG["data"],
         eval=CFG["eval"],
         train=CFG["train"],
+        paper=TABLE2_PAPER_READ,
+        paper_arg=PAPER_ARG,
     shell:
-        "{params.cli} report --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
+        "{params.cli} report {params.paper_arg} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
         " --table5 {input.table5} --quality-json {input.quality} --quality-details {input.details}"
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
         " --figures {input.figures} --benchmarks {input.notes} --output {output} --log {log}"

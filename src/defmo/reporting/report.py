@@ -32,7 +32,7 @@ from defmo.reporting.readings import (
     reading_table5,
     reading_training,
 )
-from defmo.reporting.tables import paper_config
+from defmo.reporting.tables import add_paper_argument, paper_config
 from defmo.utils.io import write_text
 from defmo.utils.runtime import resolve_device
 
@@ -266,6 +266,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figures", type=Path, nargs="*", default=[], help="results/figures/*.png")
     parser.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="optional notes (missing: left out)")
     parser.add_argument("--output", type=Path, required=True, help="results/report.md")
+    add_paper_argument(parser)
 
 
 def check_inputs(args: argparse.Namespace) -> None:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from defmo.config import load
+from defmo.config import load, load_resolved
 from defmo.reporting.table_io import write_table
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,19 @@ def table2(paper: dict, run: dict) -> tuple[list[str], list[list[object]]]:
 
 
 def paper_config(args: argparse.Namespace, cfg: dict) -> dict:
-    """The report's values: the ``paper`` scale of the same params file and overrides (``cfg`` if it is it)."""
+    """The report's values: ``--paper-config`` (Snakemake resolves it), else the ``paper`` scale of the same
+    params file and overrides (``cfg`` if it is it)."""
     if cfg["scale"] == "paper" or "paper" not in cfg["scales"]:
         return cfg
+    if getattr(args, "paper_config", None) is not None:
+        return load_resolved(args.paper_config)
     return load(args.params, "paper", args.overrides)
+
+
+def add_paper_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--paper-config", type=Path, default=None,
+                        help="the resolved paper-scale configuration (Table 2's report values; Snakemake writes it); "
+                             "default: the paper scale of --params")
 
 
 def caption_for(params: str, scale: str, extra: bool) -> str:
@@ -130,6 +139,7 @@ def caption_for(params: str, scale: str, extra: bool) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table2", type=Path, required=True, help="output stem of Table 2 (writes .csv/.md/.tex)")
+    add_paper_argument(parser)
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
