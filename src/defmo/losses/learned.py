@@ -84,8 +84,8 @@ def pair_loss_scale(pairs: str) -> float:
     """The factor :func:`loss_n` applies to the mean BCE per pair: 1 for ``all`` (eq. 12), 2 for ``sampled``.
 
     The report's code sums BCE(negative_t) + BCE(positive_t) over t and divides by N - 1, twice the mean over
-    its 2(N - 1) pairs; a_N = 0.05 was set on that scale. Dividing :func:`loss_n` by this factor gives the
-    plain mean BCE per pair (ln 2 = 0.693 at chance under either setting).
+    its 2(N - 1) pairs; the report's a_N = 0.05 is on that scale. Dividing :func:`loss_n` by this factor gives
+    the plain mean BCE per pair (ln 2 = 0.693 at chance under either setting).
     """
     if pairs not in PAIR_SCALES:
         raise ValueError(f"loss_n: pairs must be 'all' or 'sampled', not {pairs!r}")

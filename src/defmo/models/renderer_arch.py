@@ -25,17 +25,15 @@ def _bottleneck(channels: int) -> Bottleneck:
     return Bottleneck(channels, channels // 4)
 
 
-# Initial bias of the alpha logit: sigmoid(-3) ~ 0.05. From the default ~0.5 a freshly initialised renderer
-# is held at alpha ~0.7 by L_S (binary entropy) against L_F's background term (measured at the cpu scale:
-# no progress in 250 steps). Published weights overwrite it.
+# Initial bias of the alpha logit: sigmoid(-3) ~ 0.05, a nearly transparent start. From the default ~0.5, L_S
+# (binary entropy) against L_F's background term holds a freshly initialised renderer at alpha ~0.7, where it
+# does not learn (docs/CPU_TRAINING.md, "Why each cpu-scale value"). Published weights overwrite it.
 ALPHA_BIAS_INIT = -3.0
 # Bound of the uniform init of the time channel's 3x3 weights in the first convolution: 1/sqrt(9), the default
 # bound of a layer whose fan-in is that one channel's kernel, instead of the default 1/sqrt(9 (K + 1)) shared
 # with the K latent channels, under which the time signal starts ~20x weaker than the latent's and the
-# sub-frames stay nearly identical over time. Measured at the cpu scale (defmo, 900 steps, same seed): val PSNR
-# 21.7-22.9 dB over steps 400-900 against 19.5-21.2 with the default init; fitting 64 samples with the time
-# direction fixed, the sub-frames' temporal variation reached 27% of the ground truth's in 300 steps against
-# 2%. Published weights overwrite it.
+# sub-frames stay nearly identical over time (docs/CPU_TRAINING.md, "The time channel is too quiet at init").
+# Published weights overwrite it.
 TIME_WEIGHT_INIT = 1.0 / 3.0
 
 

@@ -99,8 +99,8 @@ class Trainer:
     def _build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         lrs = {"generator": self.cfg["train"]["lr_g"], "ds": self.cfg["train"]["lr_ds"],
                "dt": self.cfg["train"]["lr_dt"]}
-        # The fused kernel (one per step instead of a loop of foreach ops): measured 12% faster per DeFMO step and
-        # 5% per proposed step on 2 CPU cores; GradScaler and DDP support it (torch.optim.Adam docs).
+        # The fused kernel (one per step instead of a loop of foreach ops) is faster per step on CPU
+        # (docs/CPU_TRAINING.md, "Why each cpu-scale value"); GradScaler and DDP support it (torch.optim.Adam docs).
         fused = self.device.type in ("cpu", "cuda")
         return {name: torch.optim.Adam(net.parameters(), lr=lrs[name], fused=fused) for name, net in self.nets.items()}
 
