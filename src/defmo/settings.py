@@ -20,16 +20,18 @@ from typing import Any, ClassVar, Iterator
 
 from defmo.errors import UserError
 
-# The loss symbols of the report (keys of train.approach.<name>.losses) and what each term is.
+# The loss symbols of the report (the keys of train.approach.<name>.losses) and their full names: the one
+# table of them (Table 2's rows are named from it). D_S is built for G, D_T for N; C, the validation metric
+# as a loss (the composited sub-frames against the GT high-speed frames), is the probe approach's.
 LOSSES: dict[str, str] = {
-    "F": "supervised (appearance and mask against the GT sub-frames)",
-    "I": "image reconstruction (the sub-frames re-blurred over B against I)",
-    "T": "time-consistency (neighbouring sub-frames agree)",
-    "S": "sharpness (a low-entropy alpha)",
-    "L": "latent (two renders of one object share the latent)",
-    "G": "GAN sharpness (the learned critic D_S)",
-    "N": "NN time-consistency (the learned order discriminator D_T)",
-    "C": "composite (the sub-frames over B against the GT high-speed frames: the validation metric as a loss)",
+    "F": "supervised",
+    "I": "image reconstruction",
+    "T": "time-consistency",
+    "S": "sharpness",
+    "L": "latent learning",
+    "G": "GAN sharpness",
+    "N": "NN-based time-consistency",
+    "C": "composite",
 }
 
 
@@ -106,19 +108,28 @@ class Section(Mapping):
     @classmethod
     def from_dict(cls, mapping: Mapping, where: str = "") -> "Section":
         """Build from ``mapping``; an unknown or missing key is a :class:`SettingsError` naming it."""
+        prefix = f"{where}." if where else ""
+        cls._check_keys(mapping, where, prefix)
+        built = {k: cls.NESTED[k](v, f"{prefix}{k}") if k in cls.NESTED else freeze(v) for k, v in mapping.items()}
+        return cls(**built)
+
+    @classmethod
+    def _check_keys(cls, mapping: Mapping, where: str, prefix: str) -> None:
+        """The keys of ``mapping`` are exactly the fields (those with a default may be left out)."""
         if not isinstance(mapping, Mapping):
             raise SettingsError(f"key '{where or '<top level>'}' must be a mapping, not {mapping!r}")
         names = [f.name for f in fields(cls)]
-        prefix = f"{where}." if where else ""
         unknown = [k for k in mapping if k not in names]
         if unknown:
             raise SettingsError(f"key '{prefix}{unknown[0]}': unknown key (allowed here: {', '.join(sorted(names))})")
-        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
-        missing = [k for k in required if k not in mapping]
+        missing = [k for k in cls._required() if k not in mapping]
         if missing:
             raise SettingsError(f"key '{prefix}{missing[0]}': missing")
-        built = {k: cls.NESTED[k](v, f"{prefix}{k}") if k in cls.NESTED else freeze(v) for k, v in mapping.items()}
-        return cls(**built)
+
+    @classmethod
+    def _required(cls) -> list[str]:
+        """The fields without a default."""
+        return [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
 
     def _names(self) -> list[str]:
         return [f.name for f in fields(self)

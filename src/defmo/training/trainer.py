@@ -24,12 +24,12 @@ from defmo.losses import defmo as ldefmo
 from defmo.losses import learned as llearned
 from defmo.losses import probe as lprobe
 from defmo.models import build_ds, build_dt, build_generator
-from defmo.settings import Config
+from defmo.settings import LOSSES, Config
 from defmo.training import ddp
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("F", "I", "T", "S", "L", "G", "N", "C")
+LOSS_TERMS = tuple(LOSSES)  # F, I, T, S, L, G, N, C: the loss curve CSV columns, in this order
 BATCH_KEYS = ("image", "background", "image2", "background2", "frames")
 
 
