@@ -6,10 +6,11 @@ keys up in a nested dict. An approach is one :class:`Approach` (epochs, batch si
 loss weights). :data:`LOSSES` is the one table of the loss symbols (the report's, used as keys in
 ``params.yaml``) and their full names.
 
-The objects are frozen: a variant (an ablation cell, another generator) is made with :func:`dataclasses.replace`.
-Lists become :class:`FrozenList` (tuples equal to the list) and mappings :class:`FrozenMap`; :meth:`Section.to_dict` gives back the plain resolved
-dict (what Snakemake's rule params, the resolved file and the checkpoints store). Sections also read as
-read-only mappings (``cfg["train"]["lr_g"]``), equal to the plain dict they came from.
+The objects are frozen: a variant (an ablation cell, another generator) is made with
+:func:`dataclasses.replace`. Lists become :class:`FrozenList` (tuples equal to the list) and mappings
+:class:`FrozenMap`; :meth:`Section.to_dict` gives back the plain resolved dict (what Snakemake's rule params,
+the resolved file and the checkpoints store). Sections also read as read-only mappings
+(``cfg["train"]["lr_g"]``), equal to the plain dict they came from.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class FrozenList(tuple):
 
 
 def freeze(value: Any) -> Any:
-    """``value`` with every list made a :class:`FrozenList` and every mapping a :class:`FrozenMap` (recursively)."""
+    """``value`` with every list a :class:`FrozenList` and every mapping a :class:`FrozenMap` (recursively)."""
     if isinstance(value, Mapping) and not isinstance(value, Section):
         return FrozenMap({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -110,7 +111,8 @@ class Section(Mapping):
         """Build from ``mapping``; an unknown or missing key is a :class:`SettingsError` naming it."""
         prefix = f"{where}." if where else ""
         cls._check_keys(mapping, where, prefix)
-        built = {k: cls.NESTED[k](v, f"{prefix}{k}") if k in cls.NESTED else freeze(v) for k, v in mapping.items()}
+        nested = cls.NESTED
+        built = {k: nested[k](v, f"{prefix}{k}") if k in nested else freeze(v) for k, v in mapping.items()}
         return cls(**built)
 
     @classmethod
@@ -121,7 +123,8 @@ class Section(Mapping):
         names = [f.name for f in fields(cls)]
         unknown = [k for k in mapping if k not in names]
         if unknown:
-            raise SettingsError(f"key '{prefix}{unknown[0]}': unknown key (allowed here: {', '.join(sorted(names))})")
+            allowed = ", ".join(sorted(names))
+            raise SettingsError(f"key '{prefix}{unknown[0]}': unknown key (allowed here: {allowed})")
         missing = [k for k in cls._required() if k not in mapping]
         if missing:
             raise SettingsError(f"key '{prefix}{missing[0]}': missing")
@@ -166,7 +169,7 @@ def _table(builder):
     def build(mapping: Mapping, where: str) -> FrozenMap:
         if not isinstance(mapping, Mapping):
             raise SettingsError(f"key '{where}' must be a mapping, not {mapping!r}")
-        return FrozenMap({name: builder.from_dict(value, f"{where}.{name}") for name, value in mapping.items()})
+        return FrozenMap({name: builder.from_dict(spec, f"{where}.{name}") for name, spec in mapping.items()})
 
     return build
 

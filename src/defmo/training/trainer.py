@@ -2,8 +2,9 @@
 
 An approach (:class:`defmo.settings.Approach`) is its schedule and loss weights (``losses``: the symbols of
 :data:`defmo.settings.LOSSES`; C, the validation metric as a loss, is the ``probe`` approach's). D_S exists
-iff ``G`` is weighted, D_T iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler (stepped per epoch by the caller
-through :meth:`Trainer.end_epoch`; step size ``train.lr_step`` unless the approach sets its own). Mixed
+iff ``G`` is weighted, D_T iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler
+(stepped per epoch by the caller through :meth:`Trainer.end_epoch`; step size ``train.lr_step`` unless the
+approach sets its own). Mixed
 precision: fp16 autocast with one GradScaler per optimizer on CUDA, bf16 autocast on CPU. Gradient
 checkpointing is the Generator's.
 Under ``torchrun`` (an initialised process group) every network is wrapped in DistributedDataParallel.
