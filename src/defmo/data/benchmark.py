@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,7 @@ def centre_and_radius(alpha: np.ndarray) -> tuple[float, float, float]:
     return float((alpha * xs).sum() / total), float((alpha * ys).sum() / total), size / 2.0
 
 
-def render_sequence(renderer, dataset: str, sources: Sources, rng: np.random.Generator, cfg_bench: dict,
+def render_sequence(renderer, dataset: str, sources: Sources, rng: np.random.Generator, cfg_bench: Mapping,
                     exposure: int = 1) -> dict:
     """Render one sequence; returns ``frames`` (T, H, W, 4) uint8 high-speed RGBA (each the mean of ``exposure``
     renders over its slice) and ``background`` (H, W, 3). Accepted when every high-speed frame shows the object
