@@ -3,7 +3,7 @@
 #   snakemake --cores all --config scale=paper (report Table 2 on CUDA)
 #   snakemake --cores all --configfile my-overrides.yaml (nested keys merged into params.yaml's sections)
 # Rules live in workflow/rules/; each calls the package CLI (python -m defmo <verb>).
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -14,11 +14,9 @@ configfile: "params.yaml"
 report: "workflow/report/workflow.rst"
 
 
-# common.smk resolves params.yaml + scale + --configfile/--config once (CFG) and writes it for the jobs.
+# common.smk resolves params.yaml + scale + --configfile/--config once (CFG) and writes it for the jobs;
+# defmo.config validates it there against the package's schema (src/defmo/schemas/), the one place that does.
 include: "workflow/rules/common.smk"
-
-
-validate(CFG, "workflow/schemas/params.schema.yaml")
 
 
 include: "workflow/rules/data.smk"

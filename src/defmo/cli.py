@@ -17,6 +17,7 @@ import logging
 import sys
 
 from defmo.config import ConfigError, load, load_resolved
+from defmo.settings import Config
 from defmo.errors import UserError
 
 # verb -> (module, one-line help)
@@ -81,8 +82,9 @@ def setup_logging(path: str | None, verbose: bool) -> None:
     )
 
 
-def load_config(args: argparse.Namespace) -> dict:
-    """``--config-file`` as is (with ``--set``), else ``--params`` resolved at ``--scale`` (with ``--set``)."""
+def load_config(args: argparse.Namespace) -> Config:
+    """``--config-file`` as is (with ``--set``), else ``--params`` resolved at ``--scale`` (with ``--set``): the
+    typed configuration every verb's ``run(args, cfg)`` receives, validated and built once here."""
     if args.config_file is None:
         return load(args.params, args.scale, args.overrides)
     if args.scale is not None:

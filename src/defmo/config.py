@@ -2,8 +2,14 @@
 
 The raw file holds the report's values in its top-level sections and per-scale overrides under
 ``scales.<name>``; :func:`resolve` deep-merges the chosen scale over the top level and validates the
-result against ``workflow/schemas/params.schema.yaml`` (the schema the Snakefile uses too). Every
-error names the offending key and says what to do, before any work starts.
+result against the package's schema, ``defmo/schemas/params.schema.yaml`` (one file per section under
+``sections/``; the Snakefile relies on this module rather than validating again). Every error names the
+offending key and says what to do, before any work starts.
+
+This module is the one place that validates: each entry point (:func:`load`, :func:`resolve`,
+:func:`resolve_with`, :func:`load_resolved`) checks the plain dict (schema, then the cross-key checks) and
+builds the typed, frozen :class:`~defmo.settings.Config` from it once; stages read its attributes and
+``Config.to_dict()`` gives back the plain resolved dict.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from defmo.errors import UserError
+from defmo.settings import Config, as_dict
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data (pyproject.toml)
 SCHEMA_FILE = "params.schema.yaml"
 KNOWN_METHODS = ("image", "background", "original")  # besides trained approaches
 
@@ -67,7 +74,7 @@ def validate(cfg: dict, source: str = "params.yaml", schema_dir: Path = SCHEMA_D
     if errors:
         lines = [_describe(e) for e in errors]
         raise ConfigError(
-            f"{source} is invalid (schema: workflow/schemas/{SCHEMA_FILE}):\n"
+            f"{source} is invalid (schema: defmo/schemas/{SCHEMA_FILE}):\n"
             + "\n".join(lines)
             + "\nFix these keys in params.yaml (or the --config/--set override) and run again."
         )
@@ -127,12 +134,22 @@ def _check_semantics(cfg: dict, source: str) -> None:
                               "the metric probe)")
 
 
-def resolve(raw: dict, scale: str | None = None, source: str = "params.yaml") -> dict:
-    """Merge ``scales[scale]`` (default: ``raw['scale']``) over the top level and validate.
+def build(cfg: dict) -> Config:
+    """The typed configuration of a resolved, validated dict (built once per entry point, then passed on)."""
+    return Config.from_dict(cfg)
 
-    Returns a new dict with the same sections, ``scale`` set to the scale used and ``scales`` kept so the
-    result validates against the same schema.
+
+def resolve(raw: dict, scale: str | None = None, source: str = "params.yaml") -> Config:
+    """Merge ``scales[scale]`` (default: ``raw['scale']``) over the top level, validate, build the :class:`Config`.
+
+    Its sections are the merged ones, ``scale`` the scale used and ``scales`` the raw blocks, kept so that
+    ``to_dict()`` validates against the same schema.
     """
+    return build(_resolve(raw, scale, source))
+
+
+def _resolve(raw: dict, scale: str | None, source: str) -> dict:
+    """:func:`resolve`'s plain dict."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} must be a YAML mapping of sections")
     validate(raw, source)
@@ -148,7 +165,7 @@ def resolve(raw: dict, scale: str | None = None, source: str = "params.yaml") ->
     return cfg
 
 
-def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: Iterable[str] = ()) -> dict:
+def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: Iterable[str] = ()) -> Config:
     """Read ``path``, apply ``key=value`` overrides, resolve the scale and validate."""
     path = Path(path)
     if not path.is_file():
@@ -161,12 +178,12 @@ def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: 
     overrides = list(overrides)
     early = [o for o in overrides if o.split("=", 1)[0].strip().split(".")[0] in ("scale", "scales")]
     late = [o for o in overrides if o not in early]
-    cfg = resolve(apply_overrides(raw or {}, early), scale, source=str(path))
+    cfg = _resolve(apply_overrides(raw or {}, early), scale, source=str(path))
     if late:
         cfg = apply_overrides(cfg, late)
         validate(cfg, f"{path} (with --set overrides)")
         _check_semantics(cfg, str(path))
-    return cfg
+    return build(cfg)
 
 
 # --- Snakemake: resolve once per run (params.yaml < scales.<scale> < --configfile/--config), hand jobs a file ---
@@ -219,7 +236,7 @@ def user_overrides(configfiles: Iterable[str | Path] = (), cli: Mapping[str, Any
 
 
 def resolve_with(raw: dict, overrides: Mapping[str, Any], scale: str | None = None,
-                 source: str = "params.yaml") -> dict:
+                 source: str = "params.yaml") -> Config:
     """``raw`` (params.yaml), then ``scales.<scale>``, then ``overrides``: the override wins, then the scale.
 
     ``scale`` and ``scales`` in ``overrides`` change which scale block is merged and what it holds; every other
@@ -230,12 +247,12 @@ def resolve_with(raw: dict, overrides: Mapping[str, Any], scale: str | None = No
     _check_sections(raw, overrides, f"{source} (overrides)")
     early = {k: v for k, v in overrides.items() if k in EARLY_KEYS}
     late = {k: v for k, v in overrides.items() if k not in EARLY_KEYS}
-    cfg = resolve(deep_merge(raw, early), scale, source)
+    cfg = _resolve(deep_merge(raw, early), scale, source)
     if late:
         cfg = deep_merge(cfg, late)
         validate(cfg, f"{source} (with the --config/--configfile overrides)")
         _check_semantics(cfg, source)
-    return cfg
+    return build(cfg)
 
 
 RESOLVED_HEADER = (
@@ -244,9 +261,9 @@ RESOLVED_HEADER = (
 )
 
 
-def write_resolved(cfg: dict, folder: str | Path) -> Path:
+def write_resolved(cfg: Config | dict, folder: str | Path) -> Path:
     """Write ``cfg`` to ``folder/<scale>-<hash>.yaml`` (named by its content, so never rewritten) and return the path."""
-    text = RESOLVED_HEADER + yaml.safe_dump(cfg, sort_keys=False)
+    text = RESOLVED_HEADER + yaml.safe_dump(as_dict(cfg), sort_keys=False)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     path = Path(folder) / f"{cfg['scale']}-{digest}.yaml"
     if not path.is_file():
@@ -257,7 +274,7 @@ def write_resolved(cfg: dict, folder: str | Path) -> Path:
     return path
 
 
-def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> dict:
+def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     """Read a resolved configuration (:func:`write_resolved`) as is, apply ``key=value`` overrides, validate."""
     path = Path(path)
     if not path.is_file():
@@ -268,4 +285,4 @@ def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> dict:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     validate(cfg, str(path))
     _check_semantics(cfg, str(path))
-    return cfg
+    return build(cfg)

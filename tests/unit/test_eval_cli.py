@@ -28,7 +28,7 @@ def random_checkpoint(path: Path, repo: Path, generator: str | None = None) -> P
     cfg = load(repo / "params.yaml", "tiny", [f"model.generator={generator}"] if generator else [])
     torch.manual_seed(0)
     gen = build_generator(cfg)
-    payload = {"format": FORMAT, "trainer": {"nets": {"generator": gen.state_dict()}}, "cfg": cfg, "extra": {}}
+    payload = {"format": FORMAT, "trainer": {"nets": {"generator": gen.state_dict()}}, "cfg": cfg.to_dict(), "extra": {}}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
     return path

@@ -21,6 +21,7 @@ from defmo.reporting.quality import (
     summarise,
     worst_blocks,
 )
+from defmo.settings import Quality
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,8 @@ def test_bad_input_is_a_user_error(tmp_path):
 
 
 def test_missing_compare_checkout_names_the_key(tree, tmp_path):
-    qcfg = {"exclude": ["skipme"], "compare": {"orig": str(tmp_path / "DeFMO")}}
+    qcfg = Quality.from_dict({"exclude": ["skipme"], "compare": {"orig": str(tmp_path / "DeFMO")}, "worst": 10,
+                              "max_cc": 10, "min_mi": 20})
     with pytest.raises(UserError, match=r"quality.compare.orig: folder .*DeFMO does not exist"):
         measure_all(tree, qcfg, "here")
 

@@ -15,7 +15,8 @@ try:
     OVERRIDES = user_overrides(
         workflow.config_settings.configfiles, workflow.config_settings.config
     )
-    CFG = resolve_with(RAW, OVERRIDES)
+    # The plain resolved dict: rule params must be builtin types for Snakemake to track them.
+    CFG = resolve_with(RAW, OVERRIDES).to_dict()
 except ConfigError as exc:
     raise WorkflowError(str(exc))
 

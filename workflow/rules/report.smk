@@ -6,7 +6,7 @@ from glob import glob
 # The report's values (paper scale, with the same user overrides) next to the run's scale: a change to either
 # reruns Table 2 and the report; the tables and report jobs read it from its own resolved file.
 TABLE2_PAPER = (
-    resolve_with(RAW, OVERRIDES, "paper") if "paper" in RAW["scales"] else CFG
+    resolve_with(RAW, OVERRIDES, "paper").to_dict() if "paper" in RAW["scales"] else CFG
 )
 TABLE2_PAPER_READ = {k: TABLE2_PAPER[k] for k in ("train", "data", "model")}
 PAPER_ARG = Untracked(f"--paper-config {write_resolved(TABLE2_PAPER, RESOLVED_DIR)}")

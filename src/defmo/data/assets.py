@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+from collections.abc import Mapping
 import re
 import zlib
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ def _files(root: Path, exts: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
 
-def _split_source(cfg_data: dict, split: str, key: str, embedded, folder) -> list:
+def _split_source(cfg_data: Mapping, split: str, key: str, embedded, folder) -> list:
     """A split's items of ``data.<key>``: ``data.val_<key>`` for val when given (then train keeps all of
     ``data.<key>``), else a hash split of ``data.<key>`` ("embedded" or a folder) by ``data.val_fraction``."""
     val_key = f"val_{key}"
@@ -130,7 +131,7 @@ def embedded_meshes() -> list[Path]:
     return paths
 
 
-def list_meshes(cfg_data: dict, split: str) -> list[Path]:
+def list_meshes(cfg_data: Mapping, split: str) -> list[Path]:
     """Mesh files of a split: ``data.meshes`` (held-out by hash) or ``data.val_meshes`` for val."""
     return _split_source(cfg_data, split, "meshes", embedded_meshes, _mesh_folder)
 
@@ -173,7 +174,7 @@ def embedded_textures() -> list[Path]:
     return paths
 
 
-def list_textures(cfg_data: dict, split: str) -> list[Path]:
+def list_textures(cfg_data: Mapping, split: str) -> list[Path]:
     """Texture images of a split (procedural textures are added per sample by the renderer)."""
     source = cfg_data["textures"]
     if source == "embedded":
@@ -202,7 +203,7 @@ def _big_enough(path: Path) -> bool:
         return False
 
 
-def list_backgrounds(cfg_data: dict, split: str) -> list[Background]:
+def list_backgrounds(cfg_data: Mapping, split: str) -> list[Background]:
     """Background sources of a split (``data.backgrounds`` held out by hash, or ``data.val_backgrounds``)."""
     return _split_source(cfg_data, split, "backgrounds", embedded_backgrounds, _background_folder)
 

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from defmo.data.benchmark import DATASETS, render_dataset
+from defmo.settings import Config
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset root to write (replaced as a whole)")
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     names = render_dataset(cfg, args.dataset, args.out)
     log.info("%s: %d sequences in %s", args.dataset, len(names), args.out)
     return 0

@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from defmo.data import textures
 from defmo.data.renderer import HALF_EXTENT, make_primitive, pose_matrix, render_exposure
 from defmo.data.sample import Sources, acceptance, compose
 from defmo.errors import UserError
+from defmo.settings import Config
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +172,7 @@ def centre_and_radius(alpha: np.ndarray) -> tuple[float, float, float]:
     return float((alpha * xs).sum() / total), float((alpha * ys).sum() / total), size / 2.0
 
 
-def render_sequence(renderer, dataset: str, sources: Sources, rng: np.random.Generator, cfg_bench: dict,
+def render_sequence(renderer, dataset: str, sources: Sources, rng: np.random.Generator, cfg_bench: Mapping,
                     exposure: int = 1) -> dict:
     """Render one sequence; returns ``frames`` (T, H, W, 4) uint8 high-speed RGBA (each the mean of ``exposure``
     renders over its slice) and ``background`` (H, W, 3). Accepted when every high-speed frame shows the object
@@ -226,23 +228,23 @@ def _save_png(path: Path, rgb: np.ndarray) -> None:
     Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), mode="RGB").save(path, compress_level=6)
 
 
-def render_dataset(cfg: dict, dataset: str, out: Path) -> list[str]:
+def render_dataset(cfg: Config, dataset: str, out: Path) -> list[str]:
     """Render ``bench_data.sequences`` sequences of ``dataset`` into ``out`` (replaced atomically); returns names."""
     from defmo.data.renderer import ObjectRenderer
 
-    cfg_bench = cfg["bench_data"]
-    n = cfg_bench["n_subframes"]
+    cfg_bench = cfg.bench_data
+    n = cfg_bench.n_subframes
     check_dataset(dataset, n)
     _check_replaceable(out)
-    sources = Sources.for_split(cfg["data"], "val")  # held-out meshes, textures and backgrounds
-    renderer = ObjectRenderer(cfg_bench["width"], cfg_bench["height"])
+    sources = Sources.for_split(cfg.data, "val")  # held-out meshes, textures and backgrounds
+    renderer = ObjectRenderer(cfg_bench.width, cfg_bench.height)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         names = _render_all(renderer, cfg, dataset, sources, tmp)
-        (tmp / MARKER).write_text(json.dumps({"dataset": dataset, "sequences": names, "bench_data": cfg_bench,
-                                              "exposure_samples": cfg["data"]["exposure_samples"],
-                                              "seed": cfg["seed"]}, indent=2) + "\n")
+        (tmp / MARKER).write_text(json.dumps({"dataset": dataset, "sequences": names, "bench_data": cfg_bench.to_dict(),
+                                              "exposure_samples": cfg.data.exposure_samples,
+                                              "seed": cfg.seed}, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -252,17 +254,17 @@ def render_dataset(cfg: dict, dataset: str, out: Path) -> list[str]:
     return names
 
 
-def _render_all(renderer, cfg: dict, dataset: str, sources: Sources, root: Path) -> list[str]:
+def _render_all(renderer, cfg: Config, dataset: str, sources: Sources, root: Path) -> list[str]:
     from tqdm import tqdm
 
-    cfg_bench = cfg["bench_data"]
+    cfg_bench = cfg.bench_data
     names = []
-    for index in tqdm(range(cfg_bench["sequences"]), desc=f"render-benchmark {dataset}", unit="seq"):
-        rng = np.random.default_rng([cfg["seed"], 2, DATASETS.index(dataset), index])
-        name = sequence_name(dataset, index, cfg_bench["n_subframes"])
-        seq = render_sequence(renderer, dataset, sources, rng, cfg_bench, cfg["data"]["exposure_samples"])
-        write_sequence(root, name, seq, cfg_bench["n_subframes"])
-        log.info("%s: wrote %s (%d frames)", dataset, name, cfg_bench["frames"])
+    for index in tqdm(range(cfg_bench.sequences), desc=f"render-benchmark {dataset}", unit="seq"):
+        rng = np.random.default_rng([cfg.seed, 2, DATASETS.index(dataset), index])
+        name = sequence_name(dataset, index, cfg_bench.n_subframes)
+        seq = render_sequence(renderer, dataset, sources, rng, cfg_bench, cfg.data.exposure_samples)
+        write_sequence(root, name, seq, cfg_bench.n_subframes)
+        log.info("%s: wrote %s (%d frames)", dataset, name, cfg_bench.frames)
         names.append(name)
     return names
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from defmo.data import shards
 from defmo.data.sample import Sources, render_sample, sample_rng
 from defmo.errors import UserError
+from defmo.settings import Config
 from defmo.utils.io import write_json
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,13 @@ def _clean(out: Path, n_shards: int) -> None:
             old.unlink()
 
 
-def render_split(cfg: dict, split: str, out: Path, count: int | None = None) -> dict:
+def render_split(cfg: Config, split: str, out: Path, count: int | None = None) -> dict:
     """Render ``count`` samples (default: ``data.<split>_samples``) of ``split`` into ``out``; returns the manifest."""
-    cfg_data, seed = cfg["data"], cfg["seed"]
-    count = cfg_data[f"{split}_samples"] if count is None else count
+    cfg_data, seed = cfg.data, cfg.seed
+    count = getattr(cfg_data, f"{split}_samples") if count is None else count
     sources = Sources.for_split(cfg_data, split)  # bad folders fail here, before any work
-    fp = fingerprint({**cfg_data, f"{split}_samples": count}, seed, split)
-    parts = plan(count, cfg_data["shard_size"])
+    fp = fingerprint({**cfg_data.to_dict(), f"{split}_samples": count}, seed, split)
+    parts = plan(count, cfg_data.shard_size)
     out.mkdir(parents=True, exist_ok=True)
     existing = _existing_manifest(out, fp)
     if existing is not None:
@@ -87,7 +88,7 @@ def render_split(cfg: dict, split: str, out: Path, count: int | None = None) -> 
     _clean(out, len(parts))
     todo = [i for i, r in enumerate(parts) if not _valid_shard(out / shards.shard_name(i), fp, len(r))]
     log.info("%s: rendering %d of %d shards (%d samples, %dx%d, N=%d, %d workers)", out, len(todo), len(parts),
-             count, cfg_data["resolution"], cfg_data["resolution"], cfg_data["n_subframes"], cfg_data["workers"])
+             count, cfg_data.resolution, cfg_data.resolution, cfg_data.n_subframes, cfg_data.workers)
     start = time.perf_counter()
     _render_shards(cfg_data, split, seed, out, [(i, parts[i]) for i in todo], fp)
     manifest = _manifest(out, split, count, parts, fp, cfg, sources)  # no timings: identical reruns, identical files
@@ -138,12 +139,12 @@ def _collect(results, todo: list[tuple[int, range]], out: Path, fp: str, bar) ->
     bar.close()
 
 
-def _manifest(out: Path, split: str, count: int, parts: list[range], fp: str, cfg: dict, sources: Sources) -> dict:
-    cfg_data = cfg["data"]
+def _manifest(out: Path, split: str, count: int, parts: list[range], fp: str, cfg: Config, sources: Sources) -> dict:
+    cfg_data = cfg.data
     files = [shards.shard_name(i) for i in range(len(parts))]
     return {
-        "format": shards.FORMAT, "split": split, "count": count, "fingerprint": fp, "seed": cfg["seed"],
-        "resolution": cfg_data["resolution"], "n_subframes": cfg_data["n_subframes"],
+        "format": shards.FORMAT, "split": split, "count": count, "fingerprint": fp, "seed": cfg.seed,
+        "resolution": cfg_data.resolution, "n_subframes": cfg_data.n_subframes,
         "shards": [{"file": f, "count": len(r), "bytes": (out / f).stat().st_size} for f, r in zip(files, parts)],
         "bytes": sum((out / f).stat().st_size for f in files),
         "sources": {"meshes": [shards_name(p) for p in sources.meshes],

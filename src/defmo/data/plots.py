@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 from defmo.data.dataset import SyntheticFMODataset  # noqa: E402
 from defmo.errors import UserError  # noqa: E402
+from defmo.settings import Config  # noqa: E402
 from defmo.utils.io import atomic_path  # noqa: E402
 
 ROWS = 4
@@ -30,7 +31,7 @@ def over_checker(rgba: np.ndarray) -> np.ndarray:
     return rgba[..., :3] / 255.0 * alpha + (1 - alpha) * checkerboard(*rgba.shape[:2])
 
 
-def plot_samples(inputs: list[Path], output: Path, cfg: dict) -> None:
+def plot_samples(inputs: list[Path], output: Path, cfg: Config) -> None:
     """Plot ``ROWS`` evenly spaced samples of the first rendered split folder in ``inputs`` to ``output`` (PNG)."""
     if not inputs:
         raise UserError("figure 'samples' needs --inputs <rendered split folder, e.g. data/synthetic/train>")

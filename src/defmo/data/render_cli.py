@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from defmo.data.generate import render_split
+from defmo.settings import Config
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of samples (default: data.train_samples / data.val_samples)")
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     manifest = render_split(cfg, args.split, args.out, args.samples)
     log.info("%s: %d samples in %d shards, %.1f MB", args.out, manifest["count"], len(manifest["shards"]),
              manifest["bytes"] / 1e6)

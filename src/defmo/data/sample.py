@@ -10,11 +10,15 @@ N (K - 1) are rendered, and again on the stored sub-frames.
 
 A sample is a pure function of ``(seed, split, index)``: :func:`sample_rng` seeds a fresh generator per sample,
 so any number of worker processes produce bit-identical data.
+
+The helpers read the ``data`` section as a mapping: the typed :class:`defmo.settings.Data` (or its
+``trajectory``), or a dict of the keys they need (the benchmark passes its own acceptance thresholds).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +64,7 @@ class Trajectory:
         return {"start": self.start.tolist(), "move": self.move.tolist(), "delta_deg": self.delta_deg.tolist()}
 
 
-def sample_trajectory(rng: np.random.Generator, traj: dict, scale: float = 0.0) -> Trajectory:
+def sample_trajectory(rng: np.random.Generator, traj: Mapping, scale: float = 0.0) -> Trajectory:
     """Ranges from ``data.trajectory``: depth (z) offset/move within +-``*_x``, image plane within +-``*_yz``.
 
     With ``travel_sizes = [lo, hi]`` the image-plane motion is instead ``ratio * 2 * scale`` in a uniformly
@@ -93,7 +97,7 @@ class Sources:
     cache: dict = field(default_factory=dict)
 
     @classmethod
-    def for_split(cls, cfg_data: dict, split: str) -> "Sources":
+    def for_split(cls, cfg_data: Mapping, split: str) -> "Sources":
         strict = cfg_data["meshes"] != "embedded" or (split == "val" and bool(cfg_data.get("val_meshes")))
         return cls(assets.list_meshes(cfg_data, split), assets.list_textures(cfg_data, split),
                    assets.list_backgrounds(cfg_data, split), strict)
@@ -118,7 +122,7 @@ class Sources:
         return self.cache[index]
 
 
-def shape_rejection(frames: np.ndarray, cfg_data: dict) -> str | None:
+def shape_rejection(frames: np.ndarray, cfg_data: Mapping) -> str | None:
     """Mask-only rules on uint8 sub-frames ``(N, H, W, 4)``: every sub-frame visible, inside the frame, enough
     coverage over the exposure, one connected region. Returns the reason to reject, or None."""
     alpha = frames[..., 3]
@@ -141,7 +145,7 @@ def contrast(frames: np.ndarray, background: np.ndarray) -> float:
     return float((alpha * diff).sum() / max(alpha.sum(), 1e-9))
 
 
-def acceptance(frames: np.ndarray, backgrounds: list[np.ndarray], cfg_data: dict) -> str | None:
+def acceptance(frames: np.ndarray, backgrounds: list[np.ndarray], cfg_data: Mapping) -> str | None:
     """DeFMO's rejection rules (shape, then contrast >= ``min_contrast`` over every background)."""
     reason = shape_rejection(frames, cfg_data)
     if reason is None and any(contrast(frames, bg) < cfg_data["min_contrast"] for bg in backgrounds):
@@ -154,7 +158,7 @@ def compose(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
     return (blat_np(frames / 255.0, background / 255.0) * 255.0).round().clip(0, 255).astype(np.uint8)
 
 
-def render_sample(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dict) -> tuple[dict, dict]:
+def render_sample(renderer, sources: Sources, rng: np.random.Generator, cfg_data: Mapping) -> tuple[dict, dict]:
     """Render one accepted sample.
 
     Returns ``(arrays, meta)``: uint8 ``image, background, image2, background2`` ``(H, W, 3)`` and ``frames``
@@ -172,7 +176,7 @@ def render_sample(renderer, sources: Sources, rng: np.random.Generator, cfg_data
                     "'data.min_contrast' / 'data.min_coverage' or 'data.trajectory'")
 
 
-def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: dict):
+def _attempt(renderer, sources: Sources, rng: np.random.Generator, cfg_data: Mapping):
     """One try: returns ``(arrays, meta, None)`` or ``(None, None, reason)``. The rules run on the N key instants
     first (shape before any background is read), then on the stored continuous sub-frames; the random draws
     happen in the same order either way (determinism)."""

@@ -25,6 +25,7 @@ import torch
 from defmo.data.benchmark import render_dataset
 from defmo.data.dataset import SyntheticFMODataset
 from defmo.data.generate import render_split
+from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,9 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def measure_benchmark(cfg: dict) -> dict:
+def measure_benchmark(cfg: Config) -> dict:
     """Render the embedded benchmark datasets into a temporary folder; wall seconds per dataset."""
-    datasets = [d for d, root in cfg["eval"]["datasets"].items() if root == "embedded"]
+    datasets = [d for d, root in cfg.eval.datasets.items() if root == "embedded"]
     seconds = {}
     with tempfile.TemporaryDirectory(prefix="bench-render-benchmark-") as tmp:
         for dataset in datasets:
@@ -55,12 +56,12 @@ def measure_benchmark(cfg: dict) -> dict:
     return seconds
 
 
-def projection(cfg: dict, result: dict, bench: dict | None) -> dict:
+def projection(cfg: Config, result: dict, bench: dict | None) -> dict:
     """The scale's whole render time: train + val samples at the measured rate, plus the benchmark's time; and the
     train + val time on an otherwise idle machine (CPU seconds per sample spread over the workers)."""
-    count = cfg["data"]["train_samples"] + cfg["data"]["val_samples"]
+    count = cfg.data.train_samples + cfg.data.val_samples
     synthetic = count * result["seconds_per_sample"]
-    idle = count * result["cpu_seconds_per_sample"] / min(cfg["data"]["workers"], os.cpu_count() or 1)
+    idle = count * result["cpu_seconds_per_sample"] / min(cfg.data.workers, os.cpu_count() or 1)
     bench_total = None if bench is None else round(sum(bench.values()), 2)
     return {"train_val_samples": count, "synthetic_seconds": round(synthetic, 1),
             "synthetic_seconds_idle_machine": round(idle, 1), "benchmark_seconds": bench,
@@ -69,9 +70,9 @@ def projection(cfg: dict, result: dict, bench: dict | None) -> dict:
             "total_seconds_idle_machine": round(idle + (bench_total or 0.0), 1)}
 
 
-def measure(cfg: dict, samples: int, benchmark: bool = True) -> dict:
+def measure(cfg: Config, samples: int, benchmark: bool = True) -> dict:
     """Render ``samples`` samples into a temporary folder and time it (wall clock, including process start-up)."""
-    cfg_data = cfg["data"]
+    cfg_data = cfg.data
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         start, cpu_start = time.perf_counter(), cpu_seconds()
@@ -86,11 +87,11 @@ def measure(cfg: dict, samples: int, benchmark: bool = True) -> dict:
             ds[i]
         read_seconds = time.perf_counter() - start
         torch.set_num_threads(threads)
-    n = cfg_data["n_subframes"]
-    renders = sum(tries) + samples * (cfg_data["exposure_samples"] - 1)  # key instants of every try + the rest
+    n = cfg_data.n_subframes
+    renders = sum(tries) + samples * (cfg_data.exposure_samples - 1)  # key instants of every try + the rest
     result = {
-        "scale": cfg["scale"], "samples": samples, "resolution": cfg_data["resolution"], "n_subframes": n,
-        "exposure_samples": cfg_data["exposure_samples"], "workers": cfg_data["workers"], "seconds": round(seconds, 3),
+        "scale": cfg.scale, "samples": samples, "resolution": cfg_data.resolution, "n_subframes": n,
+        "exposure_samples": cfg_data.exposure_samples, "workers": cfg_data.workers, "seconds": round(seconds, 3),
         "seconds_per_sample": round(seconds / samples, 5), "cpu_seconds_per_sample": round(cpu / samples, 5),
         "samples_per_s": round(samples / seconds, 3), "subframes_per_s": round(samples * n / seconds, 2),
         "renders_per_s_incl_rejected": round(renders * n / seconds, 2),
@@ -141,11 +142,11 @@ def _bench_cell(proj: dict) -> str:
     return f"{proj['benchmark_total_seconds']} ({parts})"
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     result = measure(cfg, args.samples, benchmark=not args.no_benchmark)
     write_json(args.json, result)
     write_text(args.md, markdown(result))
     log.info("render throughput: %.2f samples/s, %.2f MB/s; projected %s render total %.0f s (%s)",
-             result["samples_per_s"], result["mb_per_s"], cfg["scale"], result["projection"]["total_seconds"],
+             result["samples_per_s"], result["mb_per_s"], cfg.scale, result["projection"]["total_seconds"],
              args.json)
     return 0

@@ -25,6 +25,7 @@ from defmo.evaluation.loaders import load_dataset
 from defmo.evaluation.outputs import is_quoted, variant_path
 from defmo.evaluation.protocol import evaluate_sequence, summarize
 from defmo.reporting.table_io import to_csv
+from defmo.settings import Config
 from defmo.utils.io import atomic_path, write_json, write_text
 from defmo.utils.runtime import configure_threads, resolve_device
 
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", type=Path, help="Table 3 stem, e.g. results/tables/table3 (with --aggregate)")
 
 
-def build_method(name: str, checkpoint: Path | None, cfg: dict):
+def build_method(name: str, checkpoint: Path | None, cfg: Config):
     """The callable for ``name`` (see :mod:`defmo.evaluation.methods`) and a device label; None when quoted."""
     if name == "image":
         return methods.image_method, "none"
@@ -57,16 +58,16 @@ def build_method(name: str, checkpoint: Path | None, cfg: dict):
     if name == "original":
         from defmo.models.original import load_original
 
-        model = load_original(cfg["eval"]["original_weights"], device)
+        model = load_original(cfg.eval.original_weights, device)
         # the published network is scored through the benchmark's own DeFMO wrapper
-        return methods.NetworkMethod(model, ORIGINAL_SIZE, cfg["eval"]["oversample"], device, "crop"), str(device)
+        return methods.NetworkMethod(model, ORIGINAL_SIZE, cfg.eval.oversample, device, "crop"), str(device)
     if checkpoint is None or not checkpoint.is_file():
         raise UserError(f"evaluate --method {name}: checkpoint '{checkpoint}' not found; train it first (`train`)")
     from defmo.training.checkpoint import load_generator
 
-    model, model_cfg = load_generator(checkpoint, device)
+    model, model_cfg = load_generator(checkpoint, device)  # the checkpoint's own config: a plain dict
     res = int(model_cfg["data"]["resolution"])
-    method = methods.NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device, cfg["eval"]["composite"])
+    method = methods.NetworkMethod(model, (res, res), cfg.eval.oversample, device, cfg.eval.composite)
     return method, str(device)
 
 
@@ -86,24 +87,24 @@ def _save_sample(path: Path, per_sequence: dict[str, list[dict]]) -> None:
             np.savez_compressed(fh, image=image, gt=gt, est=est, est_proj=est_proj, frame=row["frame"])
 
 
-def run_window(seqs, method, window: int, cfg: dict, label: str) -> dict[str, list[dict]]:
+def run_window(seqs, method, window: int, cfg: Config, label: str) -> dict[str, list[dict]]:
     """Evaluate every sequence with background window ``window``; rows per sequence name."""
     out = {}
     for seq in tqdm(seqs, desc=f"{label} w={window}", unit="seq"):
-        out[seq.name] = evaluate_sequence(seq, method, window, cfg["eval"]["max_frames"])
+        out[seq.name] = evaluate_sequence(seq, method, window, cfg.eval.max_frames)
         log.info("%s %s w=%d: %d frames", label, seq.name, window, len(out[seq.name]))
     return out
 
 
-def _record(args, cfg: dict, summary: dict, window: int, device: str) -> dict:
-    source = "embedded" if cfg["eval"]["datasets"][args.dataset] == "embedded" else "real"
+def _record(args, cfg: Config, summary: dict, window: int, device: str) -> dict:
+    source = "embedded" if cfg.eval.datasets[args.dataset] == "embedded" else "real"
     record = {k: v for k, v in summary.items() if k != "sequences"}
     record.update(dataset=args.dataset, method=args.method, background_window=window, data_source=source)
     record.update(quoted=False, device=device, sequences=record.pop("n_sequences"))
     return record
 
 
-def _check_args(args, cfg: dict) -> None:
+def _check_args(args, cfg: Config) -> None:
     quoted = is_quoted(args.method, cfg)
     keys = ("dataset", "method", "output") if quoted else ("dataset", "data", "method", "output", "csv")
     for key in keys:
@@ -111,10 +112,10 @@ def _check_args(args, cfg: dict) -> None:
             raise UserError(f"evaluate: --{key} is required (or use --aggregate with --inputs and --table)")
 
 
-def evaluate(args, cfg: dict) -> int:
+def evaluate(args, cfg: Config) -> int:
     _check_args(args, cfg)
     method, device = build_method(args.method, args.checkpoint, cfg)
-    windows = [cfg["eval"]["background_window"], *cfg["eval"]["background_variants"]]
+    windows = [cfg.eval.background_window, *cfg.eval.background_variants]
     if method is None:  # quoted numbers: one record, no window variants, CSV or sample
         write_json(args.output, table.quoted_record(args.dataset, windows[0]))
         log.info("original DeFMO: no eval.original_weights, wrote the paper's quoted numbers")
@@ -134,7 +135,7 @@ def evaluate(args, cfg: dict) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     configure_threads(cfg)
     if args.aggregate:
         if args.table is None or not args.inputs:

@@ -30,6 +30,7 @@ from defmo.data.blatting import project_to_image_np
 from defmo.errors import UserError
 from defmo.evaluation.loaders import imread
 from defmo.evaluation.methods import NetworkMethod, network_box
+from defmo.settings import Config
 from defmo.utils.io import atomic_path
 from defmo.utils.runtime import configure_threads, resolve_device
 
@@ -208,16 +209,16 @@ def plot_overview(results: list[Result], output: Path) -> None:
     plt.close(fig)
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     configure_threads(cfg)
     pairs = _inputs(args)
     from defmo.training.checkpoint import load_generator
 
     device = resolve_device(cfg)
-    model, model_cfg = load_generator(args.checkpoint, device)
+    model, model_cfg = load_generator(args.checkpoint, device)  # the checkpoint's own config: a plain dict
     res = int(model_cfg["data"]["resolution"])
     n = int(model_cfg["data"]["n_subframes"])
-    method = NetworkMethod(model, (res, res), cfg["eval"]["oversample"], device, cfg["eval"]["composite"])
+    method = NetworkMethod(model, (res, res), cfg.eval.oversample, device, cfg.eval.composite)
     with torch.no_grad():
         results = deblur_all(method, pairs, n, args.output_dir, args.projection)
     if args.figure is not None:

@@ -11,6 +11,7 @@ Both take Snakemake patterns as well as paths, so the workflow builds its file l
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,7 +33,10 @@ def variant_path(path: PathOrStr, window: int | str, main_window: int | None = N
     return Path(out) if isinstance(path, Path) else out
 
 
-def is_quoted(method: str, cfg: dict) -> bool:
+def is_quoted(method: str, cfg: Mapping) -> bool:
     """Whether ``method``'s numbers are DeFMO's paper's, quoted, rather than computed: ``original`` when
-    the resolved config ``cfg`` gives no ``eval.original_weights``."""
+    the resolved config ``cfg`` gives no ``eval.original_weights``.
+
+    ``cfg`` is read as a mapping: the typed :class:`~defmo.settings.Config` or the plain resolved dict
+    (Snakemake's, workflow/rules/common.smk)."""
     return method == QUOTABLE and cfg["eval"]["original_weights"] is None

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 
 from defmo.errors import UserError  # noqa: E402
 from defmo.evaluation.table import BASELINES, PROJ_SUFFIX, method_label  # noqa: E402
+from defmo.settings import Config  # noqa: E402
 from defmo.utils.io import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _show_row(axes, label: str, frames) -> None:
         ax.imshow(np.clip(img, 0, 1))
 
 
-def plot_benchmark_samples(inputs: list[Path], output: Path, cfg: dict) -> None:
+def plot_benchmark_samples(inputs: list[Path], output: Path, cfg: Config) -> None:
     """``inputs``: ``<method>_sample.npz`` files of one dataset (from ``evaluate --sample``), each holding
     ``image (h, w, 3)``, ``gt (n, h, w, 3)``, ``est (n, h, w, 3)`` and ``est_proj`` (the estimate after the
     blatting projection) crops of the same frame in [0, 1].

@@ -9,6 +9,7 @@ from pathlib import Path
 from defmo.errors import UserError
 from defmo.reporting import quoted
 from defmo.reporting.table_io import write_table
+from defmo.settings import Config, Model
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +96,19 @@ def _main_window_quotes(records: list[dict], main: int) -> list[dict]:
     return [r for r in records if not (r.get("quoted") and r["background_window"] != main)]
 
 
-def build_table3(records: list[dict], cfg: dict) -> tuple[list[str], list[list]]:
+def build_table3(records: list[dict], cfg: Config) -> tuple[list[str], list[list]]:
     """Header and rows: (dataset, metric, value per column). Missing TIoU stays None ("n/a"), never 0.
 
     Each computed network method has a second column "<method> + proj.": its PSNR and SSIM after the blatting
     projection (:func:`defmo.data.blatting.project_to_image_np`), the same TIoU and time.
     """
-    main = cfg["eval"]["background_window"]
+    main = cfg.eval.background_window
     records = _main_window_quotes(records, main)
     cells = _columns(records, main)
     names = list(dict.fromkeys(name for _, name, _ in cells))
     columns = [(name, "_proj" if name.endswith(PROJ_SUFFIX) else "") for name in names]
     by_cell = {(dataset, name): r for dataset, name, r in cells}
-    datasets = [d for d in cfg["eval"]["datasets"] if d in {r["dataset"] for r in records}]
+    datasets = [d for d in cfg.eval.datasets if d in {r["dataset"] for r in records}]
     rows = [row for dataset in datasets for row in _dataset_rows(dataset, columns, by_cell)]
     return ["Dataset", "Metric", *names], rows
 
@@ -124,22 +125,22 @@ COMPOSITE_NAMES = {
 }
 
 
-def _generator_phrase(model: dict) -> str:
+def _generator_phrase(model: Model) -> str:
     """``generator 'streak' (U-Net streak ...), deblatted appearance`` for the caption."""
-    phrase = f"generator '{model['generator']}' ({GENERATOR_NAMES[model['generator']]})"
-    if model["generator"] == "streak":
-        phrase += f", appearance '{model.get('appearance', 'image')}'"
+    phrase = f"generator '{model.generator}' ({GENERATOR_NAMES[model.generator]})"
+    if model.generator == "streak":
+        phrase += f", appearance '{model.appearance}'"
     return phrase
 
 
-def _caption(records: list[dict], cfg: dict) -> str:
+def _caption(records: list[dict], cfg: Config) -> str:
     sources = sorted({r["data_source"] for r in records if not r.get("quoted")})
     return (
         "Evaluation on the FMO deblurring benchmark "
         f"(data: {', '.join(sources) or 'n/a'}; background: running median of "
-        f"{cfg['eval']['background_window']} frames, columns marked w=W use a window of W, as the report used "
+        f"{cfg.eval.background_window} frames, columns marked w=W use a window of W, as the report used "
         f"{quoted.BACKGROUND_WINDOW}). "
-        f"Trained models: {_generator_phrase(cfg['model'])}; {COMPOSITE_NAMES[cfg['eval']['composite']]}. "
+        f"Trained models: {_generator_phrase(cfg.model)}; {COMPOSITE_NAMES[cfg.eval.composite]}. "
         "[quoted]: DeFMO's paper numbers on the real datasets, as the report quotes them (no weights given in "
         "eval.original_weights). TIoU n/a: the method returns no trajectory. + proj.: the same sub-frames after "
         "the blatting projection (each moved by the residual I - mean_t S_t so that their mean is the input frame; "
@@ -165,13 +166,13 @@ def baseline_failures(records: list[dict], trained: list[str], suffix: str = "")
     return out
 
 
-def write_table3(inputs: list[Path], stem: Path, cfg: dict) -> list[Path]:
+def write_table3(inputs: list[Path], stem: Path, cfg: Config) -> list[Path]:
     """Read the metrics JSONs and write ``stem.{csv,md,tex}``."""
     records = _load(inputs)
     header, rows = build_table3(records, cfg)
     paths = write_table(stem, header, rows, caption=_caption(records, cfg))
     for suffix in ("", "_proj"):
-        for line in baseline_failures(records, cfg["train"]["approaches"], suffix):
+        for line in baseline_failures(records, cfg.train.approaches, suffix):
             log.warning("below a trivial baseline: %s", line)
     log.info("Table 3: %d columns, %d rows -> %s", len(header) - 2, len(rows), stem)
     return paths

@@ -12,6 +12,7 @@ Public API (all built from the resolved config's ``model`` section):
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from torch import nn
 
@@ -19,6 +20,7 @@ from defmo.models.discriminator_arch import OrderDiscriminator, SharpnessCritic
 from defmo.models.generator import Generator, subframe_times
 from defmo.models.original import load_original
 from defmo.models.unet_arch import StreakGenerator, UNetGenerator
+from defmo.settings import Config, Model, model_of
 
 log = logging.getLogger(__name__)
 
@@ -31,35 +33,37 @@ __all__ = [
 GENERATORS = {"table1": Generator, "unet": UNetGenerator, "streak": StreakGenerator}
 
 
-def build_generator(cfg: dict) -> Generator | UNetGenerator:
-    """The generator ``cfg["model"]["generator"]`` (table1: the report's Table 1 | unet | streak: the cpu scale's)
-    with ``["encoder"]`` (resnet18 | resnet50), ``["pretrained"]`` and, for streak, ``["appearance"]``."""
-    model = cfg["model"]
-    if model["generator"] == "streak":
-        # checkpoints written before model.appearance existed were trained relative to the image
-        return StreakGenerator(model["encoder"], model["pretrained"], appearance=model.get("appearance", "image"))
-    return GENERATORS[model["generator"]](model["encoder"], model["pretrained"])
+def build_generator(cfg: Config | Mapping) -> Generator | UNetGenerator:
+    """The generator ``cfg.model.generator`` (table1: the report's Table 1 | unet | streak: the cpu scale's)
+    with ``encoder`` (resnet18 | resnet50), ``pretrained`` and, for streak, ``appearance``.
+
+    ``cfg`` is the resolved :class:`~defmo.settings.Config` or a checkpoint's plain config dict.
+    """
+    # checkpoints written before model.appearance existed were trained relative to the image (Model.LEGACY)
+    model = model_of(cfg)
+    if model.generator == "streak":
+        return StreakGenerator(model.encoder, model.pretrained, appearance=model.appearance)
+    return GENERATORS[model.generator](model.encoder, model.pretrained)
 
 
-def _disc_pretrained(model: dict) -> str:
-    if model["discriminator"] == "light" and model["pretrained"] != "none":
-        log.info("model.pretrained=%s does not apply to the light discriminators (random init)", model["pretrained"])
+def _disc_pretrained(model: Model) -> str:
+    if model.discriminator == "light" and model.pretrained != "none":
+        log.info("model.pretrained=%s does not apply to the light discriminators (random init)", model.pretrained)
         return "none"
-    return model["pretrained"]
+    return model.pretrained
 
 
-def build_ds(cfg: dict) -> SharpnessCritic:
-    """D_S from ``cfg["model"]``: ``discriminator`` (resnet18 | light), ``pretrained``, ``ds_input`` (masked | raw),
+def build_ds(cfg: Config | Mapping) -> SharpnessCritic:
+    """D_S from ``cfg.model``: ``discriminator`` (resnet18 | light), ``pretrained``, ``ds_input`` (masked | raw),
     ``ds_noise`` (sigma of the Gaussian input noise in training mode; 0 = off)."""
-    model = cfg["model"]
-    return SharpnessCritic(model["discriminator"], _disc_pretrained(model), model["ds_input"] == "masked",
-                           model["ds_noise"])
+    model = model_of(cfg)
+    return SharpnessCritic(model.discriminator, _disc_pretrained(model), model.ds_input == "masked", model.ds_noise)
 
 
-def build_dt(cfg: dict) -> OrderDiscriminator:
-    """D_T from ``cfg["model"]``: ``discriminator`` (resnet18 | light), ``pretrained``."""
-    model = cfg["model"]
-    return OrderDiscriminator(model["discriminator"], _disc_pretrained(model))
+def build_dt(cfg: Config | Mapping) -> OrderDiscriminator:
+    """D_T from ``cfg.model``: ``discriminator`` (resnet18 | light), ``pretrained``."""
+    model = model_of(cfg)
+    return OrderDiscriminator(model.discriminator, _disc_pretrained(model))
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

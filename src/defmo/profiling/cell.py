@@ -16,7 +16,6 @@ allocator state.
 
 from __future__ import annotations
 
-import copy
 import logging
 import statistics
 import time
@@ -26,33 +25,30 @@ import torch
 from tqdm import tqdm
 
 from defmo.profiling import samplers
+from defmo.settings import Config
 from defmo.utils.bench import MIB, PeakSampler, cpu_name, random_batch, rss_reader
 
 log = logging.getLogger(__name__)
 # technique -> (gradient checkpointing, mixed precision)
 TECHNIQUES = {"none": (False, False), "gc": (True, False), "mp": (False, True), "gc+mp": (True, True)}
 MEASURE_ERRORS = (torch.OutOfMemoryError, MemoryError, samplers.SamplerUnavailable, RuntimeError)
-TrainerFactory = Callable[[dict, str, torch.device, bool, bool], object]
+TrainerFactory = Callable[[Config, str, torch.device, bool, bool], object]
 
 
-def default_trainer(cfg: dict, approach: str, device: torch.device, gc: bool, mp: bool):
+def default_trainer(cfg: Config, approach: str, device: torch.device, gc: bool, mp: bool):
     """The real trainer: ``defmo.training.trainer.Trainer``."""
     from defmo.training.trainer import Trainer
 
     return Trainer(cfg, approach, device, gradient_checkpointing=gc, mixed_precision=mp)
 
 
-def cell_config(cfg: dict, approach: str, technique: str) -> dict:
+def cell_config(cfg: Config, approach: str, technique: str) -> Config:
     """``cfg`` with the ablation's batch size, resolution, N and the technique's switches applied."""
-    abl = cfg["ablation"]
+    abl = cfg.ablation
     gc, mp = TECHNIQUES[technique]
-    out = copy.deepcopy(cfg)
-    out["data"]["resolution"] = abl["resolution"]
-    out["data"]["n_subframes"] = abl["n_subframes"]
-    out["train"]["approach"][approach]["batch_size"] = abl["batch_size"]
-    out["train"]["gradient_checkpointing"] = gc
-    out["train"]["mixed_precision"] = mp
-    return out
+    data = cfg.data.replace(resolution=abl.resolution, n_subframes=abl.n_subframes)
+    train = cfg.train.with_approach(approach, batch_size=abl.batch_size)
+    return cfg.replace(data=data, train=train.replace(gradient_checkpointing=gc, mixed_precision=mp))
 
 
 class CpuProbe:
@@ -134,28 +130,28 @@ def run_steps(trainer, batch: dict, steps: int, device: torch.device) -> tuple[l
     return times, {k: float(v) for k, v in (losses or {}).items()}
 
 
-def base_record(cfg: dict, approach: str, technique: str, device: torch.device) -> dict:
-    abl = cfg["ablation"]
+def base_record(cfg: Config, approach: str, technique: str, device: torch.device) -> dict:
+    abl = cfg.ablation
     gc, mp = TECHNIQUES[technique]
     precision = ("fp16" if device.type == "cuda" else "bf16") if mp else "fp32"
     return {
         "approach": approach, "technique": technique, "device_type": device.type,
         "gradient_checkpointing": gc, "mixed_precision": mp, "precision": precision,
-        "batch_size": abl["batch_size"], "steps": abl["steps"], "resolution": abl["resolution"],
-        "n_subframes": abl["n_subframes"], "torch": torch.__version__, "status": "failed", "reason": None,
+        "batch_size": abl.batch_size, "steps": abl.steps, "resolution": abl.resolution,
+        "n_subframes": abl.n_subframes, "torch": torch.__version__, "status": "failed", "reason": None,
         "device_name": None, "memory_label": None, "sampler": None,
     }
 
 
-def _measure(cfg: dict, approach: str, technique: str, device: torch.device, probe, factory) -> dict:
-    abl = cfg["ablation"]
+def _measure(cfg: Config, approach: str, technique: str, device: torch.device, probe, factory) -> dict:
+    abl = cfg.ablation
     gc, mp = TECHNIQUES[technique]
     idle = probe.idle()
-    with PeakSampler(probe.reader, abl["sample_interval_s"]) as sampler:
+    with PeakSampler(probe.reader, abl.sample_interval_s) as sampler:
         probe.start()
         trainer = factory(cell_config(cfg, approach, technique), approach, device, gc, mp)
-        batch = random_batch(abl["batch_size"], abl["n_subframes"], abl["resolution"], device, cfg["seed"])
-        times, losses = run_steps(trainer, batch, abl["steps"], device)
+        batch = random_batch(abl.batch_size, abl.n_subframes, abl.resolution, device, cfg.seed)
+        times, losses = run_steps(trainer, batch, abl.steps, device)
     out = probe.finish(sampler)
     out.update(idle_mib=idle, peak_minus_idle_mib=out["peak_mib"] - idle, samples=sampler.samples)
     out.update(step_times_s=times, median_step_s=statistics.median(times), losses=losses)
@@ -163,7 +159,7 @@ def _measure(cfg: dict, approach: str, technique: str, device: torch.device, pro
 
 
 def measure_cell(
-    cfg: dict, approach: str, technique: str, device: torch.device,
+    cfg: Config, approach: str, technique: str, device: torch.device,
     factory: TrainerFactory = default_trainer, probe_factory=make_probe,
 ) -> dict:
     """Measure one cell; returns its record (``status`` ``ok`` or ``failed`` with ``reason``)."""

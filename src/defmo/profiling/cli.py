@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from defmo.errors import UserError
 from defmo.profiling import runner
+from defmo.settings import Config
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _require(args: argparse.Namespace, mode: str, names: tuple[str, ...]) -> Non
         raise UserError(f"ablate-memory {mode} needs {', '.join(missing)}")
 
 
-def _run_all(cfg: dict, out_dir: Path) -> list[dict]:
+def _run_all(cfg: Config, out_dir: Path) -> list[dict]:
     cells = runner.all_cells(cfg)
     records = []
     for approach, technique in tqdm(cells, desc="ablation cells"):
@@ -53,7 +54,7 @@ def _run_all(cfg: dict, out_dir: Path) -> list[dict]:
     return records
 
 
-def _run_table(args: argparse.Namespace, cfg: dict) -> None:
+def _run_table(args: argparse.Namespace, cfg: Config) -> None:
     from defmo.profiling.table import load_records, write_all
 
     _require(args, "--table", ("table_out", "plot_csv", "metrics"))
@@ -65,7 +66,7 @@ def _run_table(args: argparse.Namespace, cfg: dict) -> None:
     log.info("Table 4 from %d cells (%d failed) -> %s", len(records), len(failed), args.table_out)
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     if args.cell:
         _require(args, "--cell", ("out",))
         approach, technique = runner.parse_cell(args.cell, cfg)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from defmo.errors import UserError
+from defmo.settings import Config
 from defmo.utils.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _panel(ax, rows: list[dict], key: str, title: str) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def plot_memory(inputs: list[Path], output: Path, cfg: dict) -> None:
+def plot_memory(inputs: list[Path], output: Path, cfg: Config) -> None:
     """Grouped bar chart from ``inputs[0]`` (``results/plots/memory.csv``) to ``output`` (PNG)."""
     if len(inputs) != 1:
         raise UserError("figures memory: pass exactly one --inputs file, results/plots/memory.csv")
@@ -75,7 +76,7 @@ def plot_memory(inputs: list[Path], output: Path, cfg: dict) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     device = rows[0].get("memory_label") or "n/a"
-    fig.suptitle(f"Memory ablation (scale {cfg['scale']}): {device}", fontsize=10)
+    fig.suptitle(f"Memory ablation (scale {cfg.scale}): {device}", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from defmo.errors import UserError
+from defmo.settings import Config
 from defmo.utils.io import write_json
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,13 @@ TECHNIQUE_NAMES = ("none", "gc", "mp", "gc+mp")
 SEPARATOR = "__"
 
 
-def parse_cell(text: str, cfg: dict) -> tuple[str, str]:
+def parse_cell(text: str, cfg: Config) -> tuple[str, str]:
     """``"APPROACH:TECHNIQUE"`` -> ``(approach, technique)``, checked against params.yaml."""
     if text.count(":") != 1:
         raise UserError(f"--cell '{text}': write APPROACH:TECHNIQUE, e.g. proposed:gc+mp")
     approach, technique = text.split(":")
-    if approach not in cfg["train"]["approach"]:
-        known = ", ".join(cfg["train"]["approach"])
+    if approach not in cfg.train.approach:
+        known = ", ".join(cfg.train.approach)
         raise UserError(f"--cell '{text}': approach '{approach}' is not under params.yaml 'train.approach' ({known})")
     if technique not in TECHNIQUE_NAMES:
         raise UserError(f"--cell '{text}': technique '{technique}' is not one of {', '.join(TECHNIQUE_NAMES)}")
@@ -68,12 +69,12 @@ def _launch(cmd: list[str], timeout_s: float) -> tuple[int | None, str]:
     return proc.returncode, proc.stderr
 
 
-def run_cell(cfg: dict, approach: str, technique: str, out: str | Path) -> dict:
+def run_cell(cfg: Config, approach: str, technique: str, out: str | Path) -> dict:
     """Measure one cell in a fresh subprocess, write its record to ``out`` (atomically) and return it."""
-    timeout_s = cfg["ablation"]["timeout_s"]
+    timeout_s = cfg.ablation.timeout_s
     with tempfile.TemporaryDirectory(prefix="defmo-ablate-") as tmp:
         cfg_path, rec_path = Path(tmp) / "cfg.json", Path(tmp) / "cell.json"
-        cfg_path.write_text(json.dumps(cfg))
+        cfg_path.write_text(json.dumps(cfg.to_dict()))
         cmd = [sys.executable, "-m", "defmo.profiling.worker", "--cfg", str(cfg_path),
                "--cell", f"{approach}:{technique}", "--out", str(rec_path)]
         start = time.perf_counter()
@@ -95,6 +96,6 @@ def _collect(approach: str, technique: str, code: int | None, stderr: str, rec_p
     return json.loads(rec_path.read_text())
 
 
-def all_cells(cfg: dict) -> list[tuple[str, str]]:
-    abl = cfg["ablation"]
-    return [(a, t) for a in abl["approaches"] for t in abl["techniques"]]
+def all_cells(cfg: Config) -> list[tuple[str, str]]:
+    abl = cfg.ablation
+    return [(a, t) for a in abl.approaches for t in abl.techniques]

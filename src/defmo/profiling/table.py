@@ -13,6 +13,7 @@ from pathlib import Path
 from defmo.errors import UserError
 from defmo.reporting.quoted import TABLE4_MIB, TABLE4_SETUP
 from defmo.reporting.table_io import to_csv, to_latex, to_markdown
+from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
 
 APPROACH_LABELS = {"defmo": "DeFMO", "defmo+ds": "+D_S", "defmo+dt": "+D_T", "proposed": "+D_S+D_T"}
@@ -54,14 +55,14 @@ def _value(rec: dict | None, key: str) -> float | None:
     return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
-def grid(records: list[dict], cfg: dict) -> tuple[list[str], list[str], dict]:
+def grid(records: list[dict], cfg: Config) -> tuple[list[str], list[str], dict]:
     """``(approaches, techniques, {(approach, technique): record})`` in params order."""
-    approaches = _ordered(records, "approach", cfg["ablation"]["approaches"])
+    approaches = _ordered(records, "approach", cfg.ablation.approaches)
     techniques = _ordered(records, "technique", list(TECHNIQUE_LABELS))
     return approaches, techniques, {(r["approach"], r["technique"]): r for r in records}
 
 
-def table_rows(records: list[dict], cfg: dict) -> tuple[list[str], list[list]]:
+def table_rows(records: list[dict], cfg: Config) -> tuple[list[str], list[list]]:
     """Header and rows of Table 4: measured MiB, measured median step time (s), quoted MiB."""
     approaches, techniques, cells = grid(records, cfg)
     header = ["block", "technique"] + [APPROACH_LABELS.get(a, a) for a in approaches]
@@ -84,7 +85,7 @@ def _formatted(rows: list[list]) -> list[list]:
     return [[row[0], row[1]] + [one(row[0], v) for v in row[2:]] for row in rows]
 
 
-def reductions(records: list[dict], cfg: dict) -> dict:
+def reductions(records: list[dict], cfg: Config) -> dict:
     """Percent by which each technique lowers each approach's measured peak relative to ``none``."""
     approaches, techniques, cells = grid(records, cfg)
     out = {}
@@ -117,7 +118,7 @@ def caption(setup: dict) -> str:
     )
 
 
-def reduction_note(records: list[dict], cfg: dict) -> str:
+def reduction_note(records: list[dict], cfg: Config) -> str:
     """One line per technique: how much it lowers each approach's measured peak, next to the report's."""
     red = reductions(records, cfg)
     lines = []
@@ -139,7 +140,7 @@ def failure_notes(records: list[dict]) -> list[str]:
     return [f"- {r['approach']} / {r['technique']}: failed: {r.get('reason')}" for r in records if r["status"] != "ok"]
 
 
-def write_table4(stem: Path, records: list[dict], cfg: dict) -> list[Path]:
+def write_table4(stem: Path, records: list[dict], cfg: Config) -> list[Path]:
     """Write ``stem.{csv,md,tex}``; failed cells are ``n/a`` with the reasons listed under the Markdown table."""
     header, rows = table_rows(records, cfg)
     text_caption = caption(describe_setup(records))
@@ -154,7 +155,7 @@ def write_table4(stem: Path, records: list[dict], cfg: dict) -> list[Path]:
     return paths
 
 
-def plot_rows(records: list[dict], cfg: dict) -> list[list]:
+def plot_rows(records: list[dict], cfg: Config) -> list[list]:
     approaches, techniques, cells = grid(records, cfg)
     rows = []
     for a in approaches:
@@ -167,7 +168,7 @@ def plot_rows(records: list[dict], cfg: dict) -> list[list]:
     return rows
 
 
-def metrics(records: list[dict], cfg: dict) -> dict:
+def metrics(records: list[dict], cfg: Config) -> dict:
     """``results/metrics/memory.json``: per-cell numbers, reductions vs ``none`` (%), setup, failures."""
     cells = {
         f"{r['approach']}/{r['technique']}": {
@@ -179,10 +180,10 @@ def metrics(records: list[dict], cfg: dict) -> dict:
     }
     failed = sum(r["status"] != "ok" for r in records)
     return {"setup": describe_setup(records), "cells": cells, "reduction_pct": reductions(records, cfg),
-            "failed_cells": failed, "scale": cfg["scale"]}
+            "failed_cells": failed, "scale": cfg.scale}
 
 
-def write_all(records: list[dict], cfg: dict, table: Path, plot_csv: Path, metrics_json: Path) -> None:
+def write_all(records: list[dict], cfg: Config, table: Path, plot_csv: Path, metrics_json: Path) -> None:
     """Table 4 (three formats), the plot CSV and the metrics JSON."""
     write_table4(table.with_suffix(""), records, cfg)
     write_text(plot_csv, to_csv(PLOT_COLUMNS, plot_rows(records, cfg)))

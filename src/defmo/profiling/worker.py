@@ -22,15 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="cell record, JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the parent's resolved, validated config (runner.run_cell), typed again
+    from defmo.config import build
+
     with open(args.cfg) as fh:
-        cfg = json.load(fh)
+        cfg = build(json.load(fh))
     # torch is imported only now, after the arguments are known to be readable
     from defmo.profiling.cell import measure_cell
     from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
     approach, technique = args.cell.split(":", 1)
     configure_threads(cfg)
-    seed_everything(cfg["seed"])
+    seed_everything(cfg.seed)
     record = measure_cell(cfg, approach, technique, resolve_device(cfg))
     write_json(args.out, record)
     return 0

@@ -1,6 +1,6 @@
 """``figures`` verb: one entry per kind of figure, each implemented next to the code it shows.
 
-Every plot function has the signature ``fn(inputs: list[Path], output: Path, cfg: dict) -> None`` and
+Every plot function has the signature ``fn(inputs: list[Path], output: Path, cfg: Config) -> None`` and
 writes one PNG (atomically). Register a new figure by adding one line to ``KINDS``.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 from pathlib import Path
+
+from defmo.settings import Config
 
 KINDS = {
     "samples": "defmo.data.plots:plot_samples",  # synthetic training samples: I, B, GT sub-frames
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, type=Path)
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     module, func = KINDS[args.kind].split(":")
     getattr(importlib.import_module(module), func)(list(args.inputs), args.output, cfg)
     return 0

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from defmo.errors import UserError
 from defmo.reporting.quoted import TABLE5_RADON
 from defmo.reporting.table_io import to_markdown, write_table
+from defmo.settings import Config, Quality
 from defmo.utils.io import write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -181,12 +182,12 @@ def _compare_entry(name: str, value) -> tuple[Path, list[str]]:
     return Path(value["path"]), list(value.get("exclude", []))
 
 
-def measure_all(root: Path, qcfg: dict, label: str) -> tuple[list[FileMetrics], dict, dict]:
+def measure_all(root: Path, qcfg: Quality, label: str) -> tuple[list[FileMetrics], dict, dict]:
     """Measure the project and every ``quality.compare`` checkout; return (project files, summaries, sources)."""
-    files = measure_tree(root, list(qcfg["exclude"]), "quality.exclude")
+    files = measure_tree(root, list(qcfg.exclude), "quality.exclude")
     summaries = {label: summarise(files)}
     sources = {label: f"measured here: {root.as_posix()}"}
-    for name, value in qcfg["compare"].items():
+    for name, value in qcfg.compare.items():
         path, exclude = _compare_entry(name, value)
         log.info("measuring quality.compare.%s at %s", name, path)
         summaries[name] = summarise(measure_tree(path, exclude, f"params.yaml quality.compare.{name}"))
@@ -202,19 +203,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="JSON metrics for dvc metrics diff")
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
-    qcfg = cfg["quality"]
+def run(args: argparse.Namespace, cfg: Config) -> int:
+    qcfg = cfg.quality
     label = "this project (measured)"
     files, summaries, sources = measure_all(args.root, qcfg, label)
     caption = "Table 5: code quality with Radon (CC, Halstead difficulty and delivered bugs, maintainability index)."
     write_table(args.table.with_suffix(""), HEADER, table5_rows(summaries, sources), caption)
     root = args.root.as_posix()
-    write_text(args.functions, _functions_md(worst_blocks(files, qcfg["worst"]), root))
+    write_text(args.functions, _functions_md(worst_blocks(files, qcfg.worst), root))
     write_text(args.files, _files_md(files, root))
-    bad_blocks, bad_files = offenders(files, qcfg["max_cc"], qcfg["min_mi"])
+    bad_blocks, bad_files = offenders(files, qcfg.max_cc, qcfg.min_mi)
     metrics = {
         "project": summaries[label],
-        "bar": {"max_cc": qcfg["max_cc"], "min_mi": qcfg["min_mi"],
+        "bar": {"max_cc": qcfg.max_cc, "min_mi": qcfg.min_mi,
                 "blocks_over": len(bad_blocks), "files_under": len(bad_files)},
         "compare": {k: v for k, v in summaries.items() if k != label},
     }
@@ -222,5 +223,5 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     p = summaries[label]
     log.info("quality of %s: %d files, %d blocks, CC avg %.3f max %d, MI avg %.2f min %.2f; "
              "%d blocks over CC %d, %d files under MI %s", root, p["files"], p["blocks"], p["cc_avg"],
-             p["cc_max"], p["mi_avg"], p["mi_min"], len(bad_blocks), qcfg["max_cc"], len(bad_files), qcfg["min_mi"])
+             p["cc_max"], p["mi_avg"], p["mi_min"], len(bad_blocks), qcfg.max_cc, len(bad_files), qcfg.min_mi)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from defmo.reporting import quoted
 from defmo.reporting.tables import LABELS, ROWS, column
+from defmo.settings import Config
 
 
 METHOD_LABELS = {**LABELS, "image": "Image", "background": "Background", "original": "DeFMO (original)"}
@@ -24,19 +25,19 @@ def _num(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value else None
 
 
-def reading_table2(paper: dict, cfg: dict) -> str:
+def reading_table2(paper: Config, cfg: Config) -> str:
     """Which Table 2 values the run's scale changes relative to the report's."""
-    if cfg["scale"] == paper["scale"]:
-        return f"This run used the report's hyper-parameters (scale `{cfg['scale']}`)."
+    if cfg.scale == paper.scale:
+        return f"This run used the report's hyper-parameters (scale `{cfg.scale}`)."
     changes = []
-    for approach in cfg["train"]["approaches"]:
+    for approach in cfg.train.approaches:
         before, after = column(paper, approach), column(cfg, approach)
         diffs = [f"{ROWS[i][0]} {b} -> {a}" for i, (b, a) in enumerate(zip(before, after)) if a != b]
         if diffs:
             changes.append(f"{label(approach)}: " + "; ".join(diffs))
     if not changes:
-        return f"Scale `{cfg['scale']}` uses the report's values unchanged."
-    return (f"Scale `{cfg['scale']}` departs from the report's Table 2 as follows (report -> this run). "
+        return f"Scale `{cfg.scale}` uses the report's values unchanged."
+    return (f"Scale `{cfg.scale}` departs from the report's Table 2 as follows (report -> this run). "
             + " ".join(f"{c}." for c in changes))
 
 
@@ -86,11 +87,11 @@ def _by_dataset(records: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def _window_lines(records: list[dict], cfg: dict) -> list[str]:
+def _window_lines(records: list[dict], cfg: Config) -> list[str]:
     """Readings of the measured records of one background window."""
     by_dataset = _by_dataset(records)
     lines = [dataset_sentence(ds, recs) for ds, recs in by_dataset.items()]
-    approaches = cfg["train"]["approaches"]
+    approaches = cfg.train.approaches
     lines += [_clears(by_dataset, a, "image", "the Image baseline (the blurred input)") for a in approaches]
     lines += [_clears(by_dataset, a, "image", "the Image baseline", "psnr_proj") for a in approaches]
     if {"defmo", "proposed"} <= set(approaches):
@@ -99,10 +100,10 @@ def _window_lines(records: list[dict], cfg: dict) -> list[str]:
     return [line for line in lines if line]
 
 
-def reading_table3(records: list[dict], cfg: dict) -> str:
+def reading_table3(records: list[dict], cfg: Config) -> str:
     """Per background window: best measured method per dataset, trained models vs the Image baseline,
     proposed vs DeFMO (ours). Records without ``background_window`` count as the main window."""
-    main = cfg["eval"]["background_window"]
+    main = cfg.eval.background_window
     windows: dict[int, list[dict]] = {}
     for rec in records:
         windows.setdefault(rec.get("background_window") or main, []).append(rec)

@@ -33,6 +33,7 @@ from defmo.reporting.readings import (
     reading_training,
 )
 from defmo.reporting.tables import add_paper_argument, paper_config
+from defmo.settings import Config
 from defmo.utils.io import write_text
 from defmo.utils.runtime import resolve_device
 
@@ -76,29 +77,29 @@ def data_kind(source: str) -> str:
     return "embedded synthetic" if source == "embedded" else f"real ({source})"
 
 
-def training_data(cfg: dict) -> str:
+def training_data(cfg: Config) -> str:
     """Where the training data came from: embedded synthetic, or the real folders params name."""
     keys = ("meshes", "textures", "backgrounds")
-    real = [f"{k}: {cfg['data'][k]}" for k in keys if cfg["data"][k] != "embedded"]
+    real = [f"{k}: {getattr(cfg.data, k)}" for k in keys if getattr(cfg.data, k) != "embedded"]
     return "embedded synthetic (rendered here)" if not real else "rendered from " + ", ".join(real)
 
 
-def benchmark_data(cfg: dict) -> str:
-    return ", ".join(f"{ds}: {data_kind(src)}" for ds, src in cfg["eval"]["datasets"].items())
+def benchmark_data(cfg: Config) -> str:
+    return ", ".join(f"{ds}: {data_kind(src)}" for ds, src in cfg.eval.datasets.items())
 
 
 class Context:
     """What every section needs: the resolved config, the commit and the device of this report run."""
 
-    def __init__(self, cfg: dict, commit: str, out_dir: Path):
+    def __init__(self, cfg: Config, commit: str, out_dir: Path):
         self.cfg = cfg
         self.commit = commit
         self.out_dir = out_dir
         device = resolve_device(cfg)
-        self.device = f"{device.type} (device: {cfg['device']})"
+        self.device = f"{device.type} (device: {cfg.device})"
 
     def provenance(self, path: Path, device: str, data: str) -> str:
-        return (f"*Provenance: scale `{self.cfg['scale']}`; device {device}; commit `{self.commit}`; "
+        return (f"*Provenance: scale `{self.cfg.scale}`; device {device}; commit `{self.commit}`; "
                 f"written {file_date(path)}; data: {data}; file `{self.rel(path)}`.*")
 
     def rel(self, path: Path) -> str:
@@ -187,7 +188,7 @@ def figure_info(stem: str, ctx: Context, facts: dict) -> tuple[str, str, str]:
     """(caption, device, data) of the figure with file stem ``stem``."""
     if stem.startswith("benchmark_"):
         dataset = stem[len("benchmark_"):]
-        source = ctx.cfg["eval"]["datasets"].get(dataset, "embedded")
+        source = ctx.cfg.eval.datasets.get(dataset, "embedded")
         return (f"{figure_caption('benchmark')} Dataset: {dataset}.", facts["eval_devices"].get(dataset, "n/a"),
                 data_kind(source))
     table = {
@@ -204,14 +205,14 @@ def figure_reading(stem: str, ctx: Context, data: dict) -> str:
     """What the numbers behind the figure ``stem`` say (from the same inputs as the tables)."""
     if stem.startswith("benchmark_"):
         dataset = stem[len("benchmark_"):]
-        main = ctx.cfg["eval"]["background_window"]
+        main = ctx.cfg.eval.background_window
         recs = [r for r in data["records"] if r["dataset"] == dataset and not r.get("quoted")
                 and r.get("background_window", main) == main]
         return dataset_sentence(dataset, recs).removeprefix("- ") if recs else "No measured records for it."
-    d = ctx.cfg["data"]
+    d = ctx.cfg.data
     readings = {
-        "samples_synthetic": f"Each sample has N = {d['n_subframes']} sub-frames at {d['resolution']}x{d['resolution']}"
-                             f" pixels; {d['train_samples']} training and {d['val_samples']} validation samples.",
+        "samples_synthetic": f"Each sample has N = {d.n_subframes} sub-frames at {d.resolution}x{d.resolution}"
+                             f" pixels; {d.train_samples} training and {d.val_samples} validation samples.",
         "training_curves": reading_training(data["vals"]),
         "memory": reading_table4(data["memory"]),
         "deblur_real": "Real data has no ground truth: judge the sharpness of the sub-frames and the trajectory by eye.",
@@ -244,7 +245,7 @@ def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
 def header(ctx: Context) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ["# Improving DeFMO with learned losses: results", "",
-            f"Scale `{ctx.cfg['scale']}`; report assembled {now} on {ctx.device}; commit `{ctx.commit}`.",
+            f"Scale `{ctx.cfg.scale}`; report assembled {now} on {ctx.device}; commit `{ctx.commit}`.",
             f"Training data: {training_data(ctx.cfg)}. Benchmark data: {benchmark_data(ctx.cfg)}.",
             "Numbers marked *quoted* are copied from the report or the papers it cites; all others were "
             "measured by this pipeline.", ""]
@@ -295,7 +296,7 @@ def gather(args: argparse.Namespace) -> dict:
             "quality": read_json(args.quality_json, "quality")}
 
 
-def build(args: argparse.Namespace, cfg: dict) -> str:
+def build(args: argparse.Namespace, cfg: Config) -> str:
     """The whole report as Markdown text."""
     check_inputs(args)
     ctx = Context(cfg, git_commit(Path.cwd()), args.output.parent)
@@ -308,7 +309,7 @@ def build(args: argparse.Namespace, cfg: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     text = build(args, cfg)
     write_text(args.output, text)
     log.info("report: %d lines, %d figures -> %s", text.count("\n"), len(args.figures), args.output)

@@ -17,40 +17,48 @@ import numpy as np
 
 from defmo.config import load, load_resolved
 from defmo.reporting.table_io import write_table
+from defmo.settings import LOSSES, Approach, Config
 
 log = logging.getLogger(__name__)
 
 LABELS = {"defmo": "DeFMO (ours)", "proposed": "Proposed"}
 NA = "-"
 
-Getter = Callable[[dict, dict], object]
+Getter = Callable[[Config, Approach], object]
 
 
 def _loss(key: str) -> Getter:
-    return lambda cfg, app: app["losses"].get(key, NA)
+    return lambda cfg, app: app.losses.get(key, NA)
+
+
+def _loss_row(key: str, impl: bool = False) -> tuple[str, Getter]:
+    """The row of loss ``key``'s weight, named from :data:`defmo.settings.LOSSES`."""
+    name = LOSSES[key]
+    label = f"impl.: {name}" if impl else name[0].upper() + name[1:]
+    return f"{label} loss weight (alpha_{key})", _loss(key)
 
 
 def _with(losses: str, getter: Getter) -> Getter:
     """``getter``'s value when the approach uses one of ``losses`` (letters; a discriminator's loss), else ``-``."""
-    return lambda cfg, app: getter(cfg, app) if set(losses) & set(app["losses"]) else NA
+    return lambda cfg, app: getter(cfg, app) if set(losses) & set(app.losses) else NA
 
 
 def _train(key: str) -> Getter:
-    return lambda cfg, app: cfg["train"][key]
+    return lambda cfg, app: getattr(cfg.train, key)
 
 
-def _resolution(cfg: dict, app: dict) -> str:
-    r = cfg["data"]["resolution"]
+def _resolution(cfg: Config, app: Approach) -> str:
+    r = cfg.data.resolution
     return f"{r}x{r}"
 
 
 # (row label, value of one approach under one resolved config). The report's rows first, then this
 # implementation's choices that the report fixes in its text (marked "impl.").
 ROWS: list[tuple[str, Getter]] = [
-    ("Epochs", lambda cfg, app: app["epochs"]),
-    ("Batch size", lambda cfg, app: app["batch_size"]),
+    ("Epochs", lambda cfg, app: app.epochs),
+    ("Batch size", lambda cfg, app: app.batch_size),
     ("Input resolution", _resolution),
-    ("Number of sub-frames (N)", lambda cfg, app: cfg["data"]["n_subframes"]),
+    ("Number of sub-frames (N)", lambda cfg, app: cfg.data.n_subframes),
     ("Learning rate (main model)", _train("lr_g")),
     ("Learning rate (D_S)", _with("G", _train("lr_ds"))),
     ("Learning rate (D_T)", _with("N", _train("lr_dt"))),
@@ -58,24 +66,17 @@ ROWS: list[tuple[str, Getter]] = [
     ("Learning rate decay step size (all schedulers)", _train("lr_step")),
     ("D_S steps per main model step", _with("G", _train("ds_steps"))),
     ("D_T steps per main model step", _with("N", _train("dt_steps"))),
-    ("Image reconstruction loss weight (alpha_I)", _loss("I")),
-    ("Time-consistency loss weight (alpha_T)", _loss("T")),
-    ("Sharpness loss weight (alpha_S)", _loss("S")),
-    ("Latent learning loss weight (alpha_L)", _loss("L")),
-    ("GAN sharpness loss weight (alpha_G)", _loss("G")),
-    ("NN-based time-consistency loss weight (alpha_N)", _loss("N")),
-    ("impl.: supervised loss weight (alpha_F)", _loss("F")),
-    ("impl.: composite loss weight (alpha_C)", _loss("C")),
-    ("impl.: generator", lambda cfg, app: cfg["model"]["generator"]),
-    ("impl.: streak appearance", lambda cfg, app: cfg["model"].get("appearance", "image")
-     if cfg["model"]["generator"] == "streak" else "-"),
-    ("impl.: encoder", lambda cfg, app: cfg["model"]["encoder"]),
-    ("impl.: encoder initialisation", lambda cfg, app: cfg["model"]["pretrained"]),
-    ("impl.: discriminator backbone", _with("GN", lambda cfg, app: cfg["model"]["discriminator"])),
-    ("impl.: training samples", lambda cfg, app: cfg["data"]["train_samples"]),
-    ("impl.: renders per sub-frame (continuous exposure)", lambda cfg, app: cfg["data"]["exposure_samples"]),
-    ("impl.: gradient checkpointing", lambda cfg, app: cfg["train"]["gradient_checkpointing"]),
-    ("impl.: mixed precision", lambda cfg, app: cfg["train"]["mixed_precision"]),
+    *(_loss_row(key) for key in "ITSLGN"),  # the report's loss weights
+    *(_loss_row(key, impl=True) for key in "FC"),
+    ("impl.: generator", lambda cfg, app: cfg.model.generator),
+    ("impl.: streak appearance", lambda cfg, app: cfg.model.appearance if cfg.model.generator == "streak" else "-"),
+    ("impl.: encoder", lambda cfg, app: cfg.model.encoder),
+    ("impl.: encoder initialisation", lambda cfg, app: cfg.model.pretrained),
+    ("impl.: discriminator backbone", _with("GN", lambda cfg, app: cfg.model.discriminator)),
+    ("impl.: training samples", lambda cfg, app: cfg.data.train_samples),
+    ("impl.: renders per sub-frame (continuous exposure)", lambda cfg, app: cfg.data.exposure_samples),
+    ("impl.: gradient checkpointing", lambda cfg, app: cfg.train.gradient_checkpointing),
+    ("impl.: mixed precision", lambda cfg, app: cfg.train.mixed_precision),
     ("impl.: image reconstruction loss region", _with("I", _train("loss_i_region"))),
 ]
 
@@ -89,30 +90,30 @@ def cell(value: object) -> str:
     return str(value)
 
 
-def column(cfg: dict, approach: str) -> list[str]:
+def column(cfg: Config, approach: str) -> list[str]:
     """One approach's Table 2 values under the resolved ``cfg`` (one entry per :data:`ROWS`), as text."""
-    app = cfg["train"]["approach"][approach]
+    app = cfg.approach(approach)
     return [cell(getter(cfg, app)) for _, getter in ROWS]
 
 
-def table2(paper: dict, run: dict) -> tuple[list[str], list[list[object]]]:
+def table2(paper: Config, run: Config) -> tuple[list[str], list[list[object]]]:
     """Header and rows: the ``paper`` config's columns, plus ``run``'s when its scale differs and changes a value."""
-    approaches = list(run["train"]["approaches"])
+    approaches = list(run.train.approaches)
     names = [LABELS.get(a, a) for a in approaches]
     columns = [column(paper, a) for a in approaches]
     header = ["Name", *names]
     extra = [column(run, a) for a in approaches]
-    if run["scale"] != paper["scale"] and extra != columns:
-        header += [f"{n} [{run['scale']} scale, this run]" for n in names]
+    if run.scale != paper.scale and extra != columns:
+        header += [f"{n} [{run.scale} scale, this run]" for n in names]
         columns += extra
     rows = [[label, *(col[i] for col in columns)] for i, (label, _) in enumerate(ROWS)]
     return header, rows
 
 
-def paper_config(args: argparse.Namespace, cfg: dict) -> dict:
+def paper_config(args: argparse.Namespace, cfg: Config) -> Config:
     """The report's values: ``--paper-config`` (Snakemake resolves it), else the ``paper`` scale of the same
     params file and overrides (``cfg`` if it is it)."""
-    if cfg["scale"] == "paper" or "paper" not in cfg["scales"]:
+    if cfg.scale == "paper" or "paper" not in cfg.scales:
         return cfg
     if getattr(args, "paper_config", None) is not None:
         return load_resolved(args.paper_config)
@@ -142,10 +143,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_paper_argument(parser)
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     paper = paper_config(args, cfg)
     header, rows = table2(paper, cfg)
-    caption = caption_for(args.params, cfg["scale"], extra=len(header) > 1 + len(cfg["train"]["approaches"]))
+    caption = caption_for(args.params, cfg.scale, extra=len(header) > 1 + len(cfg.train.approaches))
     paths = write_table(args.table2.with_suffix(""), header, rows, caption)
-    log.info("Table 2 (%d approaches, scale %s) -> %s", len(cfg["train"]["approaches"]), cfg["scale"], paths[1])
+    log.info("Table 2 (%d approaches, scale %s) -> %s", len(cfg.train.approaches), cfg.scale, paths[1])
     return 0

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from defmo.errors import UserError
+from defmo.settings import Config, as_dict
 from defmo.utils.io import save_torch
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,17 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(path: str | Path, trainer, cfg: dict, extra: dict | None = None) -> None:
-    """Write the full training state of ``trainer`` (a :class:`~defmo.training.trainer.Trainer`) atomically."""
+def save(path: str | Path, trainer, cfg: Config | dict, extra: dict | None = None) -> None:
+    """Write the full training state of ``trainer`` (a :class:`~defmo.training.trainer.Trainer`) atomically.
+
+    The config is stored as its plain resolved dict (what ``weights_only`` loading accepts, and what older
+    checkpoints hold too).
+    """
     payload = {
         "format": FORMAT,
         "trainer": trainer.state_dict(),
         "rng": rng_state(),
-        "cfg": cfg,
+        "cfg": as_dict(cfg),
         "extra": extra or {},
     }
     save_torch(path, payload)
@@ -84,7 +89,10 @@ def resume(path: str | Path, trainer) -> dict:
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """The trained Generator of a checkpoint, in eval mode on ``device``, and the config it was trained with."""
+    """The trained Generator of a checkpoint, in eval mode on ``device``, and the config it was trained with.
+
+    The config is the checkpoint's plain dict, as saved (perhaps by an older version, with fewer keys).
+    """
     from defmo.models import build_generator
 
     payload = load(path, device)

@@ -19,11 +19,12 @@ from pathlib import Path
 import torch
 
 from defmo.errors import UserError
+from defmo.settings import Config
 from defmo.training import checkpoint, ddp
 from defmo.training.loop import (History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume,
                                  validate_now, validation_columns)
 from defmo.training.throughput import device_name
-from defmo.training.trainer import Trainer, approach_weights
+from defmo.training.trainer import Trainer
 from defmo.utils.io import write_json, write_text
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
@@ -40,16 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume-dir", required=True, type=Path, help="resume state (not an output)")
 
 
-def _datasets(cfg: dict, args: argparse.Namespace):
+def _datasets(cfg: Config, args: argparse.Namespace):
     for name, path in (("--data", args.data), ("--val", args.val)):
         if not (path / "manifest.json").is_file():
             raise UserError(f"{path} ({name}): no manifest.json; render the data first: python -m defmo render ...")
     from defmo.data.dataset import SyntheticFMODataset
 
-    return SyntheticFMODataset(args.data, flips=cfg["data"]["flips"]), SyntheticFMODataset(args.val, flips=False)
+    return SyntheticFMODataset(args.data, flips=cfg.data.flips), SyntheticFMODataset(args.val, flips=False)
 
 
-def _finish(trainer: Trainer, cfg: dict, val_set, history: History, outputs: Outputs) -> dict:
+def _finish(trainer: Trainer, cfg: Config, val_set, history: History, outputs: Outputs) -> dict:
     """Rank 0: final checkpoint, curve CSV (the last row with the final validation), validation metrics JSON."""
     save_state(trainer, cfg, history, outputs.last)
     if not ddp.is_main():
@@ -60,7 +61,7 @@ def _finish(trainer: Trainer, cfg: dict, val_set, history: History, outputs: Out
     checkpoint.save(outputs.final, trainer, cfg, {"seconds": history.seconds})
     write_text(outputs.curve, curve_csv(history.rows))
     metrics.update({
-        "approach": trainer.approach, "scale": cfg["scale"], "steps": trainer.step,
+        "approach": trainer.approach, "scale": cfg.scale, "steps": trainer.step,
         "train_seconds": round(history.seconds, 1), "device": device_name(trainer.device),
         "threads": torch.get_num_threads(), "world_size": ddp.world_size(),
     })
@@ -68,13 +69,13 @@ def _finish(trainer: Trainer, cfg: dict, val_set, history: History, outputs: Out
     return metrics
 
 
-def train(cfg: dict, approach: str, data_set, val_set, outputs: Outputs) -> dict:
+def train(cfg: Config, approach: str, data_set, val_set, outputs: Outputs) -> dict:
     """Train ``approach`` on ``data_set`` (resuming from ``outputs.resume_dir``), validate on ``val_set``."""
-    approach_weights(cfg, approach)
+    cfg.approach(approach)  # an undefined approach stops here, before any device is set up
     device = ddp.setup(resolve_device(cfg))
-    seed_everything(int(cfg["seed"]) + ddp.rank())
-    t = cfg["train"]
-    trainer = Trainer(cfg, approach, device, t["gradient_checkpointing"], t["mixed_precision"])
+    seed_everything(int(cfg.seed) + ddp.rank())
+    t = cfg.train
+    trainer = Trainer(cfg, approach, device, t.gradient_checkpointing, t.mixed_precision)
     plan = make_plan(cfg, approach, len(data_set), ddp.world_size())
     history = try_resume(trainer, cfg, outputs)
     log.info("training %s on %s: %d samples, global batch %d, %d steps/epoch, %d steps (at %d)",
@@ -84,9 +85,9 @@ def train(cfg: dict, approach: str, data_set, val_set, outputs: Outputs) -> dict
     return _finish(trainer, cfg, val_set, history, outputs)
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     configure_threads(cfg)
-    approach_weights(cfg, args.approach)
+    cfg.approach(args.approach)  # an undefined approach stops here, before the data is read
     data_set, val_set = _datasets(cfg, args)
     outputs = Outputs(args.out, args.curve, args.metrics, args.resume_dir)
     try:

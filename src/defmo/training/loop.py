@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from defmo.errors import UserError
+from defmo.settings import Config
 from defmo.training import checkpoint, ddp
 from defmo.training.trainer import LOSS_TERMS, Trainer
 from defmo.training.validate import evaluate
@@ -65,10 +66,10 @@ class History:
     seconds: float = 0.0
 
 
-def make_plan(cfg: dict, approach: str, n_samples: int, world: int) -> Plan:
+def make_plan(cfg: Config, approach: str, n_samples: int, world: int) -> Plan:
     """Steps per epoch drop the last partial batch; ``train.max_steps`` caps the total."""
-    spec = cfg["train"]["approach"][approach]
-    batch = int(spec["batch_size"])
+    spec = cfg.approach(approach)
+    batch = int(spec.batch_size)
     if batch % world:
         raise UserError(
             f"params.yaml: train.approach.{approach}.batch_size={batch} must be divisible by the {world} "
@@ -80,16 +81,16 @@ def make_plan(cfg: dict, approach: str, n_samples: int, world: int) -> Plan:
             f"the training set has {n_samples} samples, fewer than train.approach.{approach}.batch_size={batch}: "
             "render more (data.train_samples) or lower the batch size"
         )
-    total = steps_per_epoch * int(spec["epochs"])
-    if cfg["train"]["max_steps"]:
-        total = min(total, int(cfg["train"]["max_steps"]))
-    return Plan(batch, batch // world, steps_per_epoch, total, int(spec["epochs"]))
+    total = steps_per_epoch * int(spec.epochs)
+    if cfg.train.max_steps:
+        total = min(total, int(cfg.train.max_steps))
+    return Plan(batch, batch // world, steps_per_epoch, total, int(spec.epochs))
 
 
-def batch_indices(cfg: dict, plan: Plan, n_samples: int, step: int) -> list[int]:
+def batch_indices(cfg: Config, plan: Plan, n_samples: int, step: int) -> list[int]:
     """This rank's sample indices for global step ``step`` (0-based): a seeded permutation per epoch."""
     epoch, within = divmod(step, plan.steps_per_epoch)
-    gen = torch.Generator().manual_seed(int(cfg["seed"]) * 100_003 + epoch)
+    gen = torch.Generator().manual_seed(int(cfg.seed) * 100_003 + epoch)
     perm = torch.randperm(n_samples, generator=gen)
     start = within * plan.batch_size + ddp.rank() * plan.local_batch
     return perm[start:start + plan.local_batch].tolist()
@@ -109,11 +110,13 @@ def curve_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _same_setup(saved: dict, cfg: dict) -> bool:
-    return all(saved.get(k) == cfg.get(k) for k in RESUME_SECTIONS)
+def _same_setup(saved: dict, cfg: Config) -> bool:
+    """Whether a checkpoint's config (a plain dict) has the same :data:`RESUME_SECTIONS` as ``cfg``."""
+    current = cfg.to_dict()
+    return all(saved.get(k) == current.get(k) for k in RESUME_SECTIONS)
 
 
-def try_resume(trainer: Trainer, cfg: dict, outputs: Outputs) -> History:
+def try_resume(trainer: Trainer, cfg: Config, outputs: Outputs) -> History:
     """Resume from ``resume_dir/last.pt`` when it was written with the same settings; else start fresh."""
     if not outputs.last.is_file():
         return History()
@@ -127,7 +130,7 @@ def try_resume(trainer: Trainer, cfg: dict, outputs: Outputs) -> History:
     return History(rows=list(extra.get("rows", [])), seconds=float(extra.get("seconds", 0.0)))
 
 
-def save_state(trainer: Trainer, cfg: dict, history: History, path: Path) -> None:
+def save_state(trainer: Trainer, cfg: Config, history: History, path: Path) -> None:
     """Rank 0 writes the full state (atomically); other ranks wait for it."""
     if ddp.is_main():
         checkpoint.save(path, trainer, cfg, {"rows": history.rows, "seconds": history.seconds})
@@ -149,24 +152,24 @@ def validation_columns(metrics: dict) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in zip(VAL_COLUMNS, values)}
 
 
-def validate_now(trainer: Trainer, cfg: dict, val_set) -> dict:
+def validate_now(trainer: Trainer, cfg: Config, val_set) -> dict:
     """Rank 0: validation metrics of the current weights (``{}`` on the other ranks)."""
     if not ddp.is_main():
         return {}
-    batch = cfg["train"]["approach"][trainer.approach]["batch_size"]
+    batch = cfg.approach(trainer.approach).batch_size
     return evaluate(trainer.generator, val_set, trainer.device, batch)
 
 
-def _validation_due(cfg: dict, step: int, plan: Plan) -> bool:
-    every = cfg["train"]["val_every"]
+def _validation_due(cfg: Config, step: int, plan: Plan) -> bool:
+    every = cfg.train.val_every
     return bool(every) and step % every == 0 and step < plan.total_steps  # the last step: validated by the caller
 
 
-def run_steps(trainer: Trainer, cfg: dict, dataset, plan: Plan, outputs: Outputs, history: History,
+def run_steps(trainer: Trainer, cfg: Config, dataset, plan: Plan, outputs: Outputs, history: History,
               val_set=None) -> None:
     """Train from ``trainer.step`` to ``plan.total_steps``, checkpointing every ``train.checkpoint_every`` and
     validating on ``val_set`` (when given) every ``train.val_every`` steps."""
-    every, log_every = cfg["train"]["checkpoint_every"], cfg["train"]["log_every"]
+    every, log_every = cfg.train.checkpoint_every, cfg.train.log_every
     bar = tqdm(total=plan.total_steps, initial=trainer.step, desc=f"train {trainer.approach}",
                disable=not ddp.is_main(), dynamic_ncols=True)
     while trainer.step < plan.total_steps:

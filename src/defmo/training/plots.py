@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from defmo.errors import UserError  # noqa: E402
+from defmo.settings import Config  # noqa: E402
 from defmo.training.loop import VAL_COLUMNS  # noqa: E402
 from defmo.training.trainer import LOSS_TERMS  # noqa: E402
 from defmo.utils.io import atomic_path  # noqa: E402
@@ -46,7 +47,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def plot_curves(inputs: list[Path], output: Path, cfg: dict) -> None:
+def plot_curves(inputs: list[Path], output: Path, cfg: Config) -> None:
     """Write ``output`` (PNG): one panel per CSV in ``inputs`` (name ``train_<approach>.csv``)."""
     if not inputs:
         raise UserError("figures curves: give the loss CSVs with --inputs results/plots/train_<approach>.csv")
@@ -58,7 +59,7 @@ def plot_curves(inputs: list[Path], output: Path, cfg: dict) -> None:
         _panel(ax, name, cols)
     if validated:
         _validation_panel(axes[0][-1], validated)
-    fig.suptitle(f"training losses (scale {cfg['scale']})")
+    fig.suptitle(f"training losses (scale {cfg.scale})")
     fig.tight_layout()
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

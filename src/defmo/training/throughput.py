@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -27,7 +28,8 @@ import torch
 
 from defmo.models import GENERATORS
 from defmo.reporting.table_io import to_markdown
-from defmo.training.trainer import Trainer, approach_weights
+from defmo.settings import Config
+from defmo.training.trainer import Trainer
 from defmo.utils.bench import PeakSampler, cpu_name, random_batch, rss_reader
 from defmo.utils.io import write_json, write_text
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
@@ -70,11 +72,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(cfg: dict, approach: str, technique: str, device: torch.device, batch_size: int,
+def measure(cfg: Config, approach: str, technique: str, device: torch.device, batch_size: int,
             steps: int, warmup: int) -> dict:
     """One cell: samples/s over ``steps`` timed training steps and the peak memory of the whole cell."""
-    seed_everything(int(cfg["seed"]))
-    batch = random_batch(batch_size, cfg["data"]["n_subframes"], cfg["data"]["resolution"], device, seed=None)
+    seed_everything(int(cfg.seed))
+    batch = random_batch(batch_size, cfg.data.n_subframes, cfg.data.resolution, device, seed=None)
     with peak_memory(device) as mem:
         trainer = Trainer(cfg, approach, device, "gc" in technique, "mp" in technique,
                           render_loop=technique == "loop")
@@ -87,7 +89,7 @@ def measure(cfg: dict, approach: str, technique: str, device: torch.device, batc
         _sync(device)
         seconds = time.perf_counter() - t0
     del trainer
-    row = {"generator": cfg["model"]["generator"], "approach": approach, "technique": technique, "batch_size": batch_size, "steps": steps,
+    row = {"generator": cfg.model.generator, "approach": approach, "technique": technique, "batch_size": batch_size, "steps": steps,
            "seconds_per_step": seconds / steps, "samples_per_s": batch_size * steps / seconds,
            "peak_mb": mem["peak_mb"]}
     log.info("%s / %s / %s: %.2f samples/s, %.0f MB peak", row["generator"], approach, technique,
@@ -122,22 +124,22 @@ def _speedup_lines(rows: list[dict]) -> str:
     return ("\n" + "".join(lines)) if lines else ""
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     configure_threads(cfg)
     device = resolve_device(cfg)
-    approaches = args.approaches or cfg["train"]["approaches"]
+    approaches = args.approaches or cfg.train.approaches
     for approach in approaches:
-        approach_weights(cfg, approach)
+        cfg.approach(approach)  # an undefined approach stops here, before any cell runs
     rows = []
     for generator in args.generators or list(GENERATORS):
-        gcfg = {**cfg, "model": {**cfg["model"], "generator": generator}}
+        gcfg = replace(cfg, model=replace(cfg.model, generator=generator))
         for approach in approaches:
-            batch = args.batch_size or cfg["train"]["approach"][approach]["batch_size"]
+            batch = args.batch_size or cfg.approach(approach).batch_size
             rows += [measure(gcfg, approach, t, device, batch, args.steps, args.warmup) for t in args.techniques]
-    settings = {k: cfg["data"][k] for k in ("resolution", "n_subframes")}
-    settings.update(generator=cfg["model"]["generator"], dt_pairs=cfg["model"]["dt_pairs"], discriminator=cfg["model"]["discriminator"],
+    settings = {"resolution": cfg.data.resolution, "n_subframes": cfg.data.n_subframes}
+    settings.update(generator=cfg.model.generator, dt_pairs=cfg.model.dt_pairs, discriminator=cfg.model.discriminator,
                     steps=args.steps, warmup=args.warmup)
-    result = {"device": device_name(device), "scale": cfg["scale"], "settings": settings, "rows": rows,
+    result = {"device": device_name(device), "scale": cfg.scale, "settings": settings, "rows": rows,
               "memory": "CUDA allocator peak" if device.type == "cuda" else "peak RSS of the process (sampled)",
               "torch": torch.__version__}
     write_json(args.json, result)

@@ -1,9 +1,10 @@
 """The trainer: one generator step plus the D_S / D_T steps of an approach, alternating (report section 4).
 
-An approach is its loss weights (``train.approach.<name>.losses``: F, I, T, S, L, G, N; and C, the
-validation metric as a loss, which only the ``probe`` approach uses). D_S exists iff ``G`` is weighted, D_T
-iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler (stepped per epoch by the caller
-through :meth:`Trainer.end_epoch`; step size ``train.lr_step`` unless the approach sets its own). Mixed
+An approach (:class:`defmo.settings.Approach`) is its schedule and loss weights (``losses``: the symbols of
+:data:`defmo.settings.LOSSES`; C, the validation metric as a loss, is the ``probe`` approach's). D_S exists
+iff ``G`` is weighted, D_T iff ``N`` is. Each network has its own Adam optimizer and StepLR scheduler
+(stepped per epoch by the caller through :meth:`Trainer.end_epoch`; step size ``train.lr_step`` unless the
+approach sets its own). Mixed
 precision: fp16 autocast with one GradScaler per optimizer on CUDA, bf16 autocast on CPU. Gradient
 checkpointing is the Generator's.
 Under ``torchrun`` (an initialised process group) every network is wrapped in DistributedDataParallel.
@@ -24,11 +25,12 @@ from defmo.losses import defmo as ldefmo
 from defmo.losses import learned as llearned
 from defmo.losses import probe as lprobe
 from defmo.models import build_ds, build_dt, build_generator
+from defmo.settings import LOSSES, Config
 from defmo.training import ddp
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("F", "I", "T", "S", "L", "G", "N", "C")
+LOSS_TERMS = tuple(LOSSES)  # F, I, T, S, L, G, N, C: the loss curve CSV columns, in this order
 BATCH_KEYS = ("image", "background", "image2", "background2", "frames")
 
 
@@ -36,23 +38,12 @@ class LossNotFinite(UserError):
     """A loss term became NaN or inf; the message names the term, the step and what to try."""
 
 
-def approach_weights(cfg: dict, approach: str) -> dict[str, float]:
-    """The approach's non-zero loss weights, validated against params.yaml."""
-    table = cfg["train"]["approach"]
-    if approach not in table:
-        raise UserError(
-            f"params.yaml: approach '{approach}' is not defined under 'train.approach' "
-            f"(defined: {', '.join(table)}); add it there or pick one of those"
-        )
-    return {k: float(v) for k, v in table[approach]["losses"].items() if float(v) > 0}
-
-
 class Trainer:
     """Networks, optimizers, schedulers and scalers of one approach, and its training step.
 
     Args:
         cfg: the resolved config (``defmo.config.load``).
-        approach: a key of ``cfg["train"]["approach"]``.
+        approach: a key of ``cfg.train.approach`` (an undefined one is a :class:`UserError`).
         device: where the networks live.
         gradient_checkpointing: enable the Generator's checkpointing (2 segments per part).
         mixed_precision: fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU.
@@ -60,28 +51,28 @@ class Trainer:
     """
 
     def __init__(
-        self, cfg: dict, approach: str, device: torch.device | str,
+        self, cfg: Config, approach: str, device: torch.device | str,
         gradient_checkpointing: bool, mixed_precision: bool, *, render_loop: bool = False,
     ) -> None:
         self.cfg, self.approach = cfg, approach
         self.device = torch.device(device)
-        self.weights = approach_weights(cfg, approach)
+        spec = cfg.approach(approach)
+        self.weights = spec.weights
         self.mixed_precision = bool(mixed_precision)
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        self.pairs = cfg["model"]["dt_pairs"]
+        self.pairs = cfg.model.dt_pairs
         self.render_loop = bool(render_loop)
         self.nets = self._build_networks(gradient_checkpointing)
         self.wrapped = {name: ddp.wrap(net, self.device) for name, net in self.nets.items()}
         self.optimizers = self._build_optimizers()
-        t = cfg["train"]
-        lr_step = t["approach"][approach].get("lr_step", t["lr_step"])
+        lr_step = spec.step_size(cfg.train.lr_step)
         self.schedulers = {
-            name: torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=t["lr_gamma"])
+            name: torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=cfg.train.lr_gamma)
             for name, opt in self.optimizers.items()
         }
         use_scaler = self.mixed_precision and self.device.type == "cuda"
         self.scalers = {name: torch.amp.GradScaler("cuda", enabled=use_scaler) for name in self.optimizers}
-        self.pair_rng = torch.Generator().manual_seed(int(cfg["seed"]) + 7919 * ddp.rank())
+        self.pair_rng = torch.Generator().manual_seed(int(cfg.seed) + 7919 * ddp.rank())
         self.step = 0
 
     # ------------------------------------------------------------------ construction
@@ -97,8 +88,8 @@ class Trainer:
         return nets
 
     def _build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        lrs = {"generator": self.cfg["train"]["lr_g"], "ds": self.cfg["train"]["lr_ds"],
-               "dt": self.cfg["train"]["lr_dt"]}
+        t = self.cfg.train
+        lrs = {"generator": t.lr_g, "ds": t.lr_ds, "dt": t.lr_dt}
         # The fused kernel (one per step instead of a loop of foreach ops) is faster per step on CPU
         # (docs/CPU_TRAINING.md, "Why each cpu-scale value"); GradScaler and DDP support it (torch.optim.Adam docs).
         fused = self.device.type in ("cpu", "cuda")
@@ -185,7 +176,7 @@ class Trainer:
 
     def _i_region(self, gt: torch.Tensor) -> torch.Tensor | None:
         """L_I's region (``train.loss_i_region``): None for the whole image (report), else the GT object's."""
-        return ldefmo.object_region(gt) if self.cfg["train"]["loss_i_region"] == "object" else None
+        return ldefmo.object_region(gt) if self.cfg.train.loss_i_region == "object" else None
 
     def _discriminator_steps(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
         """Alternate D_S and D_T steps on the detached renders ``(B, N, 4, H, W)``: ``ds_steps`` and ``dt_steps``.
@@ -194,9 +185,9 @@ class Trainer:
         pair (``loss_n`` over :func:`defmo.losses.learned.pair_loss_scale`, ln 2 at chance under either
         ``model.dt_pairs``), while the optimised loss is ``loss_n`` itself.
         """
-        t = self.cfg["train"]
+        t = self.cfg.train
         log_scale = {"ds": 1.0, "dt": llearned.pair_loss_scale(self.pairs)}
-        plan = _alternate(t["ds_steps"] if "ds" in self.nets else 0, t["dt_steps"] if "dt" in self.nets else 0)
+        plan = _alternate(t.ds_steps if "ds" in self.nets else 0, t.dt_steps if "dt" in self.nets else 0)
         sums: dict[str, list[float]] = {}
         for name in plan:
             with self.autocast():

@@ -8,11 +8,12 @@ import numpy as np
 import torch
 
 from defmo.errors import UserError
+from defmo.settings import Config
 
 
-def resolve_device(cfg: dict) -> torch.device:
+def resolve_device(cfg: Config) -> torch.device:
     """``device: auto`` picks CUDA when present; ``cuda`` without CUDA is a clear error."""
-    choice = cfg["device"]
+    choice = cfg.device
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cuda" and not torch.cuda.is_available():
@@ -20,8 +21,9 @@ def resolve_device(cfg: dict) -> torch.device:
     return torch.device(choice)
 
 
-def configure_threads(cfg: dict) -> None:
-    torch.set_num_threads(cfg["threads"])
+def configure_threads(cfg: Config) -> None:
+    """Torch's intra-op threads: ``threads`` of the config."""
+    torch.set_num_threads(cfg.threads)
 
 
 def seed_everything(seed: int) -> None:
