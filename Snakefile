@@ -17,8 +17,6 @@ report: "workflow/report/workflow.rst"
 # common.smk resolves params.yaml + scale + --configfile/--config once (CFG) and writes it for the jobs;
 # defmo.config validates it there against the package's schema (src/defmo/schemas/), the one place that does.
 include: "workflow/rules/common.smk"
-
-
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
