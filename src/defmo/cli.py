@@ -20,20 +20,21 @@ from defmo.config import ConfigError, load, load_resolved
 from defmo.settings import Config
 from defmo.errors import UserError
 
-# verb -> (module, one-line help)
+# verb -> (module, one-line help). A pipeline phase's verb is the phase's name (its package, params section,
+# Snakemake target, DVC stage and results/<phase>/ folder); deblur, figures and throughput-* are tools.
 VERBS = {
-    "render": ("defmo.data.render_cli", "render the synthetic training/validation shards"),
-    "render-benchmark": ("defmo.data.bench_cli", "render synthetic benchmark sequences in the FMO layout"),
-    "bench-render": ("defmo.data.throughput", "measure rendering throughput, write results/benchmarks/"),
-    "train": ("defmo.training.cli", "train one approach (resumable)"),
-    "bench-train": ("defmo.training.throughput", "measure training throughput and memory"),
-    "evaluate": ("defmo.evaluation.cli", "evaluate one method on one benchmark dataset"),
-    "deblur": ("defmo.evaluation.deblur", "deblur your own image+background or video"),
-    "ablate-memory": ("defmo.profiling.cli", "memory ablation: one cell or the whole table"),
-    "quality": ("defmo.reporting.quality", "Radon code-quality table (Table 5)"),
-    "tables": ("defmo.reporting.tables", "Table 2 from the params used (Table 3 is `evaluate --aggregate`)"),
-    "figures": ("defmo.reporting.figures", "figures: samples, curves, memory bars"),
-    "report": ("defmo.reporting.report", "assemble results/report.md"),
+    "config": ("defmo.phases", "write what each phase reads of the resolved configuration (results/config/)"),
+    "data": ("defmo.data.cli", "render a synthetic split, or an embedded benchmark dataset in the FMO layout"),
+    "train": ("defmo.train.cli", "train one approach (resumable)"),
+    "evaluate": ("defmo.evaluate.cli", "evaluate one method on one benchmark dataset, or aggregate Table 3"),
+    "ablate": ("defmo.ablate.cli", "memory ablation: one cell or the whole table (Table 4)"),
+    "quality": ("defmo.quality.measure", "Radon code-quality table (Table 5)"),
+    "table2": ("defmo.report.tables", "Table 2 from the params used"),
+    "report": ("defmo.report.report", "assemble results/report/report.md"),
+    "figures": ("defmo.figures", "figures: samples, curves, benchmark, memory bars"),
+    "deblur": ("defmo.evaluate.deblur", "deblur your own image+background or video"),
+    "throughput-render": ("defmo.data.throughput", "measure rendering throughput, write results/throughput/"),
+    "throughput-train": ("defmo.train.throughput", "measure training throughput and memory, write results/throughput/"),
 }
 
 

@@ -14,6 +14,7 @@ builds the typed, frozen :class:`~defmo.settings.Config` from it once; stages re
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import os
@@ -115,17 +116,17 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
 def _check_semantics(cfg: dict, source: str) -> None:
     """Cross-key checks the schema cannot express."""
     approaches = cfg["train"]["approach"]
-    for section, key in (("train", "approaches"), ("ablation", "approaches")):
+    for section, key in (("train", "approaches"), ("ablate", "approaches")):
         for name in cfg[section][key]:
             if name not in approaches:
                 raise ConfigError(
                     f"{source}: key '{section}.{key}' names '{name}', which is not defined under "
                     f"'train.approach' (defined: {', '.join(approaches)})"
                 )
-    for name in cfg["eval"]["methods"]:
+    for name in cfg["evaluate"]["methods"]:
         if name not in approaches and name not in KNOWN_METHODS:
             raise ConfigError(
-                f"{source}: key 'eval.methods' names '{name}': use a trained approach "
+                f"{source}: key 'evaluate.methods' names '{name}': use a trained approach "
                 f"({', '.join(approaches)}) or one of {', '.join(KNOWN_METHODS)}"
             )
     for name, weights in approaches.items():
@@ -204,7 +205,7 @@ def _parse_cli_value(value: Any, key: str) -> Any:
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"--config {key}: '{value}' is not valid YAML ({exc.__class__.__name__}); write the nested "
-            f"override in a file and pass it with --configfile (e.g. `eval: {{background_window: 7}}`)"
+            f"override in a file and pass it with --configfile (e.g. `evaluate: {{background_window: 7}}`)"
         ) from exc
 
 
@@ -286,3 +287,22 @@ def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     validate(cfg, str(path))
     _check_semantics(cfg, str(path))
     return build(cfg)
+
+
+# --- The report's values (Table 2's paper column) next to the run's scale ---
+
+
+def paper_config(args: argparse.Namespace, cfg: Config) -> Config:
+    """The report's values: ``--paper-config`` (Snakemake resolves it), else the ``paper`` scale of the same
+    params file and overrides (``cfg`` if it is it)."""
+    if cfg.scale == "paper" or "paper" not in cfg.scales:
+        return cfg
+    if getattr(args, "paper_config", None) is not None:
+        return load_resolved(args.paper_config)
+    return load(args.params, "paper", args.overrides)
+
+
+def add_paper_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--paper-config", type=Path, default=None,
+                        help="the resolved paper-scale configuration (Table 2's report values; Snakemake writes it); "
+                             "default: the paper scale of --params")

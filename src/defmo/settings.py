@@ -213,8 +213,8 @@ class Data(Section):
 
 
 @dataclass(frozen=True, eq=False)
-class BenchData(Section):
-    """Embedded benchmark sequences in the FMO benchmark's layout (``bench_data``)."""
+class BenchmarkData(Section):
+    """Embedded benchmark sequences in the FMO benchmark's layout (``benchmark_data``)."""
 
     sequences: int
     frames: int
@@ -315,8 +315,8 @@ class Train(Section):
 
 
 @dataclass(frozen=True, eq=False)
-class Eval(Section):
-    """The FMO deblurring benchmark (``eval``): datasets, background model, methods, compositing."""
+class Evaluate(Section):
+    """The FMO deblurring benchmark (``evaluate``): datasets, background model, methods, compositing."""
 
     datasets: FrozenMap
     background_window: int
@@ -330,8 +330,8 @@ class Eval(Section):
 
 
 @dataclass(frozen=True, eq=False)
-class Ablation(Section):
-    """The memory ablation (``ablation``, report Table 4): its grid and each cell's settings."""
+class Ablate(Section):
+    """The memory ablation (``ablate``, report Table 4): its grid and each cell's settings."""
 
     approaches: tuple[str, ...]
     techniques: tuple[str, ...]
@@ -362,8 +362,8 @@ class Config(Section):
     """
 
     NESTED: ClassVar[dict] = {
-        "data": Data.from_dict, "bench_data": BenchData.from_dict, "model": Model.from_dict,
-        "train": Train.from_dict, "eval": Eval.from_dict, "ablation": Ablation.from_dict,
+        "data": Data.from_dict, "benchmark_data": BenchmarkData.from_dict, "model": Model.from_dict,
+        "train": Train.from_dict, "evaluate": Evaluate.from_dict, "ablate": Ablate.from_dict,
         "quality": Quality.from_dict,
     }
 
@@ -372,11 +372,11 @@ class Config(Section):
     device: str
     threads: int
     data: Data
-    bench_data: BenchData
+    benchmark_data: BenchmarkData
     model: Model
     train: Train
-    eval: Eval
-    ablation: Ablation
+    evaluate: Evaluate
+    ablate: Ablate
     quality: Quality
     scales: FrozenMap
 

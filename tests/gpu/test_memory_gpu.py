@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from defmo.config import load
-from defmo.profiling import runner, samplers
-from defmo.profiling.cell import cell_config
-from defmo.utils.bench import random_batch
+from defmo.ablate import runner, samplers
+from defmo.ablate.cell import cell_config
+from defmo.utils.measure import random_batch
 
 pytestmark = pytest.mark.gpu
 MIB = 1024**2
@@ -18,8 +18,8 @@ MIB = 1024**2
 
 @pytest.fixture(scope="module")
 def cfg(repo):
-    overrides = ["device=cuda", "scales.tiny.ablation.resolution=64", "scales.tiny.ablation.n_subframes=8",
-                 "scales.tiny.ablation.batch_size=4", "scales.tiny.ablation.approaches=[proposed]"]
+    overrides = ["device=cuda", "scales.tiny.ablate.resolution=64", "scales.tiny.ablate.n_subframes=8",
+                 "scales.tiny.ablate.batch_size=4", "scales.tiny.ablate.approaches=[proposed]"]
     return load(repo / "params.yaml", scale="tiny", overrides=overrides)
 
 
@@ -58,7 +58,7 @@ def test_cells_through_subprocess_on_cuda(cfg, tmp_path, repo, monkeypatch):
 
 
 def test_fp16_autocast_and_grad_scaler_on_cuda(cfg):
-    from defmo.training.trainer import Trainer
+    from defmo.train.trainer import Trainer
 
     cell_cfg = cell_config(cfg, "proposed", "mp")
     tr = Trainer(cell_cfg, "proposed", torch.device("cuda"), gradient_checkpointing=False, mixed_precision=True)

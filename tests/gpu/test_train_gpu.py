@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from defmo.config import load
-from defmo.training import checkpoint
-from defmo.training.throughput import measure
-from defmo.training.trainer import Trainer
+from defmo.train import checkpoint
+from defmo.train.throughput import measure
+from defmo.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.gpu

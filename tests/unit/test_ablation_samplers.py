@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from defmo.profiling import samplers
-from defmo.utils import bench
+from defmo.ablate import samplers
+from defmo.utils import measure
 
 MIB = 1024**2
 
@@ -39,7 +39,7 @@ class FakeNvml:
 
 def test_peak_sampler_keeps_the_maximum_of_a_scripted_reader():
     values = iter([5.0, 7.0, 42.0, 3.0] + [1.0] * 10_000)
-    with bench.PeakSampler(lambda: next(values), 0.001) as s:
+    with measure.PeakSampler(lambda: next(values), 0.001) as s:
         time.sleep(0.05)
     assert s.peak == 42.0
     assert s.samples >= 4
@@ -55,15 +55,15 @@ def test_peak_sampler_reraises_a_reader_error_instead_of_a_low_peak():
         return 1.0
 
     with pytest.raises(OSError, match="went away"):
-        with bench.PeakSampler(reader, 0.001):
+        with measure.PeakSampler(reader, 0.001):
             time.sleep(0.05)
 
 
 def test_rss_sampler_sees_a_short_lived_allocation():
     """A 128 MiB array touched and freed between two polls is still seen (polling + kernel VmHWM)."""
     reset = samplers.reset_peak_rss()
-    idle = bench.rss_reader()()
-    with bench.PeakSampler(bench.rss_reader(), 0.5) as s:
+    idle = measure.rss_reader()()
+    with measure.PeakSampler(measure.rss_reader(), 0.5) as s:
         block = np.ones(128 * MIB // 8)  # float64: 128 MiB, every page written
         del block
     peak = max(s.peak, samplers.kernel_peak_rss() if reset else 0.0)
@@ -126,5 +126,5 @@ def test_gpu_reader_without_nvml_and_nvidia_smi_is_unavailable(monkeypatch):
 
 
 def test_cpu_name_is_a_real_name():
-    name = bench.cpu_name()
+    name = measure.cpu_name()
     assert isinstance(name, str) and name and name != "unknown CPU"

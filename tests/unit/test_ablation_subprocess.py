@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from defmo.config import load
-from defmo.profiling import runner
+from defmo.ablate import runner
 
 CELLS = ("defmo:none", "defmo:gc")
 
@@ -28,10 +28,10 @@ def table_dir(repo, tmp_path_factory):
     inputs = []
     for text in CELLS:
         path = out / runner.cell_filename(*text.split(":"))
-        proc = _cli(repo, "ablate-memory", "--cell", text, "--out", str(path))
+        proc = _cli(repo, "ablate", "--cell", text, "--out", str(path))
         assert proc.returncode == 0, proc.stderr
         inputs.append(str(path))
-    proc = _cli(repo, "ablate-memory", "--table", "--inputs", *inputs, "--table-out", str(out / "table4.csv"),
+    proc = _cli(repo, "ablate", "--table", "--inputs", *inputs, "--table-out", str(out / "table4.csv"),
                 "--plot-csv", str(out / "memory.csv"), "--metrics", str(out / "memory.json"))
     assert proc.returncode == 0, proc.stderr
     return out
@@ -67,7 +67,7 @@ def test_cell_records_are_cpu_memory_with_the_device_name(table_dir):
 def test_a_worker_that_dies_becomes_a_failed_cell(repo, tmp_path, monkeypatch):
     """A cell killed by its time limit is recorded with the reason, not raised."""
     monkeypatch.chdir(repo)
-    cfg = load(repo / "params.yaml", scale="tiny", overrides=["scales.tiny.ablation.timeout_s=0.01"])
+    cfg = load(repo / "params.yaml", scale="tiny", overrides=["scales.tiny.ablate.timeout_s=0.01"])
     rec = runner.run_cell(cfg, "defmo", "none", tmp_path / "c.json")
     assert rec["status"] == "failed" and rec["reason"].startswith("timed out after 0.01 s")
     assert json.loads((tmp_path / "c.json").read_text())["reason"] == rec["reason"]

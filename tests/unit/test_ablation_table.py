@@ -11,7 +11,7 @@ import pytest
 from defmo.cli import main
 from defmo.config import load
 from defmo.errors import UserError
-from defmo.profiling import plots, runner, table
+from defmo.ablate import plots, runner, table
 
 APPROACHES = ["defmo", "defmo+ds", "defmo+dt", "proposed"]
 TECHNIQUES = ["none", "gc", "mp", "gc+mp"]
@@ -119,13 +119,13 @@ def restore_logging():
 
 def test_cli_reports_bad_input_with_exit_2(repo, tmp_path, capsys, monkeypatch, restore_logging):
     monkeypatch.chdir(repo)
-    code = main(["--scale", "tiny", "ablate-memory", "--cell", "defmo:warp", "--out", str(tmp_path / "c.json")])
+    code = main(["--scale", "tiny", "ablate", "--cell", "defmo:warp", "--out", str(tmp_path / "c.json")])
     assert code == 2 and "technique 'warp'" in capsys.readouterr().err
-    code = main(["--scale", "tiny", "ablate-memory", "--table", "--inputs", str(tmp_path / "no.json"),
+    code = main(["--scale", "tiny", "ablate", "--table", "--inputs", str(tmp_path / "no.json"),
                  "--table-out", str(tmp_path / "t.csv"), "--plot-csv", str(tmp_path / "p.csv"),
                  "--metrics", str(tmp_path / "m.json")])
     assert code == 2 and "no such cell record" in capsys.readouterr().err
-    code = main(["--scale", "tiny", "ablate-memory", "--cell", "defmo:none"])
+    code = main(["--scale", "tiny", "ablate", "--cell", "defmo:none"])
     assert code == 2 and "needs --out" in capsys.readouterr().err
 
 

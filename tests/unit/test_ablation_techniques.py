@@ -14,9 +14,9 @@ from torch import nn
 
 from defmo.config import load
 from defmo.models.renderer_arch import SPLIT
-from defmo.profiling.cell import cell_config
-from defmo.training.trainer import Trainer
-from defmo.utils.bench import random_batch
+from defmo.ablate.cell import cell_config
+from defmo.train.trainer import Trainer
+from defmo.utils.measure import random_batch
 
 CPU = torch.device("cpu")
 
@@ -26,7 +26,7 @@ def cfg(repo):
     torch.set_num_threads(1)
     # Table 1's generator: the segment layout checked below is its encoder's and renderer's
     raw = load(repo / "params.yaml", scale="tiny",
-               overrides=["scales.tiny.ablation.n_subframes=2", "scales.tiny.model.generator=table1"])
+               overrides=["scales.tiny.ablate.n_subframes=2", "scales.tiny.model.generator=table1"])
     return cell_config(raw, "proposed", "none")
 
 

@@ -97,8 +97,8 @@ def test_unknown_scale(raw):
 def test_cross_key_checks(raw):
     with pytest.raises(ConfigError, match="train.approaches"):
         resolve(apply_overrides(raw, ["train.approaches=[defmo, nope]"]))
-    with pytest.raises(ConfigError, match="eval.methods"):
-        resolve(apply_overrides(raw, ["eval.methods=[image, nope]"]))
+    with pytest.raises(ConfigError, match="evaluate.methods"):
+        resolve(apply_overrides(raw, ["evaluate.methods=[image, nope]"]))
 
 
 def test_cli_stops_before_work_with_the_key(repo, tmp_path):
@@ -131,30 +131,30 @@ def test_set_overrides_win_over_the_scale(repo):
 
 
 def test_nested_config_strings_are_read_as_yaml():
-    # What Snakemake 9 hands over for --config 'eval={background_window: 7}' train='{"lr_g": 0.0005}' scale=paper
-    cli = {"eval": {"background_window": "7", "methods": ["image", "defmo"], "max_frames": "null"},
+    # What Snakemake 9 hands over for --config 'evaluate={background_window: 7}' train='{"lr_g": 0.0005}' scale=paper
+    cli = {"evaluate": {"background_window": "7", "methods": ["image", "defmo"], "max_frames": "null"},
            "train": {"lr_g": "0.0005", "mixed_precision": "true"}, "scale": "paper", "seed": 3}
     assert parse_cli_config(cli) == {
-        "eval": {"background_window": 7, "methods": ["image", "defmo"], "max_frames": None},
+        "evaluate": {"background_window": 7, "methods": ["image", "defmo"], "max_frames": None},
         "train": {"lr_g": 0.0005, "mixed_precision": True}, "scale": "paper", "seed": 3}
 
 
 def test_a_malformed_nested_config_says_use_configfile():
-    with pytest.raises(ConfigError, match=r"--config eval: .*--configfile"):
-        parse_cli_config({"eval": "{background_window: 7"})  # Snakemake keeps what YAML could not parse as a str
+    with pytest.raises(ConfigError, match=r"--config evaluate: .*--configfile"):
+        parse_cli_config({"evaluate": "{background_window: 7"})  # Snakemake keeps what YAML could not parse as a str
 
 
 def test_a_section_overridden_by_a_scalar_is_refused(raw):
-    with pytest.raises(ConfigError, match=r"key 'eval' is a section .*--configfile"):
-        resolve_with(raw, {"eval": 7})
+    with pytest.raises(ConfigError, match=r"key 'evaluate' is a section .*--configfile"):
+        resolve_with(raw, {"evaluate": 7})
 
 
 def test_merge_order_user_over_scale_over_top_level(raw):
-    # tiny's block sets eval.background_variants: [] and data.resolution: 32; the top level has [5] and 128.
-    cfg = resolve_with(raw, {"scale": "tiny", "eval": {"background_variants": [3]}, "train": {"lr_g": 0.0005}})
+    # tiny's block sets evaluate.background_variants: [] and data.resolution: 32; the top level has [5] and 128.
+    cfg = resolve_with(raw, {"scale": "tiny", "evaluate": {"background_variants": [3]}, "train": {"lr_g": 0.0005}})
     assert cfg["scale"] == "tiny"
-    assert cfg["eval"]["background_variants"] == [3]  # the user's value beats the scale block's
-    assert cfg["eval"]["background_window"] == 50  # untouched keys: the top level's, merged, not replaced
+    assert cfg["evaluate"]["background_variants"] == [3]  # the user's value beats the scale block's
+    assert cfg["evaluate"]["background_window"] == 50  # untouched keys: the top level's, merged, not replaced
     assert cfg["data"]["resolution"] == 32  # the scale block still beats the top level
     assert cfg["train"]["lr_g"] == 0.0005
     assert cfg["train"]["approach"]["defmo"]["epochs"] == 1
@@ -173,16 +173,16 @@ def test_no_overrides_is_load(repo, raw):
 
 
 def test_overridden_values_are_validated(raw):
-    with pytest.raises(ConfigError, match="key 'eval.background_window'"):
-        resolve_with(raw, {"eval": {"background_window": "seven"}})
+    with pytest.raises(ConfigError, match="key 'evaluate.background_window'"):
+        resolve_with(raw, {"evaluate": {"background_window": "seven"}})
 
 
 def test_user_overrides_merge_configfiles_in_order_then_config(tmp_path):
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    first.write_text("eval: {background_window: 7, oversample: 3}\n")
-    second.write_text("eval: {background_window: 9}\n")
-    out = user_overrides([first, second], {"train": {"lr_g": "0.0005"}, "eval": {"oversample": "2"}})
-    assert out == {"eval": {"background_window": 9, "oversample": 2}, "train": {"lr_g": 0.0005}}
+    first.write_text("evaluate: {background_window: 7, oversample: 3}\n")
+    second.write_text("evaluate: {background_window: 9}\n")
+    out = user_overrides([first, second], {"train": {"lr_g": "0.0005"}, "evaluate": {"oversample": "2"}})
+    assert out == {"evaluate": {"background_window": 9, "oversample": 2}, "train": {"lr_g": 0.0005}}
 
 
 def test_resolved_file_round_trips_and_is_named_by_content(repo, tmp_path):
@@ -191,18 +191,18 @@ def test_resolved_file_round_trips_and_is_named_by_content(repo, tmp_path):
         path = write_resolved(cfg, tmp_path)
         assert path.name.startswith(f"{scale}-") and load_resolved(path) == cfg
         assert write_resolved(cfg, tmp_path) == path
-    other = write_resolved(load(repo / "params.yaml", "cpu", ["eval.background_window=7"]), tmp_path)
+    other = write_resolved(load(repo / "params.yaml", "cpu", ["evaluate.background_window=7"]), tmp_path)
     assert other.name.startswith("cpu-") and other != write_resolved(load(repo / "params.yaml", "cpu"), tmp_path)
 
 
 def test_cli_reads_the_resolved_file_not_params(repo, tmp_path):
-    cfg = resolve_with(yaml.safe_load((repo / "params.yaml").read_text()), {"eval": {"background_window": 7}})
+    cfg = resolve_with(yaml.safe_load((repo / "params.yaml").read_text()), {"evaluate": {"background_window": 7}})
     path = write_resolved(cfg, tmp_path)
     args = build_parser(["figures"]).parse_args(["--params", str(tmp_path / "absent.yaml"), "--config-file", str(path),
                                                  "--set", "train.lr_g=0.0005", "figures", "samples",
                                                  "--output", "x.png"])
     got = load_config(args)
-    assert got["eval"]["background_window"] == 7 and got["train"]["lr_g"] == 0.0005
+    assert got["evaluate"]["background_window"] == 7 and got["train"]["lr_g"] == 0.0005
     with pytest.raises(ConfigError, match="--scale"):
         load_config(build_parser(["figures"]).parse_args(["--scale", "tiny", "--config-file", str(path), "figures",
                                                           "samples", "--output", "x.png"]))

@@ -23,8 +23,8 @@ def read(path):
 
 @pytest.fixture(scope="module")
 def bench(repo, tmp_path_factory):
-    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.bench_data.frames=6", "scales.tiny.bench_data.width=96",
-                                               "scales.tiny.bench_data.height=64"])
+    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.benchmark_data.frames=6", "scales.tiny.benchmark_data.width=96",
+                                               "scales.tiny.benchmark_data.height=64"])
     root = tmp_path_factory.mktemp("bench")
     names = {d: render_dataset(cfg, d, root / d) for d in GLOBS}
     return cfg, root, names
@@ -33,7 +33,7 @@ def bench(repo, tmp_path_factory):
 @pytest.mark.parametrize("dataset", list(GLOBS))
 def test_layout_matches_the_benchmark(bench, dataset):
     cfg, root, names = bench
-    b = cfg["bench_data"]
+    b = cfg["benchmark_data"]
     seqs = sorted(p.name for p in (root / dataset / "imgs").iterdir())
     assert seqs == sorted(names[dataset]) and len(seqs) == b["sequences"]
     for seq in seqs:
@@ -57,7 +57,7 @@ def check_sequence_layout(root, seq, glob, b):
 @pytest.mark.parametrize("dataset", list(GLOBS))
 def test_frames_blat_gt_and_trajectory_is_where_the_object_is(bench, dataset):
     cfg, root, names = bench
-    n, frames = cfg["bench_data"]["n_subframes"], cfg["bench_data"]["frames"]
+    n, frames = cfg["benchmark_data"]["n_subframes"], cfg["benchmark_data"]["frames"]
     seq = names[dataset][0]
     imgs, hs_dir = root / dataset / "imgs" / seq, root / dataset / "imgs_gt" / seq
     low = np.stack([read(imgs / f"{k:08d}.png") for k in range(frames)])
@@ -78,7 +78,7 @@ def test_frames_blat_gt_and_trajectory_is_where_the_object_is(bench, dataset):
 def test_every_frame_travels_one_to_four_object_sizes(bench):
     """As in the real datasets: within each low-speed frame the object moves 1-4 times its own size."""
     cfg, root, names = bench
-    n = cfg["bench_data"]["n_subframes"]
+    n = cfg["benchmark_data"]["n_subframes"]
     for dataset, seqs in names.items():
         for seq in seqs:
             imgs = root / dataset / "imgs" / seq
@@ -86,18 +86,18 @@ def test_every_frame_travels_one_to_four_object_sizes(bench):
             xs, ys = gt[0::2], gt[1::2]  # (frames, n) each
             path = np.hypot(np.diff(xs, axis=1), np.diff(ys, axis=1)).sum(axis=1)
             ratio = path / (2 * radii.max(axis=1))
-            assert len(ratio) == cfg["bench_data"]["frames"] and radii.shape[1] == n
+            assert len(ratio) == cfg["benchmark_data"]["frames"] and radii.shape[1] == n
             assert ((ratio >= 1) & (ratio <= 4)).all(), (dataset, seq, ratio.round(2))
 
 
 def test_high_speed_frames_are_short_exposures(repo):
     """The same sequence draws with 1 and 4 renders per high-speed frame: the exposure smears the object along its
     motion (a larger mask extent, hence gtr radius) and keeps its centre."""
-    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.bench_data.frames=3"])
+    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.benchmark_data.frames=3"])
     sources = Sources.for_split(cfg["data"], "val")
-    renderer = ObjectRenderer(cfg["bench_data"]["width"], cfg["bench_data"]["height"])
+    renderer = ObjectRenderer(cfg["benchmark_data"]["width"], cfg["benchmark_data"]["height"])
     try:
-        seqs = [render_sequence(renderer, "tbd", sources, np.random.default_rng([0, 2, 2, 0]), cfg["bench_data"], k)
+        seqs = [render_sequence(renderer, "tbd", sources, np.random.default_rng([0, 2, 2, 0]), cfg["benchmark_data"], k)
                 for k in (1, 4)]
     finally:
         renderer.close()
@@ -108,8 +108,8 @@ def test_high_speed_frames_are_short_exposures(repo):
 
 
 def test_twelve_subframes_are_named(repo, tmp_path):
-    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.bench_data.n_subframes=12",
-                                               "scales.tiny.bench_data.frames=2"])
+    cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.benchmark_data.n_subframes=12",
+                                               "scales.tiny.benchmark_data.frames=2"])
     names = render_dataset(cfg, "tbd3d", tmp_path / "tbd3d")
     assert all("-12" in s and fnmatch.fnmatch(s, "*_GT_*") for s in names)
     assert np.loadtxt(tmp_path / "tbd3d" / "imgs" / names[0] / "gt.txt").shape == (4, 12)
@@ -119,6 +119,6 @@ def test_refuses_to_replace_a_folder_it_did_not_write(repo, tmp_path):
     real = tmp_path / "falling_objects"
     (real / "imgs").mkdir(parents=True)
     cfg = load(repo / "params.yaml", "tiny")
-    with pytest.raises(UserError, match="not written by render-benchmark"):
+    with pytest.raises(UserError, match="not written by `data --benchmark`"):
         render_dataset(cfg, "falling_objects", real)
     assert (real / "imgs").is_dir()

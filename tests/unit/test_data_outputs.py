@@ -22,13 +22,13 @@ def test_over_checker_composites_straight_alpha():
 
 def test_render_then_figure_then_throughput_via_cli(repo, tmp_path):
     base = ["--params", str(repo / "params.yaml"), "--scale", "tiny"]
-    assert main(base + ["render", "--split", "val", "--out", str(tmp_path / "val"), "--samples", "4"]) == 0
+    assert main(base + ["data", "--split", "val", "--out", str(tmp_path / "val"), "--samples", "4"]) == 0
     fig = tmp_path / "fig" / "samples.png"
     assert main(base + ["figures", "samples", "--inputs", str(tmp_path / "val"), "--output", str(fig)]) == 0
     img = np.asarray(Image.open(fig))
     assert img.shape[0] > 200 and img.std() > 10
     js, md = tmp_path / "t.json", tmp_path / "t.md"
-    assert main(base + ["bench-render", "--samples", "4", "--json", str(js), "--md", str(md)]) == 0
+    assert main(base + ["throughput-render", "--samples", "4", "--json", str(js), "--md", str(md)]) == 0
     result = json.loads(js.read_text())
     cfg = load(repo / "params.yaml", "tiny")
     assert result["samples"] == 4 and result["resolution"] == cfg["data"]["resolution"]

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from defmo.cli import main
-from defmo.evaluation import deblur
+from defmo.evaluate import deblur
 from test_eval_cli import random_checkpoint
 
 torch.set_num_threads(1)

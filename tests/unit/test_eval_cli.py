@@ -12,8 +12,8 @@ import torch
 
 from defmo.cli import main
 from defmo.config import load
-from defmo.evaluation import table
-from defmo.evaluation.plots import plot_benchmark_samples
+from defmo.evaluate import table
+from defmo.evaluate.plots import plot_benchmark_samples
 from test_eval_loaders import write_sequence
 
 torch.set_num_threads(1)
@@ -23,7 +23,7 @@ def random_checkpoint(path: Path, repo: Path, generator: str | None = None) -> P
     """A checkpoint in the trainer's format holding a randomly initialised tiny-scale generator (the tiny scale's
     ``model.generator`` unless ``generator`` names another)."""
     from defmo.models import build_generator
-    from defmo.training.checkpoint import FORMAT
+    from defmo.train.checkpoint import FORMAT
 
     cfg = load(repo / "params.yaml", "tiny", [f"model.generator={generator}"] if generator else [])
     torch.manual_seed(0)
@@ -45,7 +45,7 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     write_sequence(data, "bb_ball", frames=3, seed=1)
     ckpt = random_checkpoint(tmp_path / "ckpt" / "final.pt", repo)
     out = tmp_path / "out"
-    extra = ["--set", "scales.tiny.eval.background_variants=[2]", "--set", "threads=1"]
+    extra = ["--set", "scales.tiny.evaluate.background_variants=[2]", "--set", "threads=1"]
     for method in ("image", "background", "defmo", "original"):
         args = ["evaluate", "--dataset", "tbd", "--data", str(data), "--method", method,
                 "--output", str(out / f"{method}.json"), "--csv", str(out / f"{method}.csv"),
@@ -110,7 +110,7 @@ def test_evaluate_missing_dataset_is_a_user_error(tmp_path, repo, capsys, monkey
              "--output", str(tmp_path / "a.json"), "--csv", str(tmp_path / "a.csv"))
     assert rc == 2
     err = capsys.readouterr().err
-    assert "cmp.felk.cvut.cz/fmo" in err and "eval.datasets.tbd" in err
+    assert "cmp.felk.cvut.cz/fmo" in err and "evaluate.datasets.tbd" in err
 
 
 def test_baseline_failures_flags_a_model_below_a_baseline():

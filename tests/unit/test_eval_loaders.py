@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 
 from defmo.errors import UserError
-from defmo.evaluation import loaders
+from defmo.evaluate import loaders
 
 H, W, R = 40, 56, 4  # image size, disc radius
 
@@ -148,4 +148,4 @@ def test_missing_or_partial_dataset_says_where_to_get_it(tmp_path, breakage):
     with pytest.raises(UserError) as err:
         loaders.load_dataset(root, "tbd")
     msg = str(err.value)
-    assert "cmp.felk.cvut.cz/fmo" in msg and "fmo-deblurring-benchmark" in msg and "eval.datasets.tbd" in msg
+    assert "cmp.felk.cvut.cz/fmo" in msg and "fmo-deblurring-benchmark" in msg and "evaluate.datasets.tbd" in msg

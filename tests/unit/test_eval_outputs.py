@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from defmo.evaluation.outputs import is_quoted, variant_path
+from defmo.evaluate.outputs import is_quoted, variant_path
 
 
 def test_variant_path_of_paths_and_strings():
-    assert variant_path(Path("results/metrics/eval/tbd/proposed.json"), 5) == Path(
-        "results/metrics/eval/tbd/proposed_w5.json")
-    assert variant_path("results/plots/eval/tbd/proposed.csv", 5) == "results/plots/eval/tbd/proposed_w5.csv"
+    assert variant_path(Path("results/evaluate/metrics/tbd/proposed.json"), 5) == Path(
+        "results/evaluate/metrics/tbd/proposed_w5.json")
+    assert variant_path("results/evaluate/plots/tbd/proposed.csv", 5) == "results/evaluate/plots/tbd/proposed_w5.csv"
     assert isinstance(variant_path("a/b.json", 5), str) and isinstance(variant_path(Path("a/b.json"), 5), Path)
     assert variant_path("b.json", 7) == "b_w7.json"  # no folder: none added
     assert variant_path("a/defmo+ds.tar.gz", 5) == "a/defmo+ds.tar_w5.gz"  # only the last suffix moves
@@ -25,10 +25,10 @@ def test_main_window_keeps_the_main_file():
 
 def test_variant_path_of_snakemake_patterns():
     """The rules expand these patterns: the window wildcard lands where evaluate writes its variants."""
-    pattern = variant_path("results/{kind}/eval/{{dataset}}/{{method}}.{ext}", "{w}")
-    assert pattern == "results/{kind}/eval/{{dataset}}/{{method}}_w{w}.{ext}"
+    pattern = variant_path("results/evaluate/{kind}/{{dataset}}/{{method}}.{ext}", "{w}")
+    assert pattern == "results/evaluate/{kind}/{{dataset}}/{{method}}_w{w}.{ext}"
     filled = pattern.format(kind="metrics", w=5, ext="json").format(dataset="tbd", method="defmo")
-    assert Path(filled) == variant_path(Path("results/metrics/eval/tbd/defmo.json"), 5)
+    assert Path(filled) == variant_path(Path("results/evaluate/metrics/tbd/defmo.json"), 5)
 
 
 @pytest.mark.parametrize(("method", "weights", "quoted"), [
@@ -38,7 +38,7 @@ def test_variant_path_of_snakemake_patterns():
     ("proposed", None, False),
 ])
 def test_is_quoted(method, weights, quoted):
-    assert is_quoted(method, {"eval": {"original_weights": weights}}) is quoted
+    assert is_quoted(method, {"evaluate": {"original_weights": weights}}) is quoted
 
 
 def test_quoted_original_needs_no_data(repo, tmp_path, capsys):
@@ -52,6 +52,6 @@ def test_quoted_original_needs_no_data(repo, tmp_path, capsys):
     evaluate = ["evaluate", "--dataset", "tbd", "--method", "original", "--output"]
     assert main([*common, *evaluate, str(tmp_path / "quoted.json")]) == 0
     assert json.loads((tmp_path / "quoted.json").read_text())["quoted"] is True
-    weights = ["--set", f"eval.original_weights={tmp_path}"]
+    weights = ["--set", f"evaluate.original_weights={tmp_path}"]
     assert main([*common, *weights, *evaluate, str(tmp_path / "computed.json")]) == 2
     assert "--data is required" in capsys.readouterr().err and not (tmp_path / "computed.json").exists()

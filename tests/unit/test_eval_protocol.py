@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from defmo.evaluation import methods, protocol
-from defmo.evaluation.loaders import load_dataset
+from defmo.evaluate import methods, protocol
+from defmo.evaluate.loaders import load_dataset
 from test_eval_loaders import H, R, W, write_sequence
 
 torch.set_num_threads(1)

@@ -9,7 +9,7 @@ import torch
 
 from defmo.data.blatting import composite
 from defmo.losses.probe import best_direction_mse, loss_c
-from defmo.training.validate import psnr_composited
+from defmo.train.validate import psnr_composited
 
 
 def test_loss_c_by_hand():

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from defmo.errors import UserError
-from defmo.reporting.quoted import TABLE5_RADON
-from defmo.reporting.quality import (
+from defmo.report.quoted import TABLE5_RADON
+from defmo.quality.measure import (
     measure_all,
     measure_code,
     measure_tree,

@@ -3,7 +3,7 @@ complexity > 10) and no file with maintainability index below 20. Offenders are 
 
 from __future__ import annotations
 
-from defmo.reporting.quality import measure_tree, offenders
+from defmo.quality.measure import measure_tree, offenders
 
 MAX_CC = 10  # Radon rank B's upper bound
 MIN_MI = 20

@@ -4,10 +4,10 @@ stated in words agree with the quoted numbers they summarise."""
 from __future__ import annotations
 
 from defmo.config import load
-from defmo.evaluation.table import quoted_record
-from defmo.profiling import table as table4
-from defmo.reporting import quoted, readings
-from defmo.reporting.quality import QUOTED_SOURCE, table5_rows
+from defmo.evaluate.table import quoted_record
+from defmo.ablate import table as table4
+from defmo.report import quoted, readings
+from defmo.quality.measure import QUOTED_SOURCE, table5_rows
 
 
 def test_findings_in_words_agree_with_the_quoted_table4():
@@ -24,7 +24,7 @@ def test_table3_quotes_the_paper_record(repo):
     assert {k: rec[k] for k in ("tiou", "psnr", "ssim")} == quoted.TABLE3_ORIGINAL["tbd3d"]
     assert rec["quoted"] is True and rec["method"] == "original" and rec["seconds_per_frame"] is None
     cfg = load(repo / "params.yaml", "cpu")
-    assert set(quoted.TABLE3_ORIGINAL) == set(cfg["eval"]["datasets"])  # one quoted record per dataset
+    assert set(quoted.TABLE3_ORIGINAL) == set(cfg["evaluate"]["datasets"])  # one quoted record per dataset
 
 
 def test_table4_quoted_block_comes_from_the_quoted_module(repo, monkeypatch):

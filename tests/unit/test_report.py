@@ -16,8 +16,8 @@ from PIL import Image
 from defmo.cli import build_parser
 from defmo.config import load
 from defmo.errors import UserError
-from defmo.reporting.report import build
-from defmo.reporting.readings import reading_table3, reading_table4, reading_table5, reading_training
+from defmo.report.report import build
+from defmo.report.readings import reading_table3, reading_table4, reading_table5, reading_training
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")
 # PSNR per dataset and method (image, background, defmo, proposed): proposed clears Image on 2 of 3
@@ -162,7 +162,7 @@ def test_table5_and_training_readings_follow_the_numbers():
 def test_missing_input_named_before_work(repo, tmp_path, cpu_cfg):
     argv = write_inputs(tmp_path)
     (tmp_path / "results" / "metrics" / "memory.json").unlink()
-    with pytest.raises(UserError, match=r"memory.json \(written by `ablate-memory`\)"):
+    with pytest.raises(UserError, match=r"memory.json \(written by `ablate`\)"):
         build(_args(repo, argv), cpu_cfg)
 
 
@@ -179,7 +179,7 @@ def test_cli_writes_report(repo, tmp_path):
 
 
 def test_git_commit_provenance(repo, tmp_path):
-    from defmo.reporting.report import git_commit
+    from defmo.report.report import git_commit
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     assert git_commit(repo).split(" ")[0] == head[:10]

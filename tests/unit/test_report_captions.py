@@ -1,12 +1,12 @@
 """Figure captions have one source: the package's ``captions/<stem>.rst``, printed under each figure of
-results/report.md and given to Snakemake's report by the rules."""
+results/report/report.md and given to Snakemake's report by the rules."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from defmo.reporting.report import CAPTIONS, figure_caption
+from defmo.report.report import CAPTIONS, figure_caption
 
 FIGURES = ("samples_synthetic", "training_curves", "benchmark", "memory", "deblur_real")
 

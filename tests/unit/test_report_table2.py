@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from defmo.config import load
-from defmo.reporting.tables import ROWS, cell, table2
+from defmo.report.tables import ROWS, cell, table2
 
 
 def _rows(header, rows):
@@ -74,7 +74,7 @@ def test_cell_formatting():
 def test_cli_writes_three_formats(repo, tmp_path):
     stem = tmp_path / "tables" / "table2"
     subprocess.run([sys.executable, "-m", "defmo", "--params", str(repo / "params.yaml"), "--scale", "tiny",
-                    "tables", "--table2", str(stem)], check=True, capture_output=True, cwd=repo)
+                    "table2", "--table2", str(stem)], check=True, capture_output=True, cwd=repo)
     rows = list(csv.reader(stem.with_suffix(".csv").open()))
     tiny = load(repo / "params.yaml", "tiny")
     assert rows[0][-1] == "Proposed [tiny scale, this run]"

@@ -36,7 +36,7 @@ def test_sections_are_typed_and_frozen(repo):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(obj, key, 1)
     with pytest.raises(TypeError):
-        cfg.eval.datasets["tbd"] = "elsewhere"
+        cfg.evaluate.datasets["tbd"] = "elsewhere"
     assert pickle.loads(pickle.dumps(cfg)) == cfg  # crosses process boundaries (render workers)
 
 
@@ -78,11 +78,11 @@ def test_wrong_types_and_unknown_keys_stop_loading(repo):
 
 
 def test_variants_are_made_by_replacing(repo):
-    from defmo.profiling.cell import cell_config
+    from defmo.ablate.cell import cell_config
 
     cfg = load(repo / "params.yaml", "tiny")
     cell = cell_config(cfg, "proposed", "gc+mp")
-    assert (cell.data.resolution, cell.approach("proposed").batch_size) == (cfg.ablation.resolution, 1)
+    assert (cell.data.resolution, cell.approach("proposed").batch_size) == (cfg.ablate.resolution, 1)
     assert cell.train.gradient_checkpointing and cell.train.mixed_precision
     assert cfg.approach("proposed").batch_size == 4 and not cfg.train.gradient_checkpointing  # the original stays
     assert cell.approach("defmo") == cfg.approach("defmo")

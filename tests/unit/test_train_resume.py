@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from defmo.training import checkpoint
+from defmo.train import checkpoint
 
 WORKER = Path(__file__).with_name("train_worker.py")
 STEPS = 6

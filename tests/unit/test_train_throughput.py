@@ -1,4 +1,4 @@
-"""The training benchmark (``bench-train``): one row per generator option, approach and technique."""
+"""The training benchmark (``throughput-train``): one row per generator option, approach and technique."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from defmo.cli import main
 
 def test_bench_train_measures_every_generator_and_the_loop(repo, tmp_path):
     js, md = tmp_path / "t.json", tmp_path / "t.md"
-    args = ["--params", str(repo / "params.yaml"), "--scale", "tiny", "bench-train", "--json", str(js),
+    args = ["--params", str(repo / "params.yaml"), "--scale", "tiny", "throughput-train", "--json", str(js),
             "--md", str(md), "--approaches", "defmo", "--techniques", "none", "loop", "--steps", "1",
             "--warmup", "0", "--batch-size", "2", "--generators", "table1", "streak"]
     assert main(args) == 0

@@ -13,10 +13,10 @@ from defmo.config import load
 from defmo.errors import UserError
 from defmo.losses import defmo as ldefmo
 from defmo.losses import learned as llearned
-from defmo.training import checkpoint, cli, loop, trainer as trainer_mod
-from defmo.training.plots import plot_curves, read_curve, smooth
-from defmo.training.trainer import LossNotFinite, Trainer, _alternate
-from defmo.training.validate import psnr_composited
+from defmo.train import checkpoint, cli, loop, trainer as trainer_mod
+from defmo.train.plots import plot_curves, read_curve, smooth
+from defmo.train.trainer import LossNotFinite, Trainer, _alternate
+from defmo.train.validate import psnr_composited
 
 REPO = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from defmo.config import load
-from defmo.training import ddp
-from defmo.training.loop import Outputs, make_plan, run_steps, save_state, try_resume
-from defmo.training.trainer import Trainer
+from defmo.train import ddp
+from defmo.train.loop import Outputs, make_plan, run_steps, save_state, try_resume
+from defmo.train.trainer import Trainer
 from defmo.utils.runtime import seed_everything
 
 REPO = Path(__file__).resolve().parents[2]

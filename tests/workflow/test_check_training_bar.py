@@ -20,20 +20,20 @@ IMAGE = {"psnr": 17.0, "ssim": 0.60, "tiou": None}
 
 
 def write_val(root, approach, model_db, train_seconds, wall_seconds=None):
-    metrics = root / "results" / "metrics"
+    metrics = root / "results" / "train" / "metrics"
     metrics.mkdir(parents=True, exist_ok=True)
     record = {"scale": "cpu", "steps": 10, "train_seconds": train_seconds,
               "psnr": {"model": model_db, "model_projected": model_db + 1, "image": 27.0, "background": 24.0}}
-    (metrics / f"val_{approach}.json").write_text(json.dumps(record))
+    (metrics / f"{approach}.json").write_text(json.dumps(record))
     if wall_seconds is not None:
-        tsv = root / "results" / "benchmarks" / "rules" / "train" / f"train_{approach}.tsv"
+        tsv = root / "results" / "train" / "timing" / f"train_{approach}.tsv"
         tsv.parent.mkdir(parents=True, exist_ok=True)
         tsv.write_text(f"s\th:m:s\n{wall_seconds}\t0:00:00\n")
 
 
 def write_eval(root, dataset, method, psnr, ssim, tiou, window=50, name=None):
-    """``results/metrics/eval/<dataset>/<method>.json`` as ``evaluate`` writes it (main background window)."""
-    path = root / "results" / "metrics" / "eval" / dataset / (name or f"{method}.json")
+    """``results/evaluate/metrics/<dataset>/<method>.json`` as ``evaluate`` writes it (main background window)."""
+    path = root / "results" / "evaluate" / "metrics" / dataset / (name or f"{method}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"background_window": window, "data_source": "embedded", "dataset": dataset, "device": "cpu",
               "frames": 20, "method": method, "psnr": psnr, "psnr_proj": psnr, "quoted": False,
@@ -42,8 +42,8 @@ def write_eval(root, dataset, method, psnr, ssim, tiou, window=50, name=None):
 
 
 def write_curve(root, tail_dt, steps=100):
-    """``results/plots/train_proposed.csv``: dt at chance early, ``tail_dt`` over the last 10 steps, some empty."""
-    path = root / "results" / "plots" / "train_proposed.csv"
+    """``results/train/plots/proposed.csv``: dt at chance early, ``tail_dt`` over the last 10 steps, some empty."""
+    path = root / "results" / "train" / "plots" / "proposed.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["step,epoch,lr_g,F,I,T,S,L,G,N,C,total,ds,dt,seconds,val_model,val_projected,val_image,val_background"]
     for step in range(1, steps + 1):
@@ -53,7 +53,7 @@ def write_curve(root, tail_dt, steps=100):
 
 
 def write_all(root, margin_db=1.2, ssim=0.70, tiou=0.7, tail_dt=0.5):
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")  # the main window: eval.background_window (50)
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")  # the main window: evaluate.background_window (50)
     write_val(root, "defmo", 27.0 + margin_db, 300.0, 330.0)
     write_val(root, "proposed", 27.0 + margin_db, 400.0, 420.0)
     for dataset in DATASETS:
@@ -105,7 +105,7 @@ def test_not_met_when_dt_tail_mean_is_0_65(tmp_path, capsys):
     write_all(tmp_path, tail_dt=0.65)
     code, out = run(tmp_path, capsys)
     assert code == 1 and "mean dt 0.650" in out.out and out.out.rstrip().endswith("BAR NOT MET")
-    assert bar.dt_tail_mean(tmp_path / "results" / "plots" / "train_proposed.csv")[1] == 8  # 91 and 98 empty
+    assert bar.dt_tail_mean(tmp_path / "results" / "train" / "plots" / "proposed.csv")[1] == 8  # 91 and 98 empty
 
 
 def test_not_met_when_tiou_is_null_or_nan(tmp_path, capsys):
@@ -113,7 +113,7 @@ def test_not_met_when_tiou_is_null_or_nan(tmp_path, capsys):
     code, out = run(tmp_path, capsys)
     assert code == 1 and "TIoU NOT COMPUTED" in out.out
     write_all(tmp_path)
-    (tmp_path / "results" / "metrics" / "eval" / "tbd" / "defmo.json").write_text(
+    (tmp_path / "results" / "evaluate" / "metrics" / "tbd" / "defmo.json").write_text(
         json.dumps({"background_window": 50, "psnr": 18.0, "ssim": 0.7, "tiou": float("nan")}))
     assert run(tmp_path, capsys)[0] == 1
 
@@ -138,17 +138,17 @@ def test_window_argument_reads_the_variant(tmp_path, capsys):
 def test_a_resumed_rule_run_does_not_hide_the_training_time(tmp_path):
     write_val(tmp_path, "defmo", 27.5, 434.5, 6.8)  # the last rule run only resumed a finished training
     seconds, source = bar.wall_seconds(tmp_path, "defmo", json.loads(
-        (tmp_path / "results" / "metrics" / "val_defmo.json").read_text()))
+        (tmp_path / "results" / "train" / "metrics" / "defmo.json").read_text()))
     assert seconds == pytest.approx(434.5) and "resumed" in source
     write_val(tmp_path, "defmo", 27.5, 434.5, 450.0)  # an uninterrupted run: its wall time counts
     assert bar.wall_seconds(tmp_path, "defmo", {"train_seconds": 434.5})[0] == pytest.approx(450.0)
 
 
 @pytest.mark.parametrize("missing, command", [
-    ("results/metrics/val_defmo.json", "snakemake --cores all train"),
-    ("results/metrics/eval/tbd/image.json", "snakemake --cores all evaluate"),
-    ("results/metrics/eval/falling_objects/proposed.json", "snakemake --cores all evaluate"),
-    ("results/plots/train_proposed.csv", "snakemake --cores all train"),
+    ("results/train/metrics/defmo.json", "snakemake --cores all train"),
+    ("results/evaluate/metrics/tbd/image.json", "snakemake --cores all evaluate"),
+    ("results/evaluate/metrics/falling_objects/proposed.json", "snakemake --cores all evaluate"),
+    ("results/train/plots/proposed.csv", "snakemake --cores all train"),
 ])
 def test_missing_file_exits_2(tmp_path, capsys, missing, command):
     write_all(tmp_path)

@@ -1,9 +1,9 @@
 """The whole pipeline at the tiny scale in a temporary copy: through Snakemake, then through DVC.
 
-Checks the users' three commands for real: `snakemake --cores all` produces every table, `dvc repro` after a
-parameter change reruns only what depends on it, `dvc metrics diff` shows the changed numbers, the
-branch-switch flow (`dvc checkout` + `snakemake --touch`) leaves nothing to do, and `dvc push`/`dvc pull`
-restores data and checkpoints bit for bit in a fresh clone.
+Checks the users' three commands for real: `snakemake --cores all` produces every table, `dvc commit` records
+that run so DVC has nothing to do either, `dvc repro` after a parameter change reruns only what depends on it,
+`dvc metrics diff` shows the changed numbers, the branch-switch flow (`dvc checkout` + `snakemake --touch`)
+leaves nothing to do, and `dvc push`/`dvc pull` restores data and checkpoints bit for bit in a fresh clone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from helpers import copy_repo, run, set_param
 
 pytestmark = pytest.mark.slow
 
-TABLES = [f"results/tables/table{i}.{ext}" for i in (2, 3, 4, 5) for ext in ("csv", "md", "tex")]
+TABLE_PHASE = {2: "report", 3: "evaluate", 4: "ablate", 5: "quality"}
+TABLES = [f"results/{TABLE_PHASE[i]}/tables/table{i}.{ext}" for i in (2, 3, 4, 5) for ext in ("csv", "md", "tex")]
 
 
 def _git(repo, *args):
@@ -40,15 +41,29 @@ def pipeline(tmp_path_factory):
 
 
 def test_snakemake_builds_every_table_and_the_report(pipeline):
-    for name in TABLES + ["results/report.md"]:
+    for name in TABLES + ["results/report/report.md"]:
         assert (pipeline / name).stat().st_size > 0, name
-    report = (pipeline / "results/report.md").read_text()
+    report = (pipeline / "results/report/report.md").read_text()
     for i in (2, 3, 4, 5):
         assert f"Table {i}" in report
 
 
 def test_snakemake_has_nothing_left_to_do(pipeline):
     assert "Nothing to be done" in run(["snakemake", "-n"], pipeline).stdout
+
+
+def test_dvc_commit_records_the_snakemake_run(pipeline):
+    """After `snakemake --cores all`, DVC has not seen the outputs; `dvc commit` records them as they are, and then
+    neither tool has anything to do (README, "Snakemake, then DVC")."""
+    before = run(["dvc", "status"], pipeline).stdout
+    assert "changed" in before or "modified" in before or "new" in before, before
+    outputs = _hashes(pipeline, "results/**/*")
+    run(["dvc", "commit", "--force"], pipeline, timeout=600)
+    assert "changed" not in run(["dvc", "status"], pipeline).stdout
+    assert "Nothing to be done" in run(["snakemake", "-n"], pipeline).stdout
+    assert _hashes(pipeline, "results/**/*") == outputs  # recorded, not recomputed
+    out = run(["dvc", "repro"], pipeline, timeout=1200).stdout
+    assert "Running stage" not in out, out
 
 
 def _hashes(repo, pattern):
@@ -67,11 +82,11 @@ def test_dvc_repro_then_param_change_reruns_only_downstream(pipeline):
     _git(pipeline, "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
     _git(pipeline, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "repro")
 
-    set_param(pipeline, "eval.background_window", "2")
+    set_param(pipeline, "evaluate.background_window", "2")
     out = run(["dvc", "repro"], pipeline, timeout=1200).stdout
     for stage in ("data", "train", "ablate", "quality"):
         assert f"Stage '{stage}' didn't change, skipping" in out, out
-    for stage in ("evaluate", "report"):
+    for stage in ("config", "evaluate", "report"):
         assert f"Running stage '{stage}'" in out, out
     diff = run(["dvc", "metrics", "diff", "HEAD", "--json"], pipeline).stdout
     changed = json.loads(diff)
@@ -79,25 +94,29 @@ def test_dvc_repro_then_param_change_reruns_only_downstream(pipeline):
 
 
 def test_training_param_change_marks_training_and_what_follows(pipeline):
-    """A training value invalidates train, evaluate, ablate and report, never data or quality."""
+    """A training value invalidates train, ablate and report (and evaluate through the checkpoints), never data or
+    quality: `dvc status` says `config` until `dvc repro config` has written what each phase reads."""
     params = (pipeline / "params.yaml").read_text()
     try:
         set_param(pipeline, "train.lr_g", "0.0005")
+        assert set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout)) == {"config"}
+        run(["dvc", "repro", "config"], pipeline, timeout=600)
         changed = set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout))
         assert {"train", "ablate", "report"} <= changed, changed
         assert not changed & {"data", "quality"}, changed
     finally:
         (pipeline / "params.yaml").write_text(params)
+        run(["dvc", "repro", "config"], pipeline, timeout=600)
 
 
 def test_dvc_push_pull_restores_bit_for_bit(pipeline, tmp_path):
     run(["dvc", "push"], pipeline, timeout=600)
-    before = _hashes(pipeline, "data/**/*") | _hashes(pipeline, "results/checkpoints/**/*")
+    before = _hashes(pipeline, "data/**/*") | _hashes(pipeline, "results/train/checkpoints/**/*")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(pipeline), str(clone)], check=True)
     (clone / ".dvc" / "config.local").write_text((pipeline / ".dvc" / "config.local").read_text())
     run(["dvc", "pull"], clone, timeout=600)
-    after = _hashes(clone, "data/**/*") | _hashes(clone, "results/checkpoints/**/*")
+    after = _hashes(clone, "data/**/*") | _hashes(clone, "results/train/checkpoints/**/*")
     assert before and before == after
 
 

@@ -1,15 +1,21 @@
-"""Static workflow checks: lint, formatting, dry runs at every scale and on SLURM, dvc.yaml in step."""
+"""Static workflow checks: lint, formatting, dry runs at every scale and on SLURM, dvc.yaml in step with the
+Snakefile (one stage per phase, its params from its resolved file, folders as outputs, code deps covering its
+imports), every job writing under its phase's folder."""
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
+from defmo.cli import VERBS
+from defmo.config import load
+from defmo.figures import KINDS
+from defmo.phases import PHASES, READS
 from helpers import REPO, run
-
-PHASES = ["data", "train", "evaluate", "ablate", "quality", "report"]
 GLOBAL_PARAMS = {"scale", "seed", "device", "threads"}
 SCALES = ["cpu", "paper", "tiny"]
 
@@ -42,8 +48,9 @@ def test_invalid_params_stop_snakemake(tmp_path):
     assert "key 'scale'" in proc.stdout + proc.stderr
 
 
-def _phase_rules() -> dict[str, str]:
-    return {p: (REPO / "workflow" / "rules" / f"{p}.smk").read_text() for p in PHASES}
+def _phase_rules(with_config: bool = False) -> dict[str, str]:
+    phases = ["config", *PHASES] if with_config else PHASES
+    return {p: (REPO / "workflow" / "rules" / f"{p}.smk").read_text() for p in phases}
 
 
 def test_every_phase_has_its_target_rule():
@@ -51,33 +58,121 @@ def test_every_phase_has_its_target_rule():
         assert re.search(rf"^rule {phase}:", text, re.M), f"workflow/rules/{phase}.smk lacks `rule {phase}:`"
 
 
+def _stages() -> dict:
+    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
 def test_dvc_stages_run_the_phase_targets():
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == PHASES
+    stages = _stages()
+    assert list(stages) == ["config", *PHASES]
     for phase, stage in stages.items():
         assert stage["cmd"].split()[-1] == phase and stage["cmd"].startswith("snakemake"), stage["cmd"]
 
 
-def _sections(params: list) -> set[str]:
-    keys = set()
-    for item in params:
-        keys |= set(item) if isinstance(item, dict) else {item}
-    return {k.split(".")[-1] if k.startswith("scales.") else k.split(".")[0] for k in keys} - GLOBAL_PARAMS
+def test_each_stage_takes_its_params_from_its_resolved_file():
+    """No per-scale placeholders: a stage's params are results/config/<phase>.yaml, which `config` writes."""
+    assert "params" not in _stages()["config"]
+    for phase in PHASES:
+        assert _stages()[phase]["params"] == [{f"results/config/{phase}.yaml": None}], phase
+    assert "scales.cpu" not in (REPO / "dvc.yaml").read_text()
 
 
-def test_dvc_params_match_the_config_sections_each_phase_reads():
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+def test_each_phase_file_holds_the_sections_its_rules_read():
+    """defmo.phases.READS (what DVC tracks per phase) covers every section the phase's rules hand their jobs."""
     for phase, text in _phase_rules().items():
         read = set(re.findall(r'CFG\["(\w+)"\]', text)) - GLOBAL_PARAMS
-        listed = _sections(stages[phase].get("params", []))
-        assert read <= listed, f"stage {phase}: reads {sorted(read - listed)} but dvc.yaml does not list them"
-        for section in listed & set(stages[phase]["params"]):  # whole sections, not sub-keys like eval.datasets
-            for scale in SCALES:
-                assert f"scales.{scale}.{section}" in stages[phase]["params"], (phase, scale, section)
+        listed = {key.split(".")[0] for key in READS[phase]}
+        assert read <= listed, f"phase {phase}: its rules read {sorted(read - listed)}, defmo.phases.READS lacks them"
+
+
+def _out_paths(stage: dict) -> list[str]:
+    return [next(iter(o)) if isinstance(o, dict) else o
+            for key in ("outs", "metrics", "plots") for o in stage.get(key, [])]
+
+
+def test_dvc_outputs_are_each_phase_s_folders():
+    """Folders, not per-approach or per-dataset files, and each under the phase's own folder (or data/)."""
+    cfg = load(REPO / "params.yaml")
+    names = {*cfg.train.approach, *cfg.evaluate.datasets}
+    for phase, stage in _stages().items():
+        for path in _out_paths(stage):
+            assert path.startswith(f"results/{phase}/") or path == f"results/{phase}" or (
+                phase == "data" and path.startswith("data/")), (phase, path)
+            assert not set(re.split(r"[/._]", path)) & names, f"{phase}: {path} names an approach or dataset"
+            assert path == "results/report/report.md" or not Path(path).suffix, f"{phase}: {path} is a file"
+
+
+def test_every_job_writes_under_its_phase_folder():
+    """Every output, log and timing of every job (at the tiny scale, all forced) lies in results/<phase>/."""
+    owner = {name: phase for phase, text in _phase_rules(with_config=True).items()
+             for name in re.findall(r"^rule (\w+):", text, re.M)}
+    out = run(["snakemake", "probe", "all", "-n", "--forceall", "--config", "scale=tiny"], REPO).stdout
+    for block in re.split(r"^(?:local)?rule ", out, flags=re.M)[1:]:
+        rule = block.split(":")[0]
+        for key in ("output", "log", "benchmark"):
+            for line in re.findall(rf"^    {key}: (.*)$", block, re.M):
+                for path in (p.strip() for p in line.split(",")):
+                    phase = owner[rule]
+                    folders = (f"results/{phase}/", "data/") if phase == "data" else (f"results/{phase}/",)
+                    if rule in ("train_approach", "figure_curves"):
+                        folders = ("results/train/", "results/probe/")
+                    assert path.startswith(folders), f"rule {rule} ({phase}) writes {path}"
+
+
+def _imports(module: str) -> set[str]:
+    """Modules of defmo that ``module`` imports (anywhere in the file), and parent packages."""
+    found = set()
+    text = _module_file(module).read_text()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and module != "defmo.cli"
+              and re.fullmatch(r"defmo(\.\w+)+", node.value)):
+            found.add(node.value)  # a subprocess's `python -m defmo.x.y`
+    return {m for m in found if m.split(".")[0] == "defmo" and _module_file(m) is not None}
+
+
+def _module_file(module: str) -> Path | None:
+    base = REPO / "src" / Path(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _closure(modules: list[str]) -> set[Path]:
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(2, len(parts))] + sorted(_imports(module))
+    return {_module_file(m) for m in seen}
+
+
+@pytest.mark.parametrize("phase", ["config", *PHASES])
+def test_code_deps_cover_what_each_stage_imports(phase):
+    """Every module a stage's verbs (and figure kinds) import, transitively, lies under one of its deps."""
+    text = _phase_rules(with_config=True)[phase]
+    modules = ["defmo.cli"] + [VERBS[v][0] for v in re.findall(r"\{params\.cli\} ([\w-]+)", text)]
+    modules += [KINDS[k].split(":")[0] for k in re.findall(r"\{params\.cli\} figures (\w+)", text)]
+    deps = [REPO / d for d in _stages()[phase]["deps"]]
+    for path in sorted(_closure(modules)):
+        if path.name == "__init__.py" and not path.read_text().strip().count("\n"):
+            continue  # a docstring-only package marker
+        assert any(path == d or d in path.parents for d in deps), (
+            f"stage {phase}: imports {path.relative_to(REPO)} but dvc.yaml does not list it (or a folder above)")
+    if any(p.name in ("config.py", "settings.py") for p in _closure(modules)):
+        assert any(d.name == "schemas" or d.name == "defmo" for d in deps), f"stage {phase}: lacks the schemas"
 
 
 def test_every_rule_has_log_and_benchmark():
-    text = "\n".join(_phase_rules().values())
+    text = "\n".join(_phase_rules(with_config=True).values())
     blocks = re.split(r"^rule ", text, flags=re.M)[1:]
     for block in blocks:
         name = block.split(":")[0]

@@ -4,14 +4,14 @@
 import re
 import shutil
 
-ABLATE = CFG["ablation"]
+ABLATE = CFG["ablate"]
 # The cells hold the GPU alone on CUDA: NVML reads the whole device, so two cells at once would add up.
 ABLATE_ON_CUDA = CFG["device"] == "cuda" or (
     CFG["device"] == "auto" and shutil.which("nvidia-smi") is not None
 )
 ABLATE_GPU = 1 if ABLATE_ON_CUDA else 0
 ABLATE_CELLS = expand(
-    "results/ablation/{approach}__{technique}.json",
+    "results/ablate/cells/{approach}__{technique}.json",
     approach=ABLATE["approaches"],
     technique=ABLATE["techniques"],
 )
@@ -19,11 +19,11 @@ ABLATE_CELLS = expand(
 
 rule ablate_cell:
     output:
-        "results/ablation/{approach}__{technique}.json",
+        "results/ablate/cells/{approach}__{technique}.json",
     log:
-        "results/logs/ablate/{approach}__{technique}.log",
+        "results/ablate/logs/{approach}__{technique}.log",
     benchmark:
-        "results/benchmarks/rules/ablate/{approach}__{technique}.tsv"
+        "results/ablate/timing/{approach}__{technique}.tsv"
     wildcard_constraints:
         approach="|".join(re.escape(a) for a in ABLATE["approaches"]),
         technique="|".join(re.escape(t) for t in ABLATE["techniques"]),
@@ -39,26 +39,26 @@ rule ablate_cell:
         model=CFG["model"],
         device=CFG["device"],
     shell:
-        "{params.cli} ablate-memory --cell {wildcards.approach}:{wildcards.technique} --out {output} --log {log}"
+        "{params.cli} ablate --cell {wildcards.approach}:{wildcards.technique} --out {output} --log {log}"
 
 
 rule table4:
     input:
         ABLATE_CELLS,
     output:
-        table="results/tables/table4.csv",
+        table="results/ablate/tables/table4.csv",
         md=report(
-            "results/tables/table4.md",
+            "results/ablate/tables/table4.md",
             caption="../report/table4.rst",
             category="Tables",
         ),
-        tex="results/tables/table4.tex",
-        plot="results/plots/memory.csv",
-        metrics="results/metrics/memory.json",
+        tex="results/ablate/tables/table4.tex",
+        plot="results/ablate/plots/memory.csv",
+        metrics="results/ablate/metrics/memory.json",
     log:
-        "results/logs/ablate/table4.log",
+        "results/ablate/logs/table4.log",
     benchmark:
-        "results/benchmarks/rules/ablate/table4.tsv"
+        "results/ablate/timing/table4.tsv"
     conda:
         ENV
     threads: 1
@@ -66,7 +66,7 @@ rule table4:
         cli=CLI,
         ablation=ABLATE,
     shell:
-        "{params.cli} ablate-memory --table --inputs {input} --table-out {output.table}"
+        "{params.cli} ablate --table --inputs {input} --table-out {output.table}"
         " --plot-csv {output.plot} --metrics {output.metrics} --log {log}"
 
 
@@ -75,14 +75,14 @@ rule figure_memory:
         rules.table4.output.plot,
     output:
         report(
-            "results/figures/memory.png",
+            "results/ablate/figures/memory.png",
             caption=f"{FIGURE_CAPTIONS}/memory.rst",
             category="Figures",
         ),
     log:
-        "results/logs/ablate/figure_memory.log",
+        "results/ablate/logs/figure_memory.log",
     benchmark:
-        "results/benchmarks/rules/ablate/figure_memory.tsv"
+        "results/ablate/timing/figure_memory.tsv"
     conda:
         ENV
     threads: 1

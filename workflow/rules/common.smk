@@ -9,7 +9,7 @@ import yaml
 from defmo.config import ConfigError, resolve_with, user_overrides, write_resolved
 
 PARAMS = "params.yaml"
-RESOLVED_DIR = "results/config"
+RESOLVED_DIR = "results/config/run"
 try:
     RAW = yaml.safe_load(Path(PARAMS).read_text())
     OVERRIDES = user_overrides(
@@ -37,41 +37,49 @@ class Untracked:
 
 
 SCALE = CFG["scale"]
-# Every job reads the run's resolved config (results/config/<scale>-<hash>.yaml, named by its content) and
+# Every job reads the run's resolved config (results/config/run/<scale>-<hash>.yaml, named by its content) and
 # nothing else: no job re-reads params.yaml. Rules run `python -m defmo` from the active environment.
 CONFIG_FILE = write_resolved(CFG, RESOLVED_DIR)
 CLI = Untracked(f"python -m defmo --config-file {CONFIG_FILE}")
 # The software of every rule (`snakemake --sdm conda` builds it; the default is the active .venv).
 ENV = "../../environment.yml"
-# Figure captions live in the package, which prints the same text under each figure of results/report.md.
-FIGURE_CAPTIONS = "../../src/defmo/reporting/captions"
+# Figure captions live in the package, which prints the same text under each figure of results/report/report.md.
+FIGURE_CAPTIONS = "../../src/defmo/report/captions"
 THREADS = CFG["threads"]
+# The report's values (paper scale, with the same user overrides): Table 2's report column, read by `config`,
+# `table2` and `report` from their own resolved file.
+PAPER = (
+    resolve_with(RAW, OVERRIDES, "paper").to_dict() if "paper" in RAW["scales"] else CFG
+)
+PAPER_ARG = Untracked(f"--paper-config {write_resolved(PAPER, RESOLVED_DIR)}")
 APPROACHES = CFG["train"]["approaches"]
-DATASETS = list(CFG["eval"]["datasets"])
+DATASETS = list(CFG["evaluate"]["datasets"])
 
 
 # Training figure inputs (train.smk).
 def curve_inputs(wildcards):
-    """The trained approaches' loss curves, and the probe's for training_curves_probe.png."""
-    names = [*APPROACHES, "probe"] if wildcards.probe else APPROACHES
-    return expand("results/plots/train_{approach}.csv", approach=names)
+    """The trained approaches' loss curves, and for the probe's figure the probe's beside them."""
+    curves = expand("results/train/plots/{approach}.csv", approach=APPROACHES)
+    return curves + (
+        ["results/probe/plots/probe.csv"] if wildcards.phase == "probe" else []
+    )
 
 
 # Evaluation inputs (used by evaluate.smk; functions live here, rules there).
 import os
 
-from defmo.evaluation.loaders import PUBLISHED
-from defmo.evaluation.outputs import is_quoted, variant_path
+from defmo.evaluate.loaders import PUBLISHED
+from defmo.evaluate.outputs import is_quoted, variant_path
 
-EVAL = CFG["eval"]
+EVAL = CFG["evaluate"]
 EVAL_METHODS = EVAL["methods"]
 # A quoted method (the paper's numbers) has no data, no model, no window variants and no figure row.
 EVAL_QUOTED = [m for m in EVAL_METHODS if is_quoted(m, CFG)]
 EVAL_COMPUTED = [m for m in EVAL_METHODS if m not in EVAL_QUOTED]
 EVAL_TRAINED = [m for m in EVAL_COMPUTED if m in APPROACHES]
 EVAL_WINDOWS = EVAL["background_variants"]
-# An evaluation record of the main background window, and of window {window} (eval.background_variants).
-EVAL_RECORD = "results/metrics/eval/{dataset}/{method}.json"
+# An evaluation record of the main background window, and of window {window} (evaluate.background_variants).
+EVAL_RECORD = "results/evaluate/metrics/{dataset}/{method}.json"
 EVAL_VARIANT = variant_path(EVAL_RECORD, "{window}")
 DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
 EXAMPLES = EVAL["real_examples"]
@@ -83,7 +91,7 @@ def eval_data(wildcards):
         return f"data/benchmark/{wildcards.dataset}"
     if not os.path.isdir(root):
         raise WorkflowError(
-            f"eval.datasets.{wildcards.dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
+            f"evaluate.datasets.{wildcards.dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
             f"the key to 'embedded'"
         )
     return root
@@ -91,7 +99,7 @@ def eval_data(wildcards):
 
 def eval_checkpoint(wildcards):
     if wildcards.method in EVAL_TRAINED:
-        return [f"results/checkpoints/{wildcards.method}/final.pt"]
+        return [f"results/train/checkpoints/{wildcards.method}/final.pt"]
     return []
 
 

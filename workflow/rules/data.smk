@@ -1,5 +1,5 @@
 # Data phase: the synthetic training/validation shards (report 4.1), the embedded benchmark sequences in the
-# FMO benchmark layout (only for datasets that eval.datasets leaves "embedded"), and the samples figure.
+# FMO benchmark layout (only for datasets that evaluate.datasets leaves "embedded"), and the samples figure.
 # Phase target: `data`.
 DATA_SOURCES = {
     k: CFG["data"][k]
@@ -13,7 +13,7 @@ DATA_SOURCES = {
     )
 }
 EMBEDDED_DATASETS = [
-    d for d, root in CFG["eval"]["datasets"].items() if root == "embedded"
+    d for d, root in CFG["evaluate"]["datasets"].items() if root == "embedded"
 ]
 
 
@@ -21,9 +21,9 @@ rule render:
     output:
         directory("data/synthetic/{split}"),
     log:
-        "results/logs/data/render_{split}.log",
+        "results/data/logs/render_{split}.log",
     benchmark:
-        "results/benchmarks/rules/data/render_{split}.tsv"
+        "results/data/timing/render_{split}.tsv"
     wildcard_constraints:
         split="train|val",
     conda:
@@ -34,16 +34,16 @@ rule render:
         cfg=CFG["data"],
         seed=CFG["seed"],
     shell:
-        "{params.cli} render --split {wildcards.split} --out {output} --log {log}"
+        "{params.cli} data --split {wildcards.split} --out {output} --log {log}"
 
 
 rule render_benchmark:
     output:
         directory("data/benchmark/{dataset}"),
     log:
-        "results/logs/data/render_benchmark_{dataset}.log",
+        "results/data/logs/render_benchmark_{dataset}.log",
     benchmark:
-        "results/benchmarks/rules/data/render_benchmark_{dataset}.tsv"
+        "results/data/timing/render_benchmark_{dataset}.tsv"
     wildcard_constraints:
         dataset="falling_objects|tbd3d|tbd",
     conda:
@@ -51,12 +51,12 @@ rule render_benchmark:
     threads: 1
     params:
         cli=CLI,
-        cfg=CFG["bench_data"],
+        cfg=CFG["benchmark_data"],
         exposure=CFG["data"]["exposure_samples"],  # renders per high-speed frame (continuous exposure)
         sources=DATA_SOURCES,
         seed=CFG["seed"],
     shell:
-        "{params.cli} render-benchmark --dataset {wildcards.dataset} --out {output} --log {log}"
+        "{params.cli} data --benchmark {wildcards.dataset} --out {output} --log {log}"
 
 
 rule figure_samples:
@@ -64,14 +64,14 @@ rule figure_samples:
         "data/synthetic/train",
     output:
         report(
-            "results/figures/samples_synthetic.png",
+            "results/data/figures/samples_synthetic.png",
             caption=f"{FIGURE_CAPTIONS}/samples_synthetic.rst",
             category="Figures",
         ),
     log:
-        "results/logs/data/figure_samples.log",
+        "results/data/logs/figure_samples.log",
     benchmark:
-        "results/benchmarks/rules/data/figure_samples.tsv"
+        "results/data/timing/figure_samples.tsv"
     conda:
         ENV
     threads: 1
@@ -86,4 +86,4 @@ rule data:
     input:
         expand("data/synthetic/{split}", split=["train", "val"]),
         expand("data/benchmark/{dataset}", dataset=EMBEDDED_DATASETS),
-        "results/figures/samples_synthetic.png",
+        "results/data/figures/samples_synthetic.png",

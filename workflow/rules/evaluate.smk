@@ -1,25 +1,27 @@
 # Benchmark evaluation (report 5.1, Table 3; spec/benchmark.md): one `evaluate` job per (dataset, method) on
-# the embedded synthetic sequences or the real dataset roots named in eval.datasets, then Table 3, one
+# the embedded synthetic sequences or the real dataset roots named in evaluate.datasets, then Table 3, one
 # figure per dataset (report figures 4-6), and the `deblur` demo on the real examples. Phase target: `evaluate`.
 rule evaluate_method:
     input:
         data=eval_data,
         ckpt=eval_checkpoint,
     output:
-        json="results/metrics/eval/{dataset}/{method}.json",
-        csv="results/plots/eval/{dataset}/{method}.csv",
-        sample="results/plots/eval/{dataset}/{method}_sample.npz",
+        json="results/evaluate/metrics/{dataset}/{method}.json",
+        csv="results/evaluate/plots/{dataset}/{method}.csv",
+        sample="results/evaluate/plots/{dataset}/{method}_sample.npz",
         variants=expand(
-            variant_path("results/{kind}/eval/{{dataset}}/{{method}}.{ext}", "{w}"),
+            variant_path(
+                "results/evaluate/{kind}/{{dataset}}/{{method}}.{ext}", "{w}"
+            ),
             zip,
             kind=["metrics", "plots"] * len(EVAL_WINDOWS),
             w=[w for w in EVAL_WINDOWS for _ in (0, 1)],
             ext=["json", "csv"] * len(EVAL_WINDOWS),
         ),
     log:
-        "results/logs/evaluate/{dataset}/{method}.log",
+        "results/evaluate/logs/{dataset}/{method}.log",
     benchmark:
-        "results/benchmarks/rules/evaluate/{dataset}/{method}.tsv"
+        "results/evaluate/timing/{dataset}/{method}.tsv"
     wildcard_constraints:
         dataset="|".join(DATASETS),
         method="|".join(EVAL_COMPUTED) or "^$",
@@ -43,11 +45,11 @@ rule evaluate_method:
 
 rule evaluate_quoted:
     output:
-        "results/metrics/eval/{dataset}/{method}.json",
+        "results/evaluate/metrics/{dataset}/{method}.json",
     log:
-        "results/logs/evaluate/{dataset}/{method}.log",
+        "results/evaluate/logs/{dataset}/{method}.log",
     benchmark:
-        "results/benchmarks/rules/evaluate/{dataset}/{method}.tsv"
+        "results/evaluate/timing/{dataset}/{method}.tsv"
     wildcard_constraints:
         dataset="|".join(DATASETS),
         method="|".join(EVAL_QUOTED) or "^$",
@@ -65,17 +67,17 @@ rule table3:
     input:
         [eval_metrics(d) for d in DATASETS],
     output:
-        csv="results/tables/table3.csv",
+        csv="results/evaluate/tables/table3.csv",
         md=report(
-            "results/tables/table3.md",
+            "results/evaluate/tables/table3.md",
             caption="../report/table3.rst",
             category="Tables",
         ),
-        tex="results/tables/table3.tex",
+        tex="results/evaluate/tables/table3.tex",
     log:
-        "results/logs/evaluate/table3.log",
+        "results/evaluate/logs/table3.log",
     benchmark:
-        "results/benchmarks/rules/evaluate/table3.tsv"
+        "results/evaluate/timing/table3.tsv"
     conda:
         ENV
     threads: 1
@@ -83,23 +85,23 @@ rule table3:
         cli=CLI,
         cfg=EVAL,
     shell:
-        "{params.cli} evaluate --aggregate --inputs {input} --table results/tables/table3 --log {log}"
+        "{params.cli} evaluate --aggregate --inputs {input} --table results/evaluate/tables/table3 --log {log}"
 
 
 rule figure_benchmark:
     input:
-        expand("results/plots/eval/{{dataset}}/{m}_sample.npz", m=EVAL_COMPUTED),
+        expand("results/evaluate/plots/{{dataset}}/{m}_sample.npz", m=EVAL_COMPUTED),
     output:
         report(
-            "results/figures/benchmark_{dataset}.png",
+            "results/evaluate/figures/benchmark_{dataset}.png",
             caption=f"{FIGURE_CAPTIONS}/benchmark.rst",
             category="Figures",
             subcategory="{dataset}",
         ),
     log:
-        "results/logs/evaluate/figure_benchmark_{dataset}.log",
+        "results/evaluate/logs/figure_benchmark_{dataset}.log",
     benchmark:
-        "results/benchmarks/rules/evaluate/figure_benchmark_{dataset}.tsv"
+        "results/evaluate/timing/figure_benchmark_{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(DATASETS),
     conda:
@@ -114,21 +116,21 @@ rule figure_benchmark:
 
 rule deblur_real:
     input:
-        ckpt=f"results/checkpoints/{DEBLUR_MODEL}/final.pt",
+        ckpt=f"results/train/checkpoints/{DEBLUR_MODEL}/final.pt",
         image=f"{EXAMPLES}/im.png",
         background=f"{EXAMPLES}/bgr.png",
         video=f"{EXAMPLES}/falling_pen.avi",
     output:
         figure=report(
-            "results/figures/deblur_real.png",
+            "results/evaluate/figures/deblur_real.png",
             caption=f"{FIGURE_CAPTIONS}/deblur_real.rst",
             category="Figures",
         ),
-        folder=directory("results/deblur"),
+        folder=directory("results/evaluate/deblur"),
     log:
-        "results/logs/evaluate/deblur_real.log",
+        "results/evaluate/logs/deblur_real.log",
     benchmark:
-        "results/benchmarks/rules/evaluate/deblur_real.tsv"
+        "results/evaluate/timing/deblur_real.tsv"
     conda:
         ENV
     threads: THREADS
@@ -146,5 +148,5 @@ rule deblur_real:
 rule evaluate:
     input:
         rules.table3.output,
-        expand("results/figures/benchmark_{d}.png", d=DATASETS),
+        expand("results/evaluate/figures/benchmark_{d}.png", d=DATASETS),
         rules.deblur_real.output.figure,

@@ -10,28 +10,28 @@ rule quality_radon:
     input:
         QUALITY_SOURCES,
     output:
-        csv="results/tables/table5.csv",
+        csv="results/quality/tables/table5.csv",
         md=report(
-            "results/tables/table5.md",
+            "results/quality/tables/table5.md",
             caption="../report/table5.rst",
             category="Tables",
         ),
-        tex="results/tables/table5.tex",
+        tex="results/quality/tables/table5.tex",
         functions=report(
-            "results/tables/quality_functions.md",
+            "results/quality/tables/functions.md",
             caption="../report/quality_functions.rst",
             category="Code quality",
         ),
         files=report(
-            "results/tables/quality_files.md",
+            "results/quality/tables/files.md",
             caption="../report/quality_files.rst",
             category="Code quality",
         ),
-        metrics="results/metrics/quality.json",
+        metrics="results/quality/metrics/quality.json",
     log:
-        "results/logs/quality/quality_radon.log",
+        "results/quality/logs/quality_radon.log",
     benchmark:
-        "results/benchmarks/rules/quality/quality_radon.tsv"
+        "results/quality/timing/quality_radon.tsv"
     conda:
         ENV
     threads: 1

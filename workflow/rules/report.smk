@@ -1,44 +1,38 @@
-# Table 2 from the params actually used, and results/report.md assembling tables 2-5, the training
+# Table 2 from the params actually used, and results/report/report.md assembling tables 2-5, the training
 # validation metrics and every figure, each with provenance and a reading computed from the numbers.
 # Phase target: `report` (the Snakefile's `rule all` takes rules.report.output).
 from glob import glob
 
-# The report's values (paper scale, with the same user overrides) next to the run's scale: a change to either
-# reruns Table 2 and the report; the tables and report jobs read it from its own resolved file.
-TABLE2_PAPER = (
-    resolve_with(RAW, OVERRIDES, "paper").to_dict() if "paper" in RAW["scales"] else CFG
-)
-TABLE2_PAPER_READ = {k: TABLE2_PAPER[k] for k in ("train", "data", "model")}
-PAPER_ARG = Untracked(f"--paper-config {write_resolved(TABLE2_PAPER, RESOLVED_DIR)}")
+TABLE2_PAPER_READ = {k: PAPER[k] for k in ("train", "data", "model")}
 REPORT_FIGURES = [
-    "results/figures/samples_synthetic.png",
-    "results/figures/training_curves.png",
-    *expand("results/figures/benchmark_{dataset}.png", dataset=DATASETS),
-    "results/figures/memory.png",
-    "results/figures/deblur_real.png",
+    "results/data/figures/samples_synthetic.png",
+    "results/train/figures/training_curves.png",
+    *expand("results/evaluate/figures/benchmark_{dataset}.png", dataset=DATASETS),
+    "results/ablate/figures/memory.png",
+    "results/evaluate/figures/deblur_real.png",
 ]
-# Evaluation records: the main background window, then each eval.background_variants window (not for a
+# Evaluation records: the main background window, then each evaluate.background_variants window (not for a
 # quoted method, which has no variants).
 REPORT_EVALS = expand(EVAL_RECORD, dataset=DATASETS, method=EVAL_METHODS) + expand(
     EVAL_VARIANT, dataset=DATASETS, method=EVAL_COMPUTED, window=EVAL_WINDOWS
 )
-# Performance notes are committed by the bench-* verbs, not built here: include those present.
-REPORT_NOTES = sorted(glob("results/benchmarks/*.md"))
+# Performance notes are committed by the throughput-* verbs, not built here: include those present.
+REPORT_NOTES = sorted(glob("results/throughput/*.md"))
 
 
-rule tables:
+rule table2:
     output:
-        csv="results/tables/table2.csv",
+        csv="results/report/tables/table2.csv",
         md=report(
-            "results/tables/table2.md",
+            "results/report/tables/table2.md",
             caption="../report/table2.rst",
             category="Tables",
         ),
-        tex="results/tables/table2.tex",
+        tex="results/report/tables/table2.tex",
     log:
-        "results/logs/report/tables.log",
+        "results/report/logs/table2.log",
     benchmark:
-        "results/benchmarks/rules/report/tables.tsv"
+        "results/report/timing/table2.tsv"
     conda:
         ENV
     threads: 1
@@ -51,35 +45,35 @@ rule tables:
         paper_arg=PAPER_ARG,
         scale=SCALE,
     shell:
-        "{params.cli} tables --table2 {output.md} {params.paper_arg} --log {log}"
+        "{params.cli} table2 --table2 {output.md} {params.paper_arg} --log {log}"
 
 
 rule report:
     input:
-        table2=rules.tables.output.md,
-        table3="results/tables/table3.md",
-        table4="results/tables/table4.md",
-        table5="results/tables/table5.md",
-        quality="results/metrics/quality.json",
+        table2=rules.table2.output.md,
+        table3="results/evaluate/tables/table3.md",
+        table4="results/ablate/tables/table4.md",
+        table5="results/quality/tables/table5.md",
+        quality="results/quality/metrics/quality.json",
         details=[
-            "results/tables/quality_functions.md",
-            "results/tables/quality_files.md",
+            "results/quality/tables/functions.md",
+            "results/quality/tables/files.md",
         ],
-        memory="results/metrics/memory.json",
+        memory="results/ablate/metrics/memory.json",
         evals=REPORT_EVALS,
-        vals=expand("results/metrics/val_{approach}.json", approach=APPROACHES),
+        vals=expand("results/train/metrics/{approach}.json", approach=APPROACHES),
         figures=REPORT_FIGURES,
         notes=REPORT_NOTES,
     output:
         report(
-            "results/report.md",
+            "results/report/report.md",
             caption="../report/report.rst",
             category="Report",
         ),
     log:
-        "results/logs/report/report.log",
+        "results/report/logs/report.log",
     benchmark:
-        "results/benchmarks/rules/report/report.tsv"
+        "results/report/timing/report.tsv"
     conda:
         ENV
     threads: 1
@@ -88,7 +82,7 @@ rule report:
         scale=SCALE,
         device=CFG["device"],
         data=CFG["data"],
-        eval=CFG["eval"],
+        evaluate=CFG["evaluate"],
         train=CFG["train"],
         paper=TABLE2_PAPER_READ,
         paper_arg=PAPER_ARG,

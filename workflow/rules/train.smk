@@ -1,5 +1,6 @@
 # Training phase: one model per approach in train.approaches (report section 4, Table 2), resumable from
-# results/resume/<approach>/ (not an output), and the loss-curve figure. Phase target: `train`.
+# results/train/resume/<approach>/ (not an output), and the loss-curve figure. Phase target: `train`.
+# The metric probe (train.approach.probe, on request) writes the same files under results/probe/.
 import re
 
 TRAIN_SHARED = {
@@ -12,14 +13,15 @@ rule train_approach:
         data="data/synthetic/train",
         val="data/synthetic/val",
     output:
-        ckpt="results/checkpoints/{approach}/final.pt",
-        curve="results/plots/train_{approach}.csv",
-        metrics="results/metrics/val_{approach}.json",
+        ckpt="results/{phase}/checkpoints/{approach}/final.pt",
+        curve="results/{phase}/plots/{approach}.csv",
+        metrics="results/{phase}/metrics/{approach}.json",
     log:
-        "results/logs/train/train_{approach}.log",
+        "results/{phase}/logs/train_{approach}.log",
     benchmark:
-        "results/benchmarks/rules/train/train_{approach}.tsv"
+        "results/{phase}/timing/train_{approach}.tsv"
     wildcard_constraints:
+        phase="train|probe",
         approach="|".join(re.escape(a) for a in CFG["train"]["approach"]),
     conda:
         ENV
@@ -34,7 +36,7 @@ rule train_approach:
         data=CFG["data"],
         seed=CFG["seed"],
         device=CFG["device"],
-        resume="results/resume/{approach}",
+        resume="results/{phase}/resume/{approach}",
     shell:
         "{params.cli} train --approach '{wildcards.approach}' --data {input.data} --val {input.val}"
         " --out {output.ckpt} --curve {output.curve} --metrics {output.metrics}"
@@ -46,16 +48,16 @@ rule figure_curves:
         curve_inputs,
     output:
         report(
-            "results/figures/training_curves{probe}.png",
+            "results/{phase}/figures/training_curves.png",
             caption=f"{FIGURE_CAPTIONS}/training_curves.rst",
             category="Figures",
         ),
     log:
-        "results/logs/train/figure_curves{probe}.log",
+        "results/{phase}/logs/figure_curves.log",
     benchmark:
-        "results/benchmarks/rules/train/figure_curves{probe}.tsv"
+        "results/{phase}/timing/figure_curves.tsv"
     wildcard_constraints:
-        probe="|_probe",
+        phase="train|probe",
     conda:
         ENV
     threads: 1
@@ -68,9 +70,9 @@ rule figure_curves:
 
 rule train:
     input:
-        expand("results/checkpoints/{approach}/final.pt", approach=APPROACHES),
-        expand("results/metrics/val_{approach}.json", approach=APPROACHES),
-        "results/figures/training_curves.png",
+        expand("results/train/checkpoints/{approach}/final.pt", approach=APPROACHES),
+        expand("results/train/metrics/{approach}.json", approach=APPROACHES),
+        "results/train/figures/training_curves.png",
 
 
 # Not part of `all` (nor of dvc.yaml): the metric probe, train.approach.probe in params.yaml, trained on the
@@ -78,5 +80,5 @@ rule train:
 # `snakemake --cores all probe` (about 6 minutes at the cpu scale).
 rule probe:
     input:
-        "results/metrics/val_probe.json",
-        "results/figures/training_curves_probe.png",
+        "results/probe/metrics/probe.json",
+        "results/probe/figures/training_curves.png",

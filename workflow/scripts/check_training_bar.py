@@ -2,15 +2,15 @@
 """Check the models issue's bar from the committed training and evaluation outputs (not a timed test):
 
 1. validation: at scale ``cpu``, each trained approach's raw validation PSNR (the network's own composited
-   sub-frames, ``results/metrics/val_<approach>.json`` -> ``psnr.model``) is at least ``--margin-db`` (0.5 dB)
+   sub-frames, ``results/train/metrics/<approach>.json`` -> ``psnr.model``) is at least ``--margin-db`` (0.5 dB)
    above the Image baseline and above the Background baseline; the goal of 1 dB and the PSNR after the
    blatting projection are printed alongside but do not count;
-2. embedded benchmark, main background window (params.yaml ``eval.background_window``, or ``--window``): each
+2. embedded benchmark, main background window (params.yaml ``evaluate.background_window``, or ``--window``): each
    trained model beats the Image baseline in PSNR and in SSIM on every dataset and has a computed TIoU
-   (``results/metrics/eval/<dataset>/<method>.json``; a window other than the main one reads the
+   (``results/evaluate/metrics/<dataset>/<method>.json``; a window other than the main one reads the
    ``<method>_w<window>.json`` variant);
 3. D_T: the mean of the loss curve's ``dt`` column (D_T's mean BCE per pair; ln 2 = 0.693 at chance) over the
-   last 10% of the proposed model's steps (``results/plots/train_proposed.csv``) is at most ``--dt-max`` (0.6);
+   last 10% of the proposed model's steps (``results/train/plots/proposed.csv``) is at most ``--dt-max`` (0.6);
 4. time: training all the approaches took at most ``--limit-min`` minutes (30): the Snakemake ``benchmark:``
    wall time of each train rule when present and not a mere resume of a finished training, else the metrics'
    ``train_seconds``, the training steps' time summed over resumed runs.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from defmo import config
 from defmo.errors import UserError
-from defmo.evaluation.outputs import variant_path
+from defmo.evaluate.outputs import variant_path
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")
 GOAL_DB = 1.0
@@ -53,17 +53,17 @@ def verdict(ok: bool, good: str = "ok", bad: str = "FAILS") -> str:
 
 
 def main_window(root: Path) -> int:
-    """The main background window: ``eval.background_window`` of ``root/params.yaml`` at scale ``cpu``."""
+    """The main background window: ``evaluate.background_window`` of ``root/params.yaml`` at scale ``cpu``."""
     path = root / "params.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run from the repository root or pass --window")
-    return int(config.load(path, "cpu", [])["eval"]["background_window"])
+    return int(config.load(path, "cpu", [])["evaluate"]["background_window"])
 
 
 def eval_path(root: Path, dataset: str, method: str, window: int, main: int) -> Path:
     """Where ``evaluate`` writes ``method`` on ``dataset``: ``<method>.json`` for the main window, else the
     ``<method>_w<window>.json`` variant."""
-    return variant_path(root / "results" / "metrics" / "eval" / dataset / f"{method}.json", window, main)
+    return variant_path(root / "results" / "evaluate" / "metrics" / dataset / f"{method}.json", window, main)
 
 
 def wall_seconds(root: Path, approach: str, metrics: dict) -> tuple[float, str]:
@@ -71,7 +71,7 @@ def wall_seconds(root: Path, approach: str, metrics: dict) -> tuple[float, str]:
     run was shorter than the training steps themselves (``train_seconds``, summed over resumed runs), i.e. the
     rule last ran as a resume of a finished training; then ``train_seconds``."""
     steps = float(metrics["train_seconds"])
-    tsv = root / "results" / "benchmarks" / "rules" / "train" / f"train_{approach}.tsv"
+    tsv = root / "results" / "train" / "timing" / f"train_{approach}.tsv"
     if tsv.is_file():
         with open(tsv, newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
@@ -146,7 +146,7 @@ def dt_tail_mean(path: Path) -> tuple[float, int, int]:
 
 
 def check_dt(root: Path, dt_max: float) -> tuple[bool, list[str]]:
-    mean, n, last = dt_tail_mean(root / "results" / "plots" / f"train_{DT_APPROACH}.csv")
+    mean, n, last = dt_tail_mean(root / "results" / "train" / "plots" / f"{DT_APPROACH}.csv")
     ok = mean <= dt_max
     return ok, [f"{DT_APPROACH:>10} D_T: mean dt {mean:.3f} over the last {n} of {last} steps (chance ln 2 = "
                 f"{math.log(2):.3f}; required <= {dt_max:g}) -> {verdict(ok)}"]
@@ -168,7 +168,7 @@ def check(root: Path, approaches: list[str], limit_min: float, margin_db: float 
           window: int | None = None) -> tuple[bool, list[str]]:
     ok, lines, total = True, [], 0.0
     for approach in approaches:
-        m = read_json(root / "results" / "metrics" / f"val_{approach}.json", TRAIN)
+        m = read_json(root / "results" / "train" / "metrics" / f"{approach}.json", TRAIN)
         seconds, source = wall_seconds(root, approach, m)
         total += seconds
         good, more = check_validation(approach, m, margin_db)
@@ -192,7 +192,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--margin-db", type=float, default=0.5)
     p.add_argument("--dt-max", type=float, default=0.6)
     p.add_argument("--window", type=int, default=None,
-                   help="background window of the benchmark files (default: params.yaml eval.background_window)")
+                   help="background window of the benchmark files (default: params.yaml evaluate.background_window)")
     p.add_argument("--approaches", nargs="+", default=["defmo", "proposed"])
     args = p.parse_args(argv)
     try:

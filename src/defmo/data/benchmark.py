@@ -64,7 +64,7 @@ def check_dataset(dataset: str, n: int) -> None:
     if dataset not in DATASETS:
         raise UserError(f"unknown benchmark dataset '{dataset}'; use one of {', '.join(DATASETS)}")
     if n not in (8, 12):
-        raise UserError(f"params.yaml: key 'bench_data.n_subframes' is {n}; the benchmark layout encodes only "
+        raise UserError(f"params.yaml: key 'benchmark_data.n_subframes' is {n}; the benchmark layout encodes only "
                         "8 (default) or 12 (names with '-12') sub-frames per frame")
 
 
@@ -195,7 +195,7 @@ def render_sequence(renderer, dataset: str, sources: Sources, rng: np.random.Gen
         if TRAVEL_RATIO[0] <= ratios.min() and ratios.max() <= TRAVEL_RATIO[1]:
             return {"frames": frames, "background": background}
     raise UserError(f"could not place an object inside a {width}x{height} frame in {MAX_TRIES} tries; enlarge "
-                    "params.yaml keys 'bench_data.width'/'bench_data.height'")
+                    "params.yaml keys 'benchmark_data.width'/'benchmark_data.height'")
 
 
 def _render_frames(renderer, poses_at, frames: int, n: int, exposure: int) -> np.ndarray:
@@ -229,10 +229,10 @@ def _save_png(path: Path, rgb: np.ndarray) -> None:
 
 
 def render_dataset(cfg: Config, dataset: str, out: Path) -> list[str]:
-    """Render ``bench_data.sequences`` sequences of ``dataset`` into ``out`` (replaced atomically); returns names."""
+    """Render ``benchmark_data.sequences`` sequences of ``dataset`` into ``out`` (replaced atomically); returns names."""
     from defmo.data.renderer import ObjectRenderer
 
-    cfg_bench = cfg.bench_data
+    cfg_bench = cfg.benchmark_data
     n = cfg_bench.n_subframes
     check_dataset(dataset, n)
     _check_replaceable(out)
@@ -242,7 +242,7 @@ def render_dataset(cfg: Config, dataset: str, out: Path) -> list[str]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         names = _render_all(renderer, cfg, dataset, sources, tmp)
-        (tmp / MARKER).write_text(json.dumps({"dataset": dataset, "sequences": names, "bench_data": cfg_bench.to_dict(),
+        (tmp / MARKER).write_text(json.dumps({"dataset": dataset, "sequences": names, "benchmark_data": cfg_bench.to_dict(),
                                               "exposure_samples": cfg.data.exposure_samples,
                                               "seed": cfg.seed}, indent=2) + "\n")
         if out.exists():
@@ -257,9 +257,9 @@ def render_dataset(cfg: Config, dataset: str, out: Path) -> list[str]:
 def _render_all(renderer, cfg: Config, dataset: str, sources: Sources, root: Path) -> list[str]:
     from tqdm import tqdm
 
-    cfg_bench = cfg.bench_data
+    cfg_bench = cfg.benchmark_data
     names = []
-    for index in tqdm(range(cfg_bench.sequences), desc=f"render-benchmark {dataset}", unit="seq"):
+    for index in tqdm(range(cfg_bench.sequences), desc=f"benchmark {dataset}", unit="seq"):
         rng = np.random.default_rng([cfg.seed, 2, DATASETS.index(dataset), index])
         name = sequence_name(dataset, index, cfg_bench.n_subframes)
         seq = render_sequence(renderer, dataset, sources, rng, cfg_bench, cfg.data.exposure_samples)
@@ -272,5 +272,5 @@ def _render_all(renderer, cfg: Config, dataset: str, sources: Sources, root: Pat
 def _check_replaceable(out: Path) -> None:
     """Never delete a folder we did not write (a real benchmark root, say)."""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise UserError(f"'{out}' exists and was not written by render-benchmark (no {MARKER}); choose another "
+        raise UserError(f"'{out}' exists and was not written by `data --benchmark` (no {MARKER}); choose another "
                         "--out or remove it yourself")

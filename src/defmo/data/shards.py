@@ -103,14 +103,14 @@ class ShardReader:
 
 def corrupt_error(path: Path, what: str) -> UserError:
     return UserError(f"shard '{path}' is truncated or corrupt: {what}; delete the folder '{path.parent}' and "
-                     "re-run `python -m defmo render` (or `snakemake data`)")
+                     "re-run `python -m defmo data` (or `snakemake data`)")
 
 
 def read_footer(path: Path) -> dict:
     """Parse and check a shard's footer; :class:`UserError` naming the file when anything is off."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"shard '{path}' is missing; re-run `python -m defmo render` for '{path.parent}'")
+        raise UserError(f"shard '{path}' is missing; re-run `python -m defmo data` for '{path.parent}'")
     size = path.stat().st_size
     with open(path, "rb") as fh:
         if size < 16:
@@ -137,7 +137,7 @@ def read_manifest(root: str | Path) -> dict:
     path = root / MANIFEST
     if not path.is_file():
         raise UserError(f"'{root}' holds no {MANIFEST}: the render did not finish; run "
-                        f"`python -m defmo render --out {root}` (or `snakemake data`)")
+                        f"`python -m defmo data --out {root}` (or `snakemake data`)")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:

@@ -1,11 +1,11 @@
-"""``bench-render`` verb: rendering throughput (samples/s, sub-frames/s, MB/s written) of the real render path.
+"""``throughput-render`` verb: rendering throughput (samples/s, sub-frames/s, MB/s written) of the real render path.
 
-Usage: ``python -m defmo bench-render --samples 200 --json results/benchmarks/render_throughput.json
---md results/benchmarks/render_throughput.md``. Renders ``--samples`` training samples with the configured
+Usage: ``python -m defmo throughput-render --samples 200 --json results/throughput/render_throughput.json
+--md results/throughput/render_throughput.md``. Renders ``--samples`` training samples with the configured
 ``data.workers`` into a temporary folder (the same code as ``render``: sources, rejection, continuous exposure of
 ``data.exposure_samples`` renders per sub-frame, compression, shards), projects the scale's whole render time
 (``data.train_samples + data.val_samples`` at the measured seconds per sample) and times the embedded benchmark
-(``render-benchmark`` of every dataset ``eval.datasets`` leaves "embedded", one process as the pipeline runs it)
+(``data --benchmark`` of every dataset ``evaluate.datasets`` leaves "embedded", one process as the pipeline runs it)
 unless ``--no-benchmark``.
 """
 
@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=200, help="samples to render (default 200)")
-    parser.add_argument("--json", type=Path, default=Path("results/benchmarks/render_throughput.json"))
-    parser.add_argument("--md", type=Path, default=Path("results/benchmarks/render_throughput.md"))
+    parser.add_argument("--json", type=Path, default=Path("results/throughput/render_throughput.json"))
+    parser.add_argument("--md", type=Path, default=Path("results/throughput/render_throughput.md"))
     parser.add_argument("--no-benchmark", action="store_true", help="skip timing the embedded benchmark sequences")
 
 
@@ -46,9 +46,9 @@ def cpu_seconds() -> float:
 
 def measure_benchmark(cfg: Config) -> dict:
     """Render the embedded benchmark datasets into a temporary folder; wall seconds per dataset."""
-    datasets = [d for d, root in cfg.eval.datasets.items() if root == "embedded"]
+    datasets = [d for d, root in cfg.evaluate.datasets.items() if root == "embedded"]
     seconds = {}
-    with tempfile.TemporaryDirectory(prefix="bench-render-benchmark-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="throughput-render-benchmark-") as tmp:
         for dataset in datasets:
             start = time.perf_counter()
             render_dataset(cfg, dataset, Path(tmp) / dataset)
@@ -74,7 +74,7 @@ def measure(cfg: Config, samples: int, benchmark: bool = True) -> dict:
     """Render ``samples`` samples into a temporary folder and time it (wall clock, including process start-up)."""
     cfg_data = cfg.data
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="throughput-render-") as tmp:
         start, cpu_start = time.perf_counter(), cpu_seconds()
         manifest = render_split(cfg, "train", Path(tmp) / "train", count=samples)
         seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start

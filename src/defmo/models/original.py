@@ -28,7 +28,7 @@ def _load_into(module: nn.Module, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
         module.load_state_dict(state, strict=True)
     except (RuntimeError, OSError, AttributeError, TypeError) as exc:
-        raise UserError(f"eval.original_weights: {path} is not DeFMO's published {path.name} state dict ({exc}); "
+        raise UserError(f"evaluate.original_weights: {path} is not DeFMO's published {path.name} state dict ({exc}); "
                         "use the files from github.com/rozumden/DeFMO") from exc
 
 
@@ -40,8 +40,8 @@ def load_original(folder: str | Path, device: torch.device | str = "cpu") -> Gen
     folder = Path(folder)
     missing = [name for name in (ENCODER_FILE, RENDERER_FILE) if not (folder / name).is_file()]
     if missing:
-        raise UserError(f"eval.original_weights: {folder} lacks {', '.join(missing)}; put DeFMO's published "
-                        f"{ENCODER_FILE} and {RENDERER_FILE} there (or set eval.original_weights to null)")
+        raise UserError(f"evaluate.original_weights: {folder} lacks {', '.join(missing)}; put DeFMO's published "
+                        f"{ENCODER_FILE} and {RENDERER_FILE} there (or set evaluate.original_weights to null)")
     model = Generator("resnet50", "none")
     _load_into(model.encoder, folder / ENCODER_FILE)
     _load_into(model.renderer, folder / RENDERER_FILE)

@@ -1,0 +1,40 @@
+"""``data`` verb: render one synthetic split into shards, or one embedded benchmark dataset in the FMO layout.
+
+Usage::
+
+    python -m defmo data --split train --out data/synthetic/train [--samples K]
+    python -m defmo data --benchmark tbd --out data/benchmark/tbd
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from defmo.data.benchmark import DATASETS, render_dataset
+from defmo.data.generate import render_split
+from defmo.settings import Config
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--split", choices=("train", "val"), help="a synthetic split (shards + manifest.json)")
+    what.add_argument("--benchmark", choices=DATASETS, metavar="DATASET",
+                      help=f"an embedded benchmark dataset ({', '.join(DATASETS)}), in the FMO benchmark layout")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="--split: number of samples (default: data.train_samples / data.val_samples)")
+
+
+def run(args: argparse.Namespace, cfg: Config) -> int:
+    if args.benchmark is not None:
+        names = render_dataset(cfg, args.benchmark, args.out)
+        log.info("%s: %d sequences in %s", args.benchmark, len(names), args.out)
+        return 0
+    manifest = render_split(cfg, args.split, args.out, args.samples)
+    log.info("%s: %d samples in %d shards, %.1f MB", args.out, manifest["count"], len(manifest["shards"]),
+             manifest["bytes"] / 1e6)
+    return 0

@@ -1,0 +1,42 @@
+"""What an evaluation writes, for the ``evaluate`` verb, the Snakemake rules and the scripts reading it.
+
+- :func:`variant_path`: the file of the run with background window W is ``<stem>_w<W><suffix>`` next to the
+  main window's file (``proposed.json`` -> ``proposed_w5.json``);
+- :func:`is_quoted`: whether a method's numbers are quoted from DeFMO's paper instead of computed (the
+  original DeFMO when ``evaluate.original_weights`` is null), so it has no data, model, window variants or figure.
+
+Both take Snakemake patterns as well as paths, so the workflow builds its file lists from the same rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeVar
+
+PathOrStr = TypeVar("PathOrStr", str, Path)
+QUOTABLE = "original"  # the one method whose numbers can come from its paper
+
+
+def variant_path(path: PathOrStr, window: int | str, main_window: int | None = None) -> PathOrStr:
+    """Where the result for background window ``window`` goes: ``a/b.json`` -> ``a/b_w5.json``.
+
+    ``path`` is the main window's file (a str, kept a str, or a Path); with ``main_window`` given, the main
+    window itself maps to ``path`` unchanged. ``window`` may be a Snakemake wildcard such as ``"{w}"``.
+    """
+    if main_window is not None and window == main_window:
+        return path
+    head, tail = os.path.split(str(path))
+    stem, suffix = os.path.splitext(tail)
+    out = os.path.join(head, f"{stem}_w{window}{suffix}")
+    return Path(out) if isinstance(path, Path) else out
+
+
+def is_quoted(method: str, cfg: Mapping) -> bool:
+    """Whether ``method``'s numbers are DeFMO's paper's, quoted, rather than computed: ``original`` when
+    the resolved config ``cfg`` gives no ``evaluate.original_weights``.
+
+    ``cfg`` is read as a mapping: the typed :class:`~defmo.settings.Config` or the plain resolved dict
+    (Snakemake's, workflow/rules/common.smk)."""
+    return method == QUOTABLE and cfg["evaluate"]["original_weights"] is None

@@ -1,0 +1,1 @@
+"""Tables (CSV, Markdown, LaTeX), figures, the Radon quality report and results/report/report.md."""

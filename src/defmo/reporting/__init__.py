@@ -1,1 +1,0 @@
-"""Tables (CSV, Markdown, LaTeX), figures, the Radon quality report and results/report.md."""

@@ -1,0 +1,97 @@
+"""``train`` verb: train one approach, resumable, then write the final checkpoint, the per-step loss CSV
+and the validation metrics.
+
+    python -m defmo train --approach proposed --data data/synthetic/train --val data/synthetic/val \\
+        --out results/train/checkpoints/proposed/final.pt --curve results/train/plots/proposed.csv \\
+        --metrics results/train/metrics/proposed.json --resume-dir results/train/resume/proposed
+
+Under ``torchrun --nproc_per_node K python -m defmo train ...`` it trains with DistributedDataParallel
+(``batch_size`` stays the global batch). Killed at any moment, the same command resumes from the last
+checkpoint in ``--resume-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from defmo.errors import UserError
+from defmo.settings import Config
+from defmo.train import checkpoint, ddp
+from defmo.train.loop import (History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume,
+                                 validate_now, validation_columns)
+from defmo.train.throughput import device_name
+from defmo.train.trainer import Trainer
+from defmo.utils.io import write_json, write_text
+from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--approach", required=True, help="a key of train.approach in params.yaml")
+    parser.add_argument("--data", required=True, type=Path, help="training shards folder (render output)")
+    parser.add_argument("--val", required=True, type=Path, help="validation shards folder")
+    parser.add_argument("--out", required=True, type=Path, help="final checkpoint (.pt)")
+    parser.add_argument("--curve", required=True, type=Path, help="per-step loss CSV")
+    parser.add_argument("--metrics", required=True, type=Path, help="validation PSNR JSON")
+    parser.add_argument("--resume-dir", required=True, type=Path, help="resume state (not an output)")
+
+
+def _datasets(cfg: Config, args: argparse.Namespace):
+    for name, path in (("--data", args.data), ("--val", args.val)):
+        if not (path / "manifest.json").is_file():
+            raise UserError(f"{path} ({name}): no manifest.json; render the data first: python -m defmo data ...")
+    from defmo.data.dataset import SyntheticFMODataset
+
+    return SyntheticFMODataset(args.data, flips=cfg.data.flips), SyntheticFMODataset(args.val, flips=False)
+
+
+def _finish(trainer: Trainer, cfg: Config, val_set, history: History, outputs: Outputs) -> dict:
+    """Rank 0: final checkpoint, curve CSV (the last row with the final validation), validation metrics JSON."""
+    save_state(trainer, cfg, history, outputs.last)
+    if not ddp.is_main():
+        return {}
+    metrics = validate_now(trainer, cfg, val_set)
+    if history.rows:
+        history.rows[-1].update(validation_columns(metrics))
+    checkpoint.save(outputs.final, trainer, cfg, {"seconds": history.seconds})
+    write_text(outputs.curve, curve_csv(history.rows))
+    metrics.update({
+        "approach": trainer.approach, "scale": cfg.scale, "steps": trainer.step,
+        "train_seconds": round(history.seconds, 1), "device": device_name(trainer.device),
+        "threads": torch.get_num_threads(), "world_size": ddp.world_size(),
+    })
+    write_json(outputs.metrics, metrics)
+    return metrics
+
+
+def train(cfg: Config, approach: str, data_set, val_set, outputs: Outputs) -> dict:
+    """Train ``approach`` on ``data_set`` (resuming from ``outputs.resume_dir``), validate on ``val_set``."""
+    cfg.approach(approach)  # an undefined approach stops here, before any device is set up
+    device = ddp.setup(resolve_device(cfg))
+    seed_everything(int(cfg.seed) + ddp.rank())
+    t = cfg.train
+    trainer = Trainer(cfg, approach, device, t.gradient_checkpointing, t.mixed_precision)
+    plan = make_plan(cfg, approach, len(data_set), ddp.world_size())
+    history = try_resume(trainer, cfg, outputs)
+    log.info("training %s on %s: %d samples, global batch %d, %d steps/epoch, %d steps (at %d)",
+             approach, device, len(data_set), plan.batch_size, plan.steps_per_epoch, plan.total_steps, trainer.step)
+    run_steps(trainer, cfg, data_set, plan, outputs, history, val_set)
+    log.info("trained %s: %d steps in %.1f s", approach, trainer.step, history.seconds)
+    return _finish(trainer, cfg, val_set, history, outputs)
+
+
+def run(args: argparse.Namespace, cfg: Config) -> int:
+    configure_threads(cfg)
+    cfg.approach(args.approach)  # an undefined approach stops here, before the data is read
+    data_set, val_set = _datasets(cfg, args)
+    outputs = Outputs(args.out, args.curve, args.metrics, args.resume_dir)
+    try:
+        train(cfg, args.approach, data_set, val_set, outputs)
+    finally:
+        ddp.teardown()
+    return 0
