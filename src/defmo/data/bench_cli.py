@@ -10,7 +10,9 @@ import logging
 from pathlib import Path
 
 from defmo.data.benchmark import DATASETS, render_dataset
+from defmo.data.render_cli import sources
 from defmo.settings import Config
+from defmo.utils.provenance import Output, render_device
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,12 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     parser.add_argument("--out", type=Path, required=True, help="dataset root to write (replaced as a whole)")
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The dataset root."""
+    data = f"synthetic benchmark {args.dataset} (FMO layout) rendered from {sources(cfg)}"
+    return [Output(args.out, data, render_device(cfg))]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
