@@ -6,7 +6,9 @@ as is.
 
 Each verb lives in its own module exposing ``add_arguments(parser)`` and ``run(args, cfg) -> int``;
 they are imported lazily so ``--help`` and config errors stay fast. Config problems are reported before
-any work starts, naming the key.
+any work starts, naming the key. A module that also defines ``outputs(args, cfg)`` (each output path with a
+line on the data it was computed from) gets those outputs' provenance recorded after ``run`` returned 0
+(:mod:`defmo.utils.provenance`).
 """
 
 from __future__ import annotations
@@ -94,6 +96,15 @@ def load_config(args: argparse.Namespace) -> Config:
     return load_resolved(args.config_file, args.overrides)
 
 
+def record_outputs(module, args: argparse.Namespace, cfg: Config) -> None:
+    """After a verb succeeded: record the provenance of each output its module's ``outputs(args, cfg)`` names."""
+    outputs = getattr(module, "outputs", None)
+    if outputs is not None:
+        from defmo.utils import provenance
+
+        provenance.record_outputs(outputs(args, cfg), cfg)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
@@ -105,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(args._module)
     try:
-        return int(module.run(args, cfg) or 0)
+        code = int(module.run(args, cfg) or 0)
+        if code == 0:
+            record_outputs(module, args, cfg)
+        return code
     except UserError as exc:
         if args.verbose:
             raise

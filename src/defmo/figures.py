@@ -11,6 +11,7 @@ import importlib
 from pathlib import Path
 
 from defmo.settings import Config
+from defmo.utils.provenance import Output, inherited
 
 KINDS = {
     "samples": "defmo.data.plots:plot_samples",  # synthetic training samples: I, B, GT sub-frames
@@ -24,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=sorted(KINDS))
     parser.add_argument("--inputs", nargs="*", default=[], type=Path)
     parser.add_argument("--output", required=True, type=Path)
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The PNG, with the device and data of its inputs' records."""
+    named = ", ".join(Path(p).as_posix() for p in args.inputs)
+    data = inherited(args.inputs, "data") or f"{named or 'no inputs'} (not recorded)"
+    return [Output(args.output, data, inherited(args.inputs, "device") or "n/a", tuple(args.inputs))]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -19,6 +19,7 @@ import yaml
 from defmo.config import add_paper_argument, paper_config
 from defmo.settings import Config, as_dict
 from defmo.utils.io import write_text
+from defmo.utils.provenance import Output
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,11 @@ def write_views(cfg: Config | dict, paper: Config | dict | None, folder: str | P
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "config", help="folder for <phase>.yaml")
     add_paper_argument(parser)
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """One file per phase (provenance records, written by defmo.cli)."""
+    return [Output(args.out / f"{phase}.yaml", "parameters only", "n/a (parameters)") for phase in PHASES]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

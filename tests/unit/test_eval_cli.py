@@ -14,6 +14,7 @@ from defmo.cli import main
 from defmo.config import load
 from defmo.evaluate import table
 from defmo.evaluate.plots import plot_benchmark_samples
+from defmo.utils import provenance
 from test_eval_loaders import write_sequence
 
 torch.set_num_threads(1)
@@ -75,9 +76,18 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     seq_mean = np.mean([float(r["psnr"]) for r in rows])
     assert seq_mean == pytest.approx(image["psnr"])  # sequences weighted equally
 
-    inputs = sorted(str(p) for p in out.glob("*.json"))
+    records = {p.name: provenance.read(p) for p in out.iterdir() if not p.name.endswith(".provenance.json")}
+    assert all(rec is not None for rec in records.values()), records  # every file the verb wrote is recorded
+    assert records["image_w2.csv"]["device"] == "n/a (no network)" and records["original.json"]["device"] == "n/a (quoted)"
+    assert records["defmo.json"]["device"].startswith("cpu: ") and f"model {ckpt.as_posix()} (sha256 " in records[
+        "defmo_sample.npz"]["data"]
+    assert records["image.json"]["data"] == f"benchmark dataset tbd at {data.as_posix()} (embedded synthetic)"
+
+    inputs = sorted(str(p) for p in out.glob("*.json") if not p.name.endswith(".provenance.json"))
     stem = tmp_path / "tables" / "table3"
     assert cli(repo, "evaluate", "--aggregate", "--inputs", *inputs, "--table", str(stem)) == 0
+    table3 = provenance.read(stem.with_suffix(".md"))
+    assert table3["device"].startswith("n/a (no network); ") and set(table3["inputs"]) == set(inputs)
     header, *body = list(csv.reader(stem.with_suffix(".csv").open()))
     assert header[:6] == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image", "Background", "DeFMO (ours)"]
     assert "Image (w=2)" in header and len(body) == 4

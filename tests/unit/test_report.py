@@ -1,13 +1,18 @@
-"""`report` verb on fake inputs in a tmp dir: every table and figure included with provenance, readings
-computed from the numbers (they change when the numbers do), missing inputs named."""
+"""`report` verb on fake inputs in a tmp dir: every table and figure included with the provenance recorded when
+it was made (never a file's mtime; a missing or stale record said as such), readings computed from the numbers
+(they change when the numbers do) and printed once, missing inputs named."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +23,7 @@ from defmo.config import load
 from defmo.errors import UserError
 from defmo.report.report import build
 from defmo.report.readings import reading_table3, reading_table4, reading_table5, reading_training
+from defmo.utils import provenance
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")
 # PSNR per dataset and method (image, background, defmo, proposed): proposed clears Image on 2 of 3
@@ -46,8 +52,9 @@ def _quality(cc_avg: float = 2.5, blocks_over: int = 0) -> dict:
                                                        "files_under": 0}}
 
 
-def write_inputs(root: Path) -> list[str]:
-    """Fake pipeline outputs under ``root/results``; returns the report verb's arguments."""
+def write_inputs(root: Path, recorded: bool = True) -> list[str]:
+    """Fake pipeline outputs under ``root/results``, each with a provenance record (device ``Fake GPU <name>``,
+    data ``fake data of <name>``) unless not ``recorded``; returns the report verb's arguments."""
     res = root / "results"
     for sub in ("tables", "metrics/eval", "figures", "benchmarks"):
         (res / sub).mkdir(parents=True, exist_ok=True)
@@ -75,6 +82,10 @@ def write_inputs(root: Path) -> list[str]:
         figs.append(str(path))
     (res / "benchmarks" / "render.md").write_text("Rendering: 150 samples/s (fake)\n")
     (res / "tables" / "quality_functions.md").write_text("Most complex blocks (fake)\n")
+    if recorded:
+        for path in sorted(res.rglob("*.*")):  # listed before any record is written
+            provenance.record(path, SimpleNamespace(scale="cpu"), device=f"Fake GPU {path.name}",
+                              data=f"fake data of {path.name}")
     return ["--table2", *(str(res / "tables" / f"table{n}.md") for n in (2,)),
             "--table3", str(res / "tables" / "table3.md"), "--table4", str(res / "tables" / "table4.md"),
             "--table5", str(res / "tables" / "table5.md"), "--quality-json", str(res / "metrics" / "quality.json"),
@@ -103,16 +114,56 @@ def test_report_has_every_table_and_figure_with_provenance(repo, tmp_path, cpu_c
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) == len(FIGURES)
     assert all((tmp_path / "results" / link).is_file() for link in links)  # relative to report.md
-    provenance = text.count("*Provenance: scale `cpu`")
-    assert provenance == 4 + len(FIGURES) + 1 + 1  # tables, figures, training section, one present note
-    assert "data: real (DeFMO's published example frame)" in text
-    assert "data: falling_objects: embedded synthetic" in text
-    assert "device Fake CPU (memory as RSS)" in text
+    lines = text.count("*Provenance: scale `cpu`")
+    assert lines == 4 + len(FIGURES) + 2 + 1  # tables, figures, each approach's training, one present note
+    assert "device Fake GPU table3.md; commit `" in text and "data: fake data of table3.md; file `tables/table3.md`" in text
+    assert "- `proposed`: *Provenance: scale `cpu`; device Fake GPU val_proposed.json;" in text
+    assert "device Fake GPU deblur_real.png" in text and "data: fake data of render.md" in text
     assert "Rendering: 150 samples/s" in text and "absent" not in text
     assert "Most complex blocks (fake)" in text
     figures = text.split("## Figures")[1]
-    assert "tbd3d: best PSNR: Proposed (21.30)" in figures.split("### benchmark_tbd3d")[1]
+    assert "Reading: see Table 3 above (tbd3d)." in figures.split("### benchmark_tbd3d")[1]
+    assert text.count("tbd3d: best PSNR: Proposed (21.30)") == 1  # in Table 3's reading only
     assert f"N = {cpu_cfg['data']['n_subframes']} sub-frames" in figures
+
+
+def test_provenance_is_the_record_not_the_file_date(repo, tmp_path, cpu_cfg):
+    argv = write_inputs(tmp_path)
+    old = dt.datetime(2001, 2, 3, tzinfo=dt.timezone.utc).timestamp()
+    for path in (tmp_path / "results").rglob("*"):
+        os.utime(path, (old, old))  # a checkout's mtimes say nothing about when a result was made
+    text = build(_args(repo, argv), cpu_cfg)
+    assert "2001-" not in text
+    date = provenance.read(tmp_path / "results" / "tables" / "table4.md")["date"]
+    made = dt.datetime.fromisoformat(date).strftime("%Y-%m-%d %H:%M UTC")
+    assert f"device Fake GPU table4.md; commit `{provenance.git_commit(Path.cwd())}`; made {made};" in text
+
+
+def test_missing_and_stale_records_are_said_as_such(repo, tmp_path, cpu_cfg):
+    argv = write_inputs(tmp_path)
+    table3 = tmp_path / "results" / "tables" / "table3.md"
+    table3.write_text(table3.read_text() + "| 9 | edited |\n")  # the file changed after its record was written
+    provenance.sidecar(tmp_path / "results" / "tables" / "table2.md").unlink()
+    text = build(_args(repo, argv), cpu_cfg)
+    assert ("*Provenance: recorded for a different version of this file (rerun `evaluate --aggregate`); "
+            "file `tables/table3.md`.*") in text and "Fake GPU table3.md" not in text
+    assert "*Provenance: not recorded (rerun `tables`); file `tables/table2.md`.*" in text
+    bare = build(_args(repo, write_inputs(tmp_path / "bare", recorded=False)), cpu_cfg)
+    assert bare.count("*Provenance: not recorded (rerun `") == 4 + len(FIGURES) + 2 + 1
+    assert "(rerun `figures memory`); file `figures/memory.png`" in bare and "(rerun `throughput-render`)" in bare
+
+
+def test_no_paragraph_is_repeated(repo, tmp_path, cpu_cfg):
+    text = build(_args(repo, write_inputs(tmp_path)), cpu_cfg)
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    repeated = [p for p, n in Counter(paragraphs).items() if n > 1]
+    assert not repeated, repeated
+    for reading in (reading_table4(_memory()), reading_training({a: json.loads(
+            (tmp_path / "results" / "metrics" / f"val_{a}.json").read_text()) for a in ("defmo", "proposed")})):
+        assert text.count(reading) == 1
+    figures = text.split("## Figures")[1]
+    assert "Reading: see Table 4 above." in figures.split("### memory")[1]
+    assert "Reading: see the training section above." in figures.split("### training_curves")[1]
 
 
 def test_table3_reading_from_numbers(cpu_cfg):
@@ -172,6 +223,7 @@ def test_cli_writes_report(repo, tmp_path):
     subprocess.run(cmd, check=True, capture_output=True, cwd=repo)
     text = (tmp_path / "results" / "report.md").read_text()
     assert text.startswith("# Improving DeFMO with learned losses: results")
+    assert provenance.current(tmp_path / "results" / "report.md")  # the report records itself too
     assert "Scale `tiny` departs from the report's Table 2" in text and "Epochs 7 -> 1" in text
     (tmp_path / "results" / "figures" / "memory.png").unlink()
     bad = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)

@@ -15,6 +15,7 @@ exits 0 so the table is built and shows the failure.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from defmo.errors import UserError
 from defmo.ablate import runner
 from defmo.settings import Config
+from defmo.utils.provenance import Output, inherited, table_files
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,25 @@ def _run_table(args: argparse.Namespace, cfg: Config) -> None:
     write_all(records, cfg, args.table_out, args.plot_csv, args.metrics)
     failed = [r for r in records if r["status"] != "ok"]
     log.info("Table 4 from %d cells (%d failed) -> %s", len(records), len(failed), args.table_out)
+
+
+RANDOM_BATCHES = "synthetic random batches (uniform noise; content does not change memory)"
+
+
+def _cell_device(path: Path) -> str | None:
+    """The device a cell record names (its memory label names the device too); None: the run's device."""
+    rec = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+    return rec.get("memory_label") or rec.get("device_name")
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The cell records, or Table 4's files, plot CSV and metrics (device as the cells')."""
+    if args.table:
+        device = inherited(args.inputs, "device") or "n/a"
+        paths = [*table_files(args.table_out), args.plot_csv, args.metrics]
+        return [Output(p, RANDOM_BATCHES, device, tuple(args.inputs)) for p in paths]
+    cells = [args.out] if args.cell else [args.out_dir / runner.cell_filename(*c) for c in runner.all_cells(cfg)]
+    return [Output(p, RANDOM_BATCHES, _cell_device(p)) for p in cells]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

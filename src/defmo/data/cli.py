@@ -15,6 +15,7 @@ from pathlib import Path
 from defmo.data.benchmark import DATASETS, render_dataset
 from defmo.data.generate import render_split
 from defmo.settings import Config
+from defmo.utils.provenance import Output, render_device
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole)")
     parser.add_argument("--samples", type=int, default=None,
                         help="--split: number of samples (default: data.train_samples / data.val_samples)")
+
+
+def sources(cfg: Config) -> str:
+    """What the synthetic samples are rendered from: the embedded assets, or the real folders params name."""
+    keys = ("meshes", "textures", "backgrounds", "val_meshes", "val_backgrounds")
+    real = [f"{k} {getattr(cfg.data, k)}" for k in keys if getattr(cfg.data, k) not in (None, "embedded")]
+    return "real assets (" + ", ".join(real) + ")" if real else "embedded synthetic assets"
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The shards folder, or the benchmark dataset root (provenance records, written by defmo.cli)."""
+    if args.benchmark is not None:
+        data = f"synthetic benchmark {args.benchmark} (FMO layout) rendered from {sources(cfg)}"
+    else:
+        data = f"{args.split} split rendered from {sources(cfg)}"
+    return [Output(args.out, data, render_device(cfg))]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -27,6 +27,7 @@ from defmo.data.dataset import SyntheticFMODataset
 from defmo.data.generate import render_split
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
+from defmo.utils.provenance import Output, render_device
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,13 @@ def _bench_cell(proj: dict) -> str:
         return "not measured"
     parts = ", ".join(f"{d} {s}" for d, s in proj["benchmark_seconds"].items())
     return f"{proj['benchmark_total_seconds']} ({parts})"
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The note and its JSON."""
+    data = f"{args.samples} synthetic training samples rendered to a temporary folder"
+    data += "" if args.no_benchmark else ", and the embedded benchmark datasets"
+    return [Output(p, data, render_device(cfg)) for p in (args.md, args.json)]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

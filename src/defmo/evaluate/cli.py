@@ -27,6 +27,7 @@ from defmo.evaluate.protocol import evaluate_sequence, summarize
 from defmo.report.table_io import to_csv
 from defmo.settings import Config
 from defmo.utils.io import atomic_path, write_json, write_text
+from defmo.utils.provenance import Output, digest_label, inherited, table_files
 from defmo.utils.runtime import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,30 @@ def evaluate(args, cfg: Config) -> int:
         log.info("%s/%s w=%d: TIoU %s PSNR %.2f SSIM %.3f, %.3f s/frame", args.dataset, args.method, window,
                  summary["tiou"], summary["psnr"], summary["ssim"], summary["seconds_per_frame"])
     return 0
+
+
+def _table3_outputs(args: argparse.Namespace) -> list[Output]:
+    """Table 3's files, with the device and data of the records it was assembled from."""
+    device, data = inherited(args.inputs, "device") or "n/a", inherited(args.inputs, "data") or "not recorded"
+    return [Output(p, data, device, tuple(args.inputs)) for p in table_files(args.table)]
+
+
+def _benchmark_data(args: argparse.Namespace, cfg: Config) -> str:
+    kind = "embedded synthetic" if cfg.evaluate.datasets[args.dataset] == "embedded" else "real"
+    data = f"benchmark dataset {args.dataset} at {Path(args.data).as_posix()} ({kind})"
+    return data + (f"; model {digest_label(args.checkpoint)}" if args.checkpoint else "")
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """Table 3 (``--aggregate``), or one method's records, CSVs and sample (every background window)."""
+    if args.aggregate:
+        return _table3_outputs(args)
+    if is_quoted(args.method, cfg):
+        return [Output(args.output, "numbers quoted from the DeFMO paper", "n/a (quoted)")]
+    device = "n/a (no network)" if args.method in ("image", "background") else None
+    variants = [variant_path(p, w) for w in cfg.evaluate.background_variants for p in (args.output, args.csv)]
+    data, paths = _benchmark_data(args, cfg), [args.output, args.csv, args.sample, *variants]
+    return [Output(p, data, device) for p in paths if p is not None]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -32,6 +32,7 @@ from defmo.evaluate.loaders import imread
 from defmo.evaluate.methods import NetworkMethod, network_box
 from defmo.settings import Config
 from defmo.utils.io import atomic_path
+from defmo.utils.provenance import Output, digest_label
 from defmo.utils.runtime import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,13 @@ def plot_overview(results: list[Result], output: Path) -> None:
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The overview figure and the output folder."""
+    given = ", ".join(Path(p).as_posix() for p in (args.image, args.background, args.video) if p is not None)
+    data = f"input frames {given} (no ground truth); model {digest_label(args.checkpoint)}"
+    return [Output(p, data) for p in (args.figure, args.output_dir) if p is not None]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -31,6 +31,7 @@ from defmo.report.quoted import TABLE5_RADON
 from defmo.report.table_io import to_markdown, write_table
 from defmo.settings import Config, Quality
 from defmo.utils.io import write_json, write_text
+from defmo.utils.provenance import Output, table_files
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--functions", type=Path, required=True, help="Markdown: the worst functions by CC")
     parser.add_argument("--files", type=Path, required=True, help="Markdown: the files by MI")
     parser.add_argument("--metrics", type=Path, required=True, help="JSON metrics for dvc metrics diff")
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """Table 5's files, the two detail tables and the metrics JSON."""
+    compared = "".join(f", compared with {_compare_entry(k, v)[0].as_posix()}" for k, v in cfg.quality.compare.items())
+    data = f"this repository's source code under {args.root.as_posix()}{compared}"
+    paths = [*table_files(args.table), args.functions, args.files, args.metrics]
+    return [Output(p, data, "n/a (static analysis with Radon)") for p in paths]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -1,9 +1,10 @@
 """``report`` verb: assemble ``results/report/report.md`` from every table, metric and figure of the pipeline.
 
-Each table and figure comes with its provenance (scale, device, git commit, date the input was written, and
-whether its data is the embedded synthetic default or real data) and a short reading computed from the
-numbers (best method per dataset, whether trained models clear the Image baseline, memory reductions in %,
-the code-quality bar), never canned text.
+Each table and figure comes with its provenance as recorded when it was made (scale, device, git commit, date
+and the data it was computed from; :mod:`defmo.utils.provenance`), or a note that none was recorded or that
+the record is for another version of the file, and a short reading computed from the numbers (best method per
+dataset, whether trained models clear the Image baseline, memory reductions in %, the code-quality bar), never
+canned text. Each reading is printed once: a figure whose numbers have their table or section points to it.
 
 Inputs (all explicit CLI arguments): ``table{2,3,4,5}.md``, ``results/evaluate/metrics/<dataset>/<method>.json``
 (evaluation records: ``dataset, method, tiou (None = no trajectory), psnr, ssim, quoted, device,
@@ -19,13 +20,11 @@ import datetime as dt
 import json
 import logging
 import os
-import subprocess
 from importlib import resources
 from pathlib import Path
 
 from defmo.errors import UserError
 from defmo.report.readings import (
-    dataset_sentence,
     reading_table2,
     reading_table3,
     reading_table4,
@@ -34,7 +33,9 @@ from defmo.report.readings import (
 )
 from defmo.config import add_paper_argument, paper_config
 from defmo.settings import Config
+from defmo.utils import provenance
 from defmo.utils.io import write_text
+from defmo.utils.provenance import Output, git_commit  # git_commit: also the report header's commit
 from defmo.utils.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -55,37 +56,26 @@ def figure_caption(stem: str) -> str:
 # ---------------------------------------------------------------- provenance
 
 
-def git_commit(cwd: Path) -> str:
-    """Short HEAD commit, with ``+uncommitted changes`` when tracked files differ; ``unknown`` outside git."""
-    def git(*cmd: str) -> str:
-        return subprocess.run(["git", *cmd], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-
+def made(date: object) -> str:
+    """A record's ISO date as ``YYYY-MM-DD HH:MM UTC`` (as recorded when it is no ISO date)."""
     try:
-        head = git("rev-parse", "--short=10", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + (" + uncommitted changes" if dirty else "")
-
-
-def file_date(path: Path) -> str:
-    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+        stamp = dt.datetime.fromisoformat(str(date)).astimezone(dt.timezone.utc)
+    except ValueError:
+        return str(date)
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def data_kind(source: str) -> str:
-    return "embedded synthetic" if source == "embedded" else f"real ({source})"
-
-
-def training_data(cfg: Config) -> str:
-    """Where the training data came from: embedded synthetic, or the real folders params name."""
-    keys = ("meshes", "textures", "backgrounds")
-    real = [f"{k}: {getattr(cfg.data, k)}" for k in keys if getattr(cfg.data, k) != "embedded"]
-    return "embedded synthetic (rendered here)" if not real else "rendered from " + ", ".join(real)
-
-
-def benchmark_data(cfg: Config) -> str:
-    return ", ".join(f"{ds}: {data_kind(src)}" for ds, src in cfg.evaluate.datasets.items())
+def provenance_line(path: Path, verb: str, shown: str) -> str:
+    """The recorded provenance of ``path`` (shown as ``shown``) in one line; when there is no record, or the
+    record describes another version of the file, says so and names the ``verb`` that rewrites both."""
+    rec = provenance.read(path)
+    where = f"file `{shown}`"
+    if rec is None:
+        return f"*Provenance: not recorded (rerun `{verb}`); {where}.*"
+    if not provenance.current(path):
+        return f"*Provenance: recorded for a different version of this file (rerun `{verb}`); {where}.*"
+    return (f"*Provenance: scale `{rec.get('scale')}`; device {rec.get('device')}; commit `{rec.get('commit')}`; "
+            f"made {made(rec.get('date'))}; data: {rec.get('data')}; {where}.*")
 
 
 class Context:
@@ -98,9 +88,8 @@ class Context:
         device = resolve_device(cfg)
         self.device = f"{device.type} (device: {cfg.device})"
 
-    def provenance(self, path: Path, device: str, data: str) -> str:
-        return (f"*Provenance: scale `{self.cfg.scale}`; device {device}; commit `{self.commit}`; "
-                f"written {file_date(path)}; data: {data}; file `{self.rel(path)}`.*")
+    def provenance(self, path: Path, verb: str) -> str:
+        return provenance_line(path, verb, self.rel(path))
 
     def rel(self, path: Path) -> str:
         return Path(os.path.relpath(path, self.out_dir)).as_posix()
@@ -139,36 +128,22 @@ def _table_text(path: Path) -> str:
 
 def section_table2(ctx: Context, args: argparse.Namespace) -> list[str]:
     paper = paper_config(args, ctx.cfg)
-    return ["## Table 2: hyper-parameters", "", _table_text(args.table2),
-            ctx.provenance(args.table2, "n/a (parameters)", training_data(ctx.cfg)), "",
+    return ["## Table 2: hyper-parameters", "", _table_text(args.table2), ctx.provenance(args.table2, "table2"), "",
             reading_table2(paper, ctx.cfg), ""]
-
-
-def _devices(records: list[dict]) -> str:
-    found = sorted({str(r["device"]) for r in records if r.get("device") not in (None, "none") and not r.get("quoted")})
-    return ", ".join(found) or "n/a"
 
 
 def section_table3(ctx: Context, args: argparse.Namespace, records: list[dict]) -> list[str]:
     return ["## Table 3: FMO deblurring benchmark", "", _table_text(args.table3),
-            ctx.provenance(args.table3, _devices(records), benchmark_data(ctx.cfg)), "",
-            reading_table3(records, ctx.cfg), ""]
-
-
-def memory_device(memory: dict) -> str:
-    setup = memory.get("setup", {})
-    return f"{setup.get('device_name', 'n/a')} (memory as {setup.get('memory_label', 'n/a')})"
+            ctx.provenance(args.table3, "evaluate --aggregate"), "", reading_table3(records, ctx.cfg), ""]
 
 
 def section_table4(ctx: Context, args: argparse.Namespace, memory: dict) -> list[str]:
     return ["## Table 4: memory ablation", "", _table_text(args.table4),
-            ctx.provenance(args.table4, memory_device(memory), "synthetic training batches"), "",
-            reading_table4(memory), ""]
+            ctx.provenance(args.table4, "ablate --table"), "", reading_table4(memory), ""]
 
 
 def section_table5(ctx: Context, args: argparse.Namespace, quality: dict) -> list[str]:
-    lines = ["## Table 5: code quality", "", _table_text(args.table5),
-             ctx.provenance(args.table5, "n/a (static analysis with Radon)", "this repository's source code"), "",
+    lines = ["## Table 5: code quality", "", _table_text(args.table5), ctx.provenance(args.table5, "quality"), "",
              reading_table5(quality), ""]
     for path in args.quality_details:
         lines += [_table_text(path)]
@@ -176,57 +151,53 @@ def section_table5(ctx: Context, args: argparse.Namespace, quality: dict) -> lis
 
 
 def section_training(ctx: Context, args: argparse.Namespace, vals: dict[str, dict]) -> list[str]:
-    devices = ", ".join(sorted({str(v.get("device", "n/a")) for v in vals.values()})) or "n/a"
-    newest = max(args.val_metrics, key=lambda p: p.stat().st_mtime) if args.val_metrics else None
+    """The validation reading, with each approach's recorded provenance (its val metrics' record)."""
     lines = ["## Training: validation on the synthetic set", ""]
-    if newest is not None:
-        lines += [ctx.provenance(newest, devices, training_data(ctx.cfg)), ""]
+    for path in args.val_metrics:
+        lines += [f"- `{path.stem.removeprefix('val_')}`: {ctx.provenance(path, 'train')}"]
+    lines += [""] if args.val_metrics else []
     return lines + [reading_training(vals), ""]
 
 
-def figure_info(stem: str, ctx: Context, facts: dict) -> tuple[str, str, str]:
-    """(caption, device, data) of the figure with file stem ``stem``."""
-    if stem.startswith("benchmark_"):
-        dataset = stem[len("benchmark_"):]
-        source = ctx.cfg.evaluate.datasets.get(dataset, "embedded")
-        return (f"{figure_caption('benchmark')} Dataset: {dataset}.", facts["eval_devices"].get(dataset, "n/a"),
-                data_kind(source))
-    table = {
-        "samples_synthetic": ("n/a (rendering)", training_data(ctx.cfg)),
-        "training_curves": (facts["train_devices"], training_data(ctx.cfg)),
-        "memory": (facts["memory_device"], "synthetic training batches"),
-        "deblur_real": (ctx.device, "real (DeFMO's published example frame)"),
-    }
-    device, data = table.get(stem, ("n/a", "see the producing rule"))
-    return figure_caption(stem), device, data
+# figure stem -> the command that writes it (benchmark_<dataset>: figures benchmark)
+FIGURE_VERBS = {"samples_synthetic": "figures samples", "training_curves": "figures curves",
+                "memory": "figures memory", "deblur_real": "deblur"}
 
 
-def figure_reading(stem: str, ctx: Context, data: dict) -> str:
-    """What the numbers behind the figure ``stem`` say (from the same inputs as the tables)."""
+def figure_caption_of(stem: str) -> str:
     if stem.startswith("benchmark_"):
-        dataset = stem[len("benchmark_"):]
-        main = ctx.cfg.evaluate.background_window
-        recs = [r for r in data["records"] if r["dataset"] == dataset and not r.get("quoted")
-                and r.get("background_window", main) == main]
-        return dataset_sentence(dataset, recs).removeprefix("- ") if recs else "No measured records for it."
+        return f"{figure_caption('benchmark')} Dataset: {stem.removeprefix('benchmark_')}."
+    return figure_caption(stem)
+
+
+def figure_verb(stem: str) -> str:
+    return "figures benchmark" if stem.startswith("benchmark_") else FIGURE_VERBS.get(stem, "figures")
+
+
+def figure_reading(stem: str, ctx: Context) -> str:
+    """What the figure ``stem`` shows in numbers; a pointer when its numbers have their table or section above."""
+    if stem.startswith("benchmark_"):
+        return f"Reading: see Table 3 above ({stem.removeprefix('benchmark_')})."
     d = ctx.cfg.data
     readings = {
         "samples_synthetic": f"Each sample has N = {d.n_subframes} sub-frames at {d.resolution}x{d.resolution}"
                              f" pixels; {d.train_samples} training and {d.val_samples} validation samples.",
-        "training_curves": reading_training(data["vals"]),
-        "memory": reading_table4(data["memory"]),
-        "deblur_real": "Real data has no ground truth: judge the sharpness of the sub-frames and the trajectory by eye.",
+        "training_curves": "Reading: see the training section above.",
+        "memory": "Reading: see Table 4 above.",
+        "deblur_real": "Judge the sharpness of the sub-frames and the trajectory by eye.",  # the caption: no GT
     }
     return readings.get(stem, "")
 
 
-def section_figures(ctx: Context, figures: list[Path], data: dict) -> list[str]:
+def section_figures(ctx: Context, figures: list[Path]) -> list[str]:
     lines = ["## Figures", ""]
     for path in figures:
-        caption, device, source = figure_info(path.stem, ctx, data["facts"])
-        lines += [f"### {path.stem}", "", f"![{path.stem}]({ctx.rel(path)})", "", caption, "",
-                  ctx.provenance(path, device, source), "", figure_reading(path.stem, ctx, data), ""]
+        lines += [f"### {path.stem}", "", f"![{path.stem}]({ctx.rel(path)})", "", figure_caption_of(path.stem), "",
+                  ctx.provenance(path, figure_verb(path.stem)), "", figure_reading(path.stem, ctx), ""]
     return lines
+
+
+NOTE_VERBS = {"render": "throughput-render", "train": "throughput-train"}  # note stem prefix -> the verb that writes it
 
 
 def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
@@ -238,7 +209,8 @@ def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
         return []
     lines = ["## Performance notes", ""]
     for path in present:
-        lines += [f"### {path.stem}", "", _table_text(path), ctx.provenance(path, "see the note", "see the note"), ""]
+        verb = next((v for k, v in NOTE_VERBS.items() if path.stem.startswith(k)), "the bench-* verb that wrote it")
+        lines += [f"### {path.stem}", "", _table_text(path), ctx.provenance(path, verb), ""]
     return lines
 
 
@@ -246,7 +218,8 @@ def header(ctx: Context) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ["# Improving DeFMO with learned losses: results", "",
             f"Scale `{ctx.cfg.scale}`; report assembled {now} on {ctx.device}; commit `{ctx.commit}`.",
-            f"Training data: {training_data(ctx.cfg)}. Benchmark data: {benchmark_data(ctx.cfg)}.",
+            "Under each table and figure: its provenance as recorded when it was made (scale, device, commit, "
+            "date, the data it was computed from).",
             "Numbers marked *quoted* are copied from the report or the papers it cites; all others were "
             "measured by this pipeline.", ""]
 
@@ -272,7 +245,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_inputs(args: argparse.Namespace) -> None:
     """Every required input exists, before any work; the message names the file and the producing verb."""
-    producers = [(args.table2, "tables"), (args.table3, "evaluate"), (args.table4, "ablate"),
+    producers = [(args.table2, "table2"), (args.table3, "evaluate"), (args.table4, "ablate"),
                  (args.table5, "quality"), (args.quality_json, "quality"), (args.memory_json, "ablate")]
     producers += [(p, "quality") for p in args.quality_details] + [(p, "evaluate") for p in args.eval_metrics]
     producers += [(p, "train") for p in args.val_metrics] + [(p, "figures/deblur") for p in args.figures]
@@ -287,13 +260,7 @@ def gather(args: argparse.Namespace) -> dict:
     records = eval_records(args.eval_metrics)
     vals = {p.stem.removeprefix("val_"): read_json(p, "train") for p in args.val_metrics}
     memory = read_json(args.memory_json, "ablate")
-    eval_devices: dict[str, str] = {}
-    for rec in records:
-        eval_devices[rec["dataset"]] = _devices([r for r in records if r["dataset"] == rec["dataset"]])
-    facts = {"eval_devices": eval_devices, "memory_device": memory_device(memory),
-             "train_devices": ", ".join(sorted({str(v.get("device", "n/a")) for v in vals.values()})) or "n/a"}
-    return {"records": records, "vals": vals, "memory": memory, "facts": facts,
-            "quality": read_json(args.quality_json, "quality")}
+    return {"records": records, "vals": vals, "memory": memory, "quality": read_json(args.quality_json, "quality")}
 
 
 def build(args: argparse.Namespace, cfg: Config) -> str:
@@ -305,8 +272,14 @@ def build(args: argparse.Namespace, cfg: Config) -> str:
     lines += section_training(ctx, args, data["vals"])
     lines += section_table3(ctx, args, data["records"])
     lines += section_table4(ctx, args, data["memory"]) + section_table5(ctx, args, data["quality"])
-    lines += section_figures(ctx, list(args.figures), data) + section_benchmarks(ctx, list(args.benchmarks))
+    lines += section_figures(ctx, list(args.figures)) + section_benchmarks(ctx, list(args.benchmarks))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """results/report/report.md."""
+    return [Output(args.output, "the tables, metrics, figures and notes named on its command line",
+                   "n/a (assembles text)")]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

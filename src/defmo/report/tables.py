@@ -18,6 +18,7 @@ import numpy as np
 from defmo.config import add_paper_argument, paper_config
 from defmo.report.table_io import write_table
 from defmo.settings import LOSSES, Approach, Config
+from defmo.utils.provenance import Output, table_files
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,12 @@ def caption_for(params: str, scale: str, extra: bool) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table2", type=Path, required=True, help="output stem of Table 2 (writes .csv/.md/.tex)")
     add_paper_argument(parser)
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """Table 2's three files."""
+    data = "parameters only (the run's resolved params and the paper scale's)"
+    return [Output(p, data, "n/a (parameters only)") for p in table_files(args.table2)]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

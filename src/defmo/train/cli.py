@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ from defmo.train.loop import (History, Outputs, curve_csv, make_plan, run_steps,
 from defmo.train.throughput import device_name
 from defmo.train.trainer import Trainer
 from defmo.utils.io import write_json, write_text
+from defmo.utils.provenance import Output, digest_label, inherited
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,15 @@ def train(cfg: Config, approach: str, data_set, val_set, outputs: Outputs) -> di
     run_steps(trainer, cfg, data_set, plan, outputs, history, val_set)
     log.info("trained %s: %d steps in %.1f s", approach, trainer.step, history.seconds)
     return _finish(trainer, cfg, val_set, history, outputs)
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """Checkpoint, curve CSV and validation metrics (rank 0's; other DDP ranks record nothing)."""
+    if os.environ.get("RANK", "0") != "0":
+        return []
+    made = inherited([args.data], "data") or "rendering not recorded"
+    data = f"training shards {digest_label(args.data)}, validation shards {digest_label(args.val)} ({made})"
+    return [Output(p, data) for p in (args.out, args.curve, args.metrics)]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,8 +29,9 @@ from defmo.models import GENERATORS
 from defmo.report.table_io import to_markdown
 from defmo.settings import Config
 from defmo.train.trainer import Trainer
-from defmo.utils.measure import PeakSampler, cpu_name, random_batch, rss_reader
+from defmo.utils.measure import PeakSampler, random_batch, rss_reader
 from defmo.utils.io import write_json, write_text
+from defmo.utils.provenance import Output, device_name  # device_name re-exported for defmo.train.cli
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,6 @@ def measure(cfg: Config, approach: str, technique: str, device: torch.device, ba
     return row
 
 
-def device_name(device: torch.device) -> str:
-    """``NVIDIA H100 ...`` or ``<cpu model> (k cores visible), t threads``."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{cpu_name()} ({os.cpu_count()} cores visible), {torch.get_num_threads()} torch threads"
-
-
 def markdown(result: dict) -> str:
     """The table with its settings, for results/throughput/train_throughput.md."""
     s = result["settings"]
@@ -122,6 +115,11 @@ def _speedup_lines(rows: list[dict]) -> str:
     lines = [f"- {g} / {a}: batched rendering is {by[(g, a, 'none')] / by[(g, a, 'loop')]:.2f}x the per-time-step loop\n"
              for (g, a, t) in by if t == "loop" and (g, a, "none") in by]
     return ("\n" + "".join(lines)) if lines else ""
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The note and its JSON, measured on random batches."""
+    return [Output(p, "synthetic random batches (uniform noise)") for p in (args.md, args.json)]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
