@@ -147,7 +147,7 @@ def test_missing_and_stale_records_are_said_as_such(repo, tmp_path, cpu_cfg):
     text = build(_args(repo, argv), cpu_cfg)
     assert ("*Provenance: recorded for a different version of this file (rerun `evaluate --aggregate`); "
             "file `tables/table3.md`.*") in text and "Fake GPU table3.md" not in text
-    assert "*Provenance: not recorded (rerun `tables`); file `tables/table2.md`.*" in text
+    assert "*Provenance: not recorded (rerun `table2`); file `tables/table2.md`.*" in text
     bare = build(_args(repo, write_inputs(tmp_path / "bare", recorded=False)), cpu_cfg)
     assert bare.count("*Provenance: not recorded (rerun `") == 4 + len(FIGURES) + 2 + 1
     assert "(rerun `figures memory`); file `figures/memory.png`" in bare and "(rerun `throughput-render`)" in bare
@@ -181,6 +181,8 @@ def test_table3_reading_from_numbers(cpu_cfg):
     assert both.startswith(text.split("\n- DeFMO (original)")[0])  # main window first, unchanged
     assert "With a background median over 5 frames" in both
     assert "DeFMO (ours) beats the Image baseline (the blurred input) in PSNR on 0 of 3" in both.split("5 frames")[1]
+    same = reading_table3(records + [dict(r, background_window=5) for r in records], cpu_cfg).split("5 frames")[1]
+    assert "- tbd3d: as with the main window." in same and "best PSNR" not in same  # said once
     no_traj = [dict(r, tiou=None) for r in records if r["dataset"] == "tbd"]
     assert "TIoU is n/a" in reading_table3(no_traj, cpu_cfg)
 

@@ -109,7 +109,9 @@ def reading_table3(records: list[dict], cfg: Config) -> str:
         windows.setdefault(rec.get("background_window") or main, []).append(rec)
     lines = _window_lines(windows.pop(main, []), cfg)
     for window, recs in sorted(windows.items()):
-        extra = _window_lines(recs, cfg)
+        # a line the main window already states (same numbers) is said once
+        extra = [f"{line.split(':')[0]}: as with the main window." if line in lines else line
+                 for line in _window_lines(recs, cfg)]
         setting = quoted.BACKGROUND_WINDOW
         head = f"With a background median over {window} frames (the report's setting is {setting}):"
         lines += [head] + extra if extra else []
