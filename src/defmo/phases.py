@@ -39,13 +39,6 @@ HEADER = ("# What phase `{phase}` reads of the resolved configuration (python -m
           "# file as the stage's params. Written by the pipeline: edit params.yaml, not this file.\n")
 
 
-def phase_dir(phase: str) -> Path:
-    """``results/<phase>/``: everything the phase writes besides the datasets under ``data/``."""
-    if phase not in (*PHASES, "config", "probe", "throughput"):
-        raise ValueError(f"unknown phase {phase!r}")
-    return RESULTS / phase
-
-
 def _pick(cfg: dict, keys: tuple[str, ...]) -> dict:
     out: dict = {}
     for dotted in keys:

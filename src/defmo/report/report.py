@@ -8,7 +8,7 @@ canned text. Each reading is printed once: a figure whose numbers have their tab
 
 Inputs (all explicit CLI arguments): ``table{2,3,4,5}.md``, ``results/evaluate/metrics/<dataset>/<method>.json``
 (evaluation records: ``dataset, method, tiou (None = no trajectory), psnr, ssim, quoted, device,
-data_source``), ``memory.json`` (``setup, cells, reduction_pct``), ``quality.json``, ``val_<approach>.json``
+data_source``), ``memory.json`` (``setup, cells, reduction_pct``), ``quality.json``, ``results/train/metrics/<approach>.json``
 (``psnr.{model,image,background}, beats_baselines, margin_db, steps, device``), the figures' PNGs and
 optional performance notes (``results/throughput/*.md``).
 """
@@ -209,7 +209,7 @@ def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
         return []
     lines = ["## Performance notes", ""]
     for path in present:
-        verb = next((v for k, v in NOTE_VERBS.items() if path.stem.startswith(k)), "the bench-* verb that wrote it")
+        verb = next((v for k, v in NOTE_VERBS.items() if path.stem.startswith(k)), "the throughput-* verb that wrote it")
         lines += [f"### {path.stem}", "", _table_text(path), ctx.provenance(path, verb), ""]
     return lines
 
@@ -237,7 +237,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-metrics", type=Path, nargs="*", default=[],
                         help="results/evaluate/metrics/<dataset>/<method>.json")
     parser.add_argument("--val-metrics", type=Path, nargs="*", default=[], help="results/train/metrics/<approach>.json")
-    parser.add_argument("--figures", type=Path, nargs="*", default=[], help="results/figures/*.png")
+    parser.add_argument("--figures", type=Path, nargs="*", default=[], help="results/<phase>/figures/*.png")
     parser.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="optional notes (missing: left out)")
     parser.add_argument("--output", type=Path, required=True, help="results/report/report.md")
     add_paper_argument(parser)

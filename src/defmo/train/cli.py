@@ -24,10 +24,9 @@ from defmo.settings import Config
 from defmo.train import checkpoint, ddp
 from defmo.train.loop import (History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume,
                                  validate_now, validation_columns)
-from defmo.train.throughput import device_name
 from defmo.train.trainer import Trainer
 from defmo.utils.io import write_json, write_text
-from defmo.utils.provenance import Output, digest_label, inherited
+from defmo.utils.provenance import Output, device_name, digest_label, inherited
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from defmo.settings import Config
 from defmo.train.trainer import Trainer
 from defmo.utils.measure import PeakSampler, random_batch, rss_reader
 from defmo.utils.io import write_json, write_text
-from defmo.utils.provenance import Output, device_name  # device_name re-exported for defmo.train.cli
+from defmo.utils.provenance import Output, device_name
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,7 @@ from defmo.utils.io import write_json
 
 log = logging.getLogger(__name__)
 
-# Folders directly under results/ that DVC reads as metrics or plots (the layout before results/<phase>/):
-# they are no phase, and a record of a file in them goes to results/provenance/<folder>/...
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes read at a time when hashing
 
 
 class Output(NamedTuple):
@@ -155,12 +153,15 @@ def table_files(stem: str | Path) -> list[Path]:
 # ---------------------------------------------------------------- write and read
 
 
-def record(output: str | Path, cfg: Config, *, device: str, data: str, inputs: Iterable[str | Path] = ()) -> Path:
-    """Write the record of ``output`` (a file or folder that exists) to :func:`sidecar` and return its path."""
+def record(output: str | Path, cfg: Config, *, device: str, data: str, inputs: Iterable[str | Path] = (),
+           commit: str | None = None) -> Path:
+    """Write the record of ``output`` (a file or folder that exists) to :func:`sidecar` and return its path;
+    ``commit``: :func:`git_commit` of the working directory when not given."""
     path = Path(output)
     rec = {
         "file": path.as_posix(), "sha256": sha256(path), "scale": cfg.scale, "device": device,
-        "commit": git_commit(Path.cwd()), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit or git_commit(Path.cwd()),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "data": data,
     }
     inputs = [Path(p) for p in inputs if Path(p).exists()]
@@ -174,7 +175,7 @@ def record(output: str | Path, cfg: Config, *, device: str, data: str, inputs: I
 def record_outputs(outputs: Iterable[tuple], cfg: Config) -> None:
     """Record each existing output of ``outputs`` (:class:`Output` or ``(path, data)``); one that cannot be
     written is logged and left unrecorded (the report then says so)."""
-    default = None
+    default = commit = None
     for item in outputs:
         out = Output(Path(item[0]), *item[1:])
         if not out.path.exists():
@@ -182,8 +183,10 @@ def record_outputs(outputs: Iterable[tuple], cfg: Config) -> None:
             continue
         if out.device is None and default is None:
             default = device_label(cfg)
+        commit = commit or git_commit(Path.cwd())  # once per verb run, not per output
         try:
-            target = record(out.path, cfg, device=out.device or default, data=out.data, inputs=out.inputs)
+            target = record(out.path, cfg, device=out.device or default, data=out.data, inputs=out.inputs,
+                            commit=commit)
         except OSError as exc:
             log.warning("provenance of %s not recorded: %s", out.path, exc)
             continue
