@@ -129,6 +129,10 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 f"{source}: key 'evaluate.methods' names '{name}': use a trained approach "
                 f"({', '.join(approaches)}) or one of {', '.join(KNOWN_METHODS)}"
             )
+    path = cfg["data"]["trajectory"]
+    if path["bounce"] + path["curve"] > 1:
+        raise ConfigError(f"{source}: keys 'data.trajectory.bounce' + 'data.trajectory.curve' = "
+                          f"{path['bounce'] + path['curve']:g} exceed 1 (they are shares of the paths)")
     for name, weights in approaches.items():
         if not {"F", "C"} & set(weights["losses"]):
             raise ConfigError(f"{source}: key 'train.approach.{name}.losses' lacks a supervised loss (F; or C, "

@@ -184,6 +184,8 @@ class Trajectory(Section):
     move_yz: float
     rotation_deg: float
     travel_sizes: tuple[float, float] | None
+    bounce: float
+    curve: float
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,26 +42,129 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), SPLIT_CODES[split], int(index)])
 
 
+PATH_KINDS = ("straight", "bounce", "curve")
+BOUNCE_TIME = (0.2, 0.8)  # instant of the bounce within the exposure, so that both legs show
+BOUNCE_INCIDENCE_DEG = (15.0, 70.0)  # angle between the wall's normal and the incoming direction (deflection 40-150 deg)
+BOUNCE_RESTITUTION = (0.6, 1.0)  # share of the normal speed kept by the bounce
+CURVE_BEND = (0.08, 0.25)  # a curve's largest distance from its chord, over the chord's length
+PATH_SAMPLES = 65  # points on which a path's length and extent are measured
+
+
 @dataclass
 class Trajectory:
-    """6D motion over the exposure t in [0, 1]: centre ``start + t * move``, rotation ``R(t * delta) @ rot0``."""
+    """6D motion over the exposure t in [0, 1]: rotation ``R(t * delta) @ rot0`` and a centre path of one of
+    :data:`PATH_KINDS`, each starting at ``start`` with velocity ``move`` (scene units per exposure):
+
+    - ``straight``: ``start + t * move``;
+    - ``bounce``: ``move`` until ``t_b``, then ``after`` (the velocity reflected off a wall, see
+      :func:`bounce_velocity`): ``start + min(t, t_b) move + max(t - t_b, 0) after``;
+    - ``curve``: constant acceleration ``accel`` across the motion: ``start + t move + t^2 accel / 2``.
+    """
 
     start: np.ndarray
     move: np.ndarray
     rot0: np.ndarray
     delta_deg: np.ndarray
+    kind: str = "straight"
+    t_b: float = 1.0
+    after: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    accel: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def centre(self, times: np.ndarray) -> np.ndarray:
+        """Centres ``(T, 3)`` at ``times`` ``(T,)`` in [0, 1]."""
+        t = np.asarray(times, np.float64)[:, None]
+        if self.kind == "bounce":
+            return self.start + np.minimum(t, self.t_b) * self.move + np.maximum(t - self.t_b, 0.0) * self.after
+        return self.start + t * self.move + 0.5 * t * t * self.accel
 
     def poses(self, times: np.ndarray) -> list[np.ndarray]:
         out = []
-        for t in times:
+        for t, centre in zip(times, self.centre(times)):
             pose = np.eye(4)
             pose[:3, :3] = Rotation.from_euler("xyz", t * self.delta_deg, degrees=True).as_matrix() @ self.rot0
-            pose[:3, 3] = self.start + t * self.move
+            pose[:3, 3] = centre
             out.append(pose)
         return out
 
     def to_json(self) -> dict:
-        return {"start": self.start.tolist(), "move": self.move.tolist(), "delta_deg": self.delta_deg.tolist()}
+        out = {"kind": self.kind, "start": self.start.tolist(), "move": self.move.tolist(),
+               "delta_deg": self.delta_deg.tolist()}
+        if self.kind == "bounce":
+            out.update(t_b=self.t_b, after=self.after.tolist())
+        if self.kind == "curve":
+            out["accel"] = self.accel.tolist()
+        return out
+
+    @classmethod
+    def from_json(cls, meta: Mapping) -> "Trajectory":
+        """The path of a sample's stored ``meta["trajectory"]`` (its rotation is not stored: identity)."""
+        extra = {k: np.asarray(meta[k]) for k in ("after", "accel") if k in meta}
+        return cls(np.asarray(meta["start"]), np.asarray(meta["move"]), np.eye(3), np.asarray(meta["delta_deg"]),
+                   kind=meta.get("kind", "straight"), t_b=float(meta.get("t_b", 1.0)), **extra)
+
+
+def bounce_velocity(move: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The image-plane velocity after bouncing off a wall: the wall's normal ``n`` makes an angle in
+    ``BOUNCE_INCIDENCE_DEG`` with the incoming direction reversed (either side), and the normal component is
+    reversed and scaled by a restitution in ``BOUNCE_RESTITUTION``: ``v - (1 + e) (v . n) n``. Depth unchanged."""
+    v = move[:2]
+    angle = np.arctan2(-v[1], -v[0]) + np.deg2rad(rng.uniform(*BOUNCE_INCIDENCE_DEG)) * rng.choice([-1.0, 1.0])
+    normal = np.array([np.cos(angle), np.sin(angle)])
+    after = v - (1.0 + rng.uniform(*BOUNCE_RESTITUTION)) * (v @ normal) * normal
+    return np.r_[after, move[2]]
+
+
+def curve_acceleration(move: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An image-plane acceleration across ``move`` (either side) bending the path by a share in ``CURVE_BEND``
+    of its chord (a parabola ``t v + t^2 a / 2`` with ``a`` across ``v`` leaves its chord by about ``|a| / 8``)."""
+    v = move[:2]
+    across = np.array([-v[1], v[0]]) * rng.choice([-1.0, 1.0])
+    return np.r_[8.0 * rng.uniform(*CURVE_BEND) * across, 0.0]
+
+
+def path_points(traj: Trajectory) -> np.ndarray:
+    """The image-plane centre path ``(PATH_SAMPLES, 2)`` over the exposure."""
+    return traj.centre(np.linspace(0.0, 1.0, PATH_SAMPLES))[:, :2]
+
+
+def path_length(traj: Trajectory) -> float:
+    """Image-plane length of the centre path (scene units)."""
+    return float(np.linalg.norm(np.diff(path_points(traj), axis=0), axis=1).sum())
+
+
+def _path_kind(rng: np.random.Generator, traj: Mapping) -> str:
+    """``straight``, or ``bounce`` / ``curve`` with probabilities ``traj["bounce"]`` / ``traj["curve"]``; draws
+    nothing when both are 0 (the data of a configuration without them is unchanged)."""
+    shares = (traj.get("bounce", 0.0), traj.get("curve", 0.0))
+    if not any(shares):
+        return "straight"
+    u = rng.uniform()
+    return "bounce" if u < shares[0] else "curve" if u < shares[0] + shares[1] else "straight"
+
+
+def _bend(traj: Trajectory, kind: str, rng: np.random.Generator) -> Trajectory:
+    """``traj`` (straight) turned into ``kind``, with the image-plane speeds kept."""
+    if kind == "bounce":
+        t_b = rng.uniform(*BOUNCE_TIME)
+        after = bounce_velocity(traj.move, rng)
+        return replace(traj, kind=kind, t_b=t_b, move=traj.move.copy(), after=after)
+    if kind == "curve":
+        return replace(traj, kind=kind, accel=curve_acceleration(traj.move, rng))
+    return traj
+
+
+def _fit_travel(traj: Trajectory, length: float, offset: float) -> Trajectory:
+    """Scale the image-plane motion so that the path is ``length`` long and centre the path's extent on
+    ``offset`` (the image-plane start offset drawn within +-offset_yz)."""
+    plane = np.array([1.0, 1.0, 0.0])
+    factor = length / max(path_length(traj), 1e-12)
+    scaled = replace(traj, move=traj.move * np.where(plane > 0, factor, 1.0),
+                     after=traj.after * np.where(plane > 0, factor, 1.0), accel=traj.accel * plane * factor)
+    points = path_points(replace(scaled, start=np.zeros(3)))
+    middle = (points.min(axis=0) + points.max(axis=0)) / 2.0
+    start = scaled.start.copy()
+    start[:2] = offset - middle
+    return replace(scaled, start=start)
 
 
 def sample_trajectory(rng: np.random.Generator, traj: Mapping, scale: float = 0.0) -> Trajectory:
@@ -69,7 +172,9 @@ def sample_trajectory(rng: np.random.Generator, traj: Mapping, scale: float = 0.
 
     With ``travel_sizes = [lo, hi]`` the image-plane motion is instead ``ratio * 2 * scale`` in a uniformly
     random direction, ratio uniform in [lo, hi] (the object's half-diagonal ``scale``: it travels that many of
-    its sizes over the exposure, as fast-moving objects do), and the path is centred within +-``offset_yz``.
+    its sizes over the exposure, as fast-moving objects do; for a bounce or a curve, the length of its path), and
+    the path's extent is centred within +-``offset_yz``. A share ``bounce`` of the paths bounces off a wall within
+    the exposure and a share ``curve`` curves (:class:`Trajectory`); the rest are straight.
     """
     def vec(depth: float, plane: float) -> np.ndarray:
         return np.array([rng.uniform(-plane, plane), rng.uniform(-plane, plane), rng.uniform(-depth, depth)])
@@ -83,7 +188,14 @@ def sample_trajectory(rng: np.random.Generator, traj: Mapping, scale: float = 0.
         start[:2] -= move[:2] / 2.0
     rot0 = Rotation.from_quat(rng.normal(size=4)).as_matrix()
     delta = rng.uniform(-traj["rotation_deg"], traj["rotation_deg"], 3)
-    return Trajectory(start, move, rot0, delta)
+    out = Trajectory(start, move, rot0, delta)
+    kind = _path_kind(rng, traj)
+    if kind == "straight":
+        return out
+    bent = _bend(out, kind, rng)
+    if traj.get("travel_sizes"):
+        return _fit_travel(bent, length, start[:2] + move[:2] / 2.0)
+    return bent
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Networks: the DeFMO generator (encoder + renderer), the learned-loss discriminators D_S and D_T.
 
 Public API (all built from the resolved config's ``model`` section):
-    build_generator(cfg) -> Generator      (model.generator: table1 = Generator | unet = UNetGenerator)
+    build_generator(cfg) -> Generator      (model.generator: table1 = Generator | unet = UNetGenerator |
+                                           streak = StreakGenerator | object = ObjectGenerator)
                                            encode (B,6,H,W)->(B,K,H/16,W/16); render(latent, times (T,))
                                            -> (B,T,4,H,W) in [0,1]; forward(image, background, times)
     build_ds(cfg) -> SharpnessCritic       (B,4,H,W) -> (B,) Wasserstein score
@@ -18,6 +19,7 @@ from torch import nn
 
 from defmo.models.discriminator_arch import OrderDiscriminator, SharpnessCritic
 from defmo.models.generator import Generator, subframe_times
+from defmo.models.object_arch import ObjectGenerator
 from defmo.models.original import load_original
 from defmo.models.unet_arch import StreakGenerator, UNetGenerator
 from defmo.settings import Config, Model, model_of
@@ -25,24 +27,24 @@ from defmo.settings import Config, Model, model_of
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Generator", "UNetGenerator", "SharpnessCritic", "OrderDiscriminator", "build_generator", "build_ds", "build_dt",
+    "Generator", "UNetGenerator", "StreakGenerator", "ObjectGenerator", "SharpnessCritic", "OrderDiscriminator", "build_generator", "build_ds", "build_dt",
     "load_original", "subframe_times", "count_parameters",
 ]
 
 
-GENERATORS = {"table1": Generator, "unet": UNetGenerator, "streak": StreakGenerator}
+GENERATORS = {"table1": Generator, "unet": UNetGenerator, "streak": StreakGenerator, "object": ObjectGenerator}
 
 
-def build_generator(cfg: Config | Mapping) -> Generator | UNetGenerator:
-    """The generator ``cfg.model.generator`` (table1: the report's Table 1 | unet | streak: the cpu scale's)
-    with ``encoder`` (resnet18 | resnet50), ``pretrained`` and, for streak, ``appearance``.
+def build_generator(cfg: Config | Mapping) -> nn.Module:
+    """The generator ``cfg.model.generator`` (table1: the report's Table 1 | unet | streak | object: the cpu
+    scale's) with ``encoder`` (resnet18 | resnet50), ``pretrained`` and, for streak and object, ``appearance``.
 
     ``cfg`` is the resolved :class:`~defmo.settings.Config` or a checkpoint's plain config dict.
     """
     # checkpoints written before model.appearance existed were trained relative to the image (Model.LEGACY)
     model = model_of(cfg)
-    if model.generator == "streak":
-        return StreakGenerator(model.encoder, model.pretrained, appearance=model.appearance)
+    if model.generator in ("streak", "object"):
+        return GENERATORS[model.generator](model.encoder, model.pretrained, appearance=model.appearance)
     return GENERATORS[model.generator](model.encoder, model.pretrained)
 
 

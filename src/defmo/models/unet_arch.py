@@ -109,17 +109,23 @@ class UNetDecoder(nn.Module):
     stride (layer3, layer2, layer1 + stem, then ``cat(I, B)`` at full resolution) as a :class:`FiLMBlock`.
     """
 
-    def __init__(self, skips: tuple[int, ...], widths: tuple[int, ...] = (256, 128, 64, 32, 16)) -> None:
+    def __init__(self, skips: tuple[int, ...], widths: tuple[int, ...] = (256, 128, 64, 32, 16),
+                 out_channels: int = 4) -> None:
         super().__init__()
         skip_in = (0, skips[3], skips[2], skips[1] + skips[0], 6)
         x_in = (skips[4], *widths[:-1])
         self.blocks = nn.ModuleList([FiLMBlock(cx, cs, co) for cx, cs, co in zip(x_in, skip_in, widths)])
-        self.head = nn.Conv2d(widths[-1], 4, 3, padding=1)
+        self.width = widths[-1]
+        self.head = nn.Conv2d(widths[-1], out_channels, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.checkpointing = False
 
     def forward(self, feats: list[torch.Tensor], pair: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(feats, pair, times))
+
+    def trunk(self, feats: list[torch.Tensor], pair: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """The last block's full-resolution features ``(B*T, width, H, W)`` (the head's input)."""
         steps = times.shape[0]
         t = times.to(device=pair.device, dtype=pair.dtype).repeat(pair.shape[0])  # (B*T,), sample-major
         stem, l1, l2, l3, l4 = feats
@@ -129,7 +135,7 @@ class UNetDecoder(nn.Module):
             if skip is not None:
                 x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = checkpoint_segment(block, [block], x, skip, t) if self.checkpointing else block(x, skip, t)
-        return self.head(x)
+        return x
 
 
 class _UNetBase(nn.Module):

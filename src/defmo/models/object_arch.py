@@ -1,0 +1,237 @@
+"""The object generator (``model.generator: object``): the object itself, sharp, placed along a path of any shape.
+
+Tracking by Deblatting's image formation, ``I = H * F + (1 - H * M) B``, with ``F`` and ``M`` the object's sharp
+appearance and mask and ``H`` the blur of its trajectory, is the model: the network predicts the object's mask
+and appearance once, in the object's own frame (a template canvas), and its path, and sub-frame t is the
+template placed at the path's position at time t (differentiable resampling, :func:`place`).
+
+- **The path** comes from a time map over the streak. The U-Net decoder (the streak generator's, run once per
+  sample) gives the streak's alpha and a residual ``z`` of the time map ``tau(x) = 1/2 + s rho(x) / 2 + z(x)``:
+  ``rho`` is the position along the streak's principal axis (``-1`` .. ``1`` over its length, from the moments
+  of the alpha weighted by ``|I - B|``), ``s = tanh(g)`` a per-sample direction predicted from the pooled
+  features, so the time order is the network's output (not the axis's). The object's centre at time t is the
+  centroid of the streak pixels whose time is near ``kappa + (1 - 2 kappa) t`` (:func:`band_centroids`), where
+  ``kappa`` is the object's half-length over the streak's length: a path through the streak that follows any
+  curve or bounce the time map folds it into.
+- **The object** is a template of ``S x S`` pixels: the image features, the inputs and ``I - B`` are sampled
+  around the path at ``KNOTS`` times and averaged (aligned with the object, the streak's copies add up where the
+  object is; H's adjoint), and a small network turns them into the template's mask logit and colour residual,
+  both residuals of a prior: an ellipse along the motion of the object's predicted half-length and half-width
+  (the streak generator's window, so the untrained generator starts where that one does).
+- **The appearance** of sub-frame t is ``sigmoid(logit(A) + d(x - p(t)))``: the template's colour residual,
+  moving with the object, relative to a per-pixel base ``A``: the input (``appearance: image``) or the blatting
+  equation's static appearance for the predicted coverage, ``B + (I - B) / mean_t M_t`` (``deblatted``), so that
+  the untrained generator's sub-frames re-blur to I wherever A stays in [0, 1].
+- **Per-time change**: an in-plane rotation ``omega (t - 1/2)`` of the template (omega predicted, 0 at init).
+
+Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
+``(B, T, 4, H, W)`` in [0, 1]; positions in pixels, (x, y) = (column, row) of pixel centres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from defmo.models.unet_arch import (APPEARANCES, COVER_STEPS, DIFF_SCALE, EXTENT_INIT, LOGIT_EPS, STRETCH_INIT, TAU,
+                                    UNetDecoder, _grid, _UNetBase, deblat_appearance, streak_moments)
+
+# Width of the band of the time map (its units: 1 over the streak's length) whose streak pixels' centroid is
+# the object's centre at one time: about 1.5 pixels of a 30-pixel streak.
+TIME_SIGMA = 0.05
+# Floor of the streak weight inside the log of the band's softmax (a band with no streak pixel still has a centre).
+WEIGHT_FLOOR = 1e-6
+# Times at which the features are aligned into the object's frame and averaged.
+KNOTS = 5
+# Channels of the template network; its dilations give a receptive field of 31 pixels, the canvas of the cpu scale.
+TEMPLATE_WIDTH = 32
+TEMPLATE_DILATIONS = (1, 2, 4, 8, 1)
+# Standard deviation of the direction head's initial weights: the untrained direction s = tanh(g) is a small
+# random function of the input (no canonical order), which L_F's minimum over both directions drives to +-1.
+DIRECTION_INIT_STD = 0.02
+
+
+@dataclass
+class Path:
+    """What the generator predicts of the motion, per sample: ``weight (B, H, W)`` (streak alpha times
+    ``|I - B|`` saturation), ``tau (B, H, W)`` the time map, ``kappa (B,)`` the object's half-length over the
+    streak's length, ``axis (B, 2)``, ``half, radius (B,)`` the object's half-length and half-width (pixels),
+    ``spin (B,)`` the rotation over the exposure (radians)."""
+
+    weight: torch.Tensor
+    tau: torch.Tensor
+    kappa: torch.Tensor
+    axis: torch.Tensor
+    half: torch.Tensor
+    radius: torch.Tensor
+    spin: torch.Tensor
+
+    def positions(self, times: torch.Tensor) -> torch.Tensor:
+        """The object's centre ``(B, T, 2)`` (x, y pixels) at ``times (T,)`` in [0, 1]."""
+        levels = self.kappa[:, None] + (1.0 - 2.0 * self.kappa[:, None]) * times.to(self.tau.dtype)[None]
+        return band_centroids(self.weight, self.tau, levels)
+
+    def angles(self, times: torch.Tensor) -> torch.Tensor:
+        """The template's rotation ``(B, T)`` (radians) at ``times (T,)``."""
+        return self.spin[:, None] * (times.to(self.spin.dtype)[None] - 0.5)
+
+
+def band_centroids(weight: torch.Tensor, tau: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Centroids ``(B, T, 2)`` (x, y) of the pixels of ``weight (B, H, W)`` >= 0 whose time ``tau (B, H, W)`` is
+    near each of ``levels (B, T)``: a softmax over pixels of ``-(tau - level)^2 / (2 TIME_SIGMA^2) + log(weight)``.
+    """
+    logits = -(tau[:, None] - levels[..., None, None]) ** 2 / (2 * TIME_SIGMA ** 2)
+    logits = logits + torch.log(weight + WEIGHT_FLOOR)[:, None]
+    probs = torch.softmax(logits.flatten(2), dim=2).view_as(logits)  # (B, T, H, W)
+    ys, xs = _grid(weight)
+    return torch.stack(((probs * xs).sum(dim=(2, 3)), (probs * ys).sum(dim=(2, 3))), dim=-1)
+
+
+def ellipse_logits(dx: torch.Tensor, dy: torch.Tensor, axis: torch.Tensor, half: torch.Tensor,
+                   radius: torch.Tensor) -> torch.Tensor:
+    """Logits of a soft ellipse at offsets ``dx, dy (B, ...)`` from its centre: half-axes ``half`` along ``axis
+    (B, 2)`` and ``radius`` across it (``(B,)``), the edge ``TAU`` pixels soft along the axis (the streak
+    generator's window, :func:`~defmo.models.unet_arch.window_gates`, as a logit)."""
+    shape = (-1,) + (1,) * (dx.dim() - 1)
+    ax, ay = axis[:, 0].view(shape), axis[:, 1].view(shape)
+    along, across = dx * ax + dy * ay, dy * ax - dx * ay
+    inside = 1.0 - (across / radius.view(shape)) ** 2
+    reach = half.view(shape) * torch.sign(inside) * torch.sqrt(inside.abs() + 1e-4)
+    return (reach - along.abs()) / TAU
+
+
+def canvas_offsets(size: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel-centre offsets ``(dy, dx)``, each ``(S, S)``, of an ``S x S`` canvas from its centre."""
+    steps = torch.arange(size, device=like.device, dtype=like.dtype) - (size - 1) / 2.0
+    return torch.meshgrid(steps, steps, indexing="ij")
+
+
+def _rotate(dx: torch.Tensor, dy: torch.Tensor, angle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return cos * dx - sin * dy, sin * dx + cos * dy
+
+
+def place(template: torch.Tensor, positions: torch.Tensor, angles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The template ``(B, C, S, S)`` placed with its centre at ``positions (B, T, 2)`` (x, y pixels), rotated by
+    ``angles (B, T)`` (radians), on an ``H x W`` image: ``(B, T, C, H, W)``, bilinear, zero outside the canvas.
+
+    Pixel x of sub-frame t shows the template at ``R(-angle_t) (x - p_t)``: an integer shift reproduces it exactly.
+    """
+    batch, steps = positions.shape[:2]
+    canvas = template.shape[-1]
+    ys, xs = _grid(template.new_zeros(size))
+    dx = xs[None, None] - positions[..., 0, None, None]  # (B, T, H, W)
+    dy = ys[None, None] - positions[..., 1, None, None]
+    ux, uy = _rotate(dx, dy, -angles[..., None, None])
+    # align_corners=False: canvas pixel j, at offset u = j - (S - 1) / 2 from the centre, sits at 2 u / S
+    grid = torch.stack((ux, uy), dim=-1) * (2.0 / canvas)
+    expanded = template[:, None].expand(-1, steps, -1, -1, -1).flatten(0, 1)
+    out = F.grid_sample(expanded, grid.flatten(0, 1), mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.view(batch, steps, template.shape[1], *size)
+
+
+def gather(features: torch.Tensor, positions: torch.Tensor, angles: torch.Tensor, canvas: int) -> torch.Tensor:
+    """The mean over knots of ``features (B, C, H, W)`` sampled on an ``S x S`` canvas centred at each of
+    ``positions (B, K, 2)``, rotated by ``angles (B, K)``: ``(B, C, S, S)`` in the object's frame (the adjoint of
+    :func:`place`, up to interpolation)."""
+    height, width = features.shape[-2:]
+    dy, dx = canvas_offsets(canvas, features)
+    rx, ry = _rotate(dx[None, None], dy[None, None], angles[..., None, None])  # (B, K, S, S)
+    px, py = positions[..., 0, None, None] + rx, positions[..., 1, None, None] + ry
+    grid = torch.stack(((2 * px + 1) / width - 1, (2 * py + 1) / height - 1), dim=-1)  # (B, K, S, S, 2)
+    sampled = F.grid_sample(features, grid.flatten(1, 2), mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled.view(*features.shape[:2], positions.shape[1], canvas, canvas).mean(dim=2)
+
+
+class TemplateNet(nn.Module):
+    """Aligned features ``(B, C, S, S)`` -> template logits ``(B, 4, S, S)`` (colour residual, mask residual):
+    dilated 3x3 convolutions with batch norm; the output convolution is zero-initialised (the prior alone)."""
+
+    def __init__(self, c_in: int, width: int = TEMPLATE_WIDTH) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, dilation in enumerate(TEMPLATE_DILATIONS):
+            layers += [nn.Conv2d(c_in if i == 0 else width, width, 3, padding=dilation, dilation=dilation, bias=False),
+                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(width, 4, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class ObjectGenerator(_UNetBase):
+    """Blurred image + background -> N sharp RGBA sub-frames: one template of the object placed along its path
+    (see the module's docstring). ``template_size``: the canvas side as a share of the input's shorter side
+    (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour)."""
+
+    def __init__(self, encoder: str = "resnet18", pretrained: str = "none", appearance: str = "deblatted",
+                 template_size: float = 0.5) -> None:
+        super().__init__(encoder, pretrained)
+        if appearance not in APPEARANCES:
+            raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
+        self.decoder = UNetDecoder(self.encoder.channels, out_channels=2)  # streak alpha logit, time residual z
+        # half-length and half-width fractions, streak stretch, direction g, spin
+        self.extent = nn.Linear(self.encoder.channels[-1], 5)
+        nn.init.zeros_(self.extent.weight)
+        nn.init.normal_(self.extent.weight[3], std=DIRECTION_INIT_STD)
+        with torch.no_grad():
+            self.extent.bias.copy_(torch.tensor([EXTENT_INIT, EXTENT_INIT, STRETCH_INIT, 0.0, 0.0]))
+        self.template = TemplateNet(self.decoder.width + 12)  # features, I, B, I - B, prior, 2 coordinates
+        self.appearance, self.template_size = appearance, template_size
+
+    def canvas(self, height: int, width: int) -> int:
+        """The template's side in pixels (even)."""
+        return max(2, 2 * round(self.template_size * min(height, width) / 2))
+
+    def path(self, image: torch.Tensor, background: torch.Tensor) -> tuple[Path, torch.Tensor, list]:
+        """The predicted :class:`Path`, the decoder's full-resolution features ``(B, C, H, W)`` and the encoder's."""
+        pair = torch.cat((image, background), dim=1)
+        feats = self.encoder(pair)
+        trunk = self.decoder.trunk(feats, pair, torch.full((1,), 0.5, device=image.device))
+        out = self.decoder.head(trunk)
+        raw = self.extent(feats[-1].mean(dim=(2, 3)))
+        frac = torch.sigmoid(raw[:, :3])
+        weight = torch.sigmoid(out[:, 0]) * ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
+        centre, axis, length, width = streak_moments(weight)
+        length = length * (1.0 + frac[:, 2])
+        ys, xs = _grid(weight)
+        rho = ((xs - centre[:, 0, None, None]) * axis[:, 0, None, None]
+               + (ys - centre[:, 1, None, None]) * axis[:, 1, None, None]) / (length[:, None, None] / 2)
+        tau = 0.5 + torch.tanh(raw[:, 3, None, None]) * rho / 2 + out[:, 1]
+        path = Path(weight, tau, frac[:, 0] / 2, axis, frac[:, 0] * length / 2, frac[:, 1] * width, raw[:, 4])
+        return path, trunk, feats
+
+    def object_template(self, path: Path, trunk: torch.Tensor, image: torch.Tensor,
+                        background: torch.Tensor) -> torch.Tensor:
+        """The object in its own frame: ``(B, 4, S, S)`` mask in [0, 1] then the colour residual (logits)."""
+        size = self.canvas(*image.shape[-2:])
+        knots = torch.linspace(0.0, 1.0, KNOTS, device=image.device, dtype=image.dtype)
+        inputs = torch.cat((trunk, image, background, image - background), dim=1)
+        aligned = gather(inputs, path.positions(knots), path.angles(knots), size)
+        dy, dx = canvas_offsets(size, image)
+        prior = ellipse_logits(dx[None].expand(len(image), -1, -1), dy[None].expand(len(image), -1, -1),
+                               path.axis, path.half, path.radius)  # (B, S, S)
+        coords = torch.stack((dx, dy))[None].expand(len(image), -1, -1, -1) / size
+        logits = self.template(torch.cat((aligned, prior[:, None], coords), dim=1))
+        return torch.cat((torch.sigmoid(prior[:, None] + logits[:, 3:]), logits[:, :3]), dim=1)
+
+    def forward(self, image: torch.Tensor, background: torch.Tensor,
+                times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""
+        path, trunk, feats = self.path(image, background)
+        template = self.object_template(path, trunk, image, background)
+        steps = times.shape[0]
+        grid = torch.linspace(0.0, 1.0, COVER_STEPS, device=times.device, dtype=times.dtype)
+        every = torch.cat((times, grid)) if self.appearance == "deblatted" else times
+        placed = place(template, path.positions(every), path.angles(every), tuple(image.shape[-2:]))
+        alpha, residual = placed[:, :, 0], placed[:, :steps, 1:]
+        base = deblat_appearance(image, background, alpha[:, steps:].mean(dim=1)) if self.appearance == "deblatted" \
+            else image
+        rgb = torch.sigmoid(torch.logit(base.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS))[:, None] + residual)
+        return torch.cat((rgb, alpha[:, :steps, None]), dim=2), feats[-1]
