@@ -23,11 +23,13 @@ from defmo.settings import Config
 from defmo.errors import UserError
 
 # verb -> (module, one-line help). A pipeline phase's verb is the phase's name (its package, params section,
-# Snakemake target, DVC stage and results/<phase>/ folder); deblur, figures and throughput-* are tools.
+# Snakemake target, DVC stage and results/<phase>/ folder); validate, deblur, figures and throughput-* are
+# tools.
 VERBS = {
     "config": ("defmo.phases", "write what each phase reads of the resolved configuration (results/config/)"),
     "data": ("defmo.data.cli", "render a synthetic split, or an embedded benchmark dataset in the FMO layout"),
     "train": ("defmo.train.cli", "train one approach (resumable)"),
+    "validate": ("defmo.train.validate", "score a checkpoint on a validation split (PSNR, shape metrics)"),
     "evaluate": ("defmo.evaluate.cli", "evaluate one method on one benchmark dataset, or aggregate Table 3"),
     "ablate": ("defmo.ablate.cli", "memory ablation: one cell or the whole table (Table 4)"),
     "quality": ("defmo.quality.measure", "Radon code-quality table (Table 5)"),

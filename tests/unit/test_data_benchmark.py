@@ -13,6 +13,7 @@ from defmo.data.benchmark import centre_and_radius, render_dataset, render_seque
 from defmo.data.renderer import ObjectRenderer
 from defmo.data.sample import Sources
 from defmo.errors import UserError
+from defmo.evaluate.loaders import load_dataset
 
 GLOBS = {"falling_objects": "*_GTgamma", "tbd3d": "*_GT_*", "tbd": "*_*"}
 
@@ -48,6 +49,9 @@ def check_sequence_layout(root, seq, glob, b):
     assert sorted(p.name for p in imgs.glob("*.png")) == [f"{k:08d}.png" for k in range(frames)]
     gt_frames = sorted(p.name for p in (root / "imgs_gt" / seq).glob("*.png"))
     assert gt_frames == [f"{k:08d}.png" for k in range(frames * n)]
+    assert sorted(p.name for p in (root / "imgs_gt_alpha" / seq).glob("*.png")) == gt_frames  # ours: GT alpha
+    alpha = Image.open(root / "imgs_gt_alpha" / seq / gt_frames[0])
+    assert alpha.mode == "L" and alpha.size == (b["width"], b["height"])
     img = Image.open(imgs / "00000000.png")
     assert img.mode == "RGB" and img.size == (b["width"], b["height"])
     assert np.loadtxt(imgs / "gt.txt").shape == (2 * frames, n)
@@ -73,6 +77,16 @@ def test_frames_blat_gt_and_trajectory_is_where_the_object_is(bench, dataset):
     for j in range(0, frames * n, n // 2):
         x, y = int(round(xs[j])), int(round(ys[j]))
         assert np.abs(hs[j, y, x] - median[y, x]).sum() > 0.05, (j, x, y)  # the object is at (x, y)
+    # the GT alpha is the object's: gt.txt's centre is its alpha-weighted centroid, and the loader reads it
+    alpha = sequence_of(root / dataset, seq).gt_alpha(0, hs.shape[1:3])
+    for j in range(n):
+        assert centre_and_radius(alpha[j])[:2] == pytest.approx((xs[j], ys[j]), abs=1e-3)
+    assert (alpha[0] > 0.5).any() and alpha.max() <= 1.0
+
+
+def sequence_of(root, name):
+    """The loader's view of one embedded sequence."""
+    return next(s for s in load_dataset(root, root.name) if s.name == name)
 
 
 def test_every_frame_travels_one_to_four_object_sizes(bench):

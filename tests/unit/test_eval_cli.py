@@ -42,8 +42,8 @@ def cli(repo: Path, *argv: str) -> int:
 def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     monkeypatch.chdir(repo)
     data = tmp_path / "tbd"
-    write_sequence(data, "aa_ball", frames=4)
-    write_sequence(data, "bb_ball", frames=3, seed=1)
+    write_sequence(data, "aa_ball", frames=4, alpha=True)  # GT alpha, as the embedded data has it
+    write_sequence(data, "bb_ball", frames=3, seed=1, alpha=True)
     ckpt = random_checkpoint(tmp_path / "ckpt" / "final.pt", repo)
     out = tmp_path / "out"
     extra = ["--set", "scales.tiny.evaluate.background_variants=[2]", "--set", "threads=1"]
@@ -64,6 +64,12 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
         json.loads((out / "background.json").read_text())["psnr"])
     ours = json.loads((out / "defmo.json").read_text())
     assert 0.0 <= ours["tiou"] <= 1.0 and ours["seconds_per_frame"] > 0
+    # shape metrics: the network's alpha over all 7 x 8 sub-frames; the baselines have none
+    assert 0.0 <= ours["mask_iou"] <= 1.0 and ours["shape_subframes"] == 56
+    assert image["mask_iou"] is None and image["length_ratio"] is None and image["shape_subframes"] == 0
+    # the bounce frames' record: the discs' paths are nearly straight within each frame, so it is empty
+    assert ours["bounce"]["frames"] == 0 and ours["bounce"]["sequences"] == 0 and ours["bounce"]["psnr"] is None
+    assert set(ours["bounce"]) >= {"tiou", "psnr", "ssim", "mask_iou", "length_ratio", "seconds_per_frame"}
     # the blatting projection leaves the Image baseline as it is and turns the Background baseline into it
     background = json.loads((out / "background.json").read_text())
     assert image["psnr_proj"] == pytest.approx(image["psnr"]) and image["ssim_proj"] == pytest.approx(image["ssim"])
@@ -75,6 +81,8 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     assert [r["sequence"] for r in rows] == ["aa_ball", "bb_ball"]
     seq_mean = np.mean([float(r["psnr"]) for r in rows])
     assert seq_mean == pytest.approx(image["psnr"])  # sequences weighted equally
+    assert [r["mask_iou"] for r in rows] == ["", ""]  # n/a for a baseline
+    assert all(0.0 <= float(r["mask_iou"]) <= 1.0 for r in csv.DictReader((out / "defmo.csv").open()))
 
     records = {p.name: provenance.read(p) for p in out.iterdir() if not p.name.endswith(".provenance.json")}
     assert all(rec is not None for rec in records.values()), records  # every file the verb wrote is recorded
@@ -90,7 +98,8 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     assert table3["device"].startswith("n/a (no network); ") and set(table3["inputs"]) == set(inputs)
     header, *body = list(csv.reader(stem.with_suffix(".csv").open()))
     assert header[:6] == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image", "Background", "DeFMO (ours)"]
-    assert "Image (w=2)" in header and len(body) == 4
+    assert "Image (w=2)" in header and [r[1] for r in body] == [
+        "TIoU", "PSNR", "SSIM", "mask IoU", "length ratio", "time/frame [ms]"]  # tbd: no bounce-frames block
     assert header[6] == "DeFMO (ours) + proj." and "Image + proj." not in header and "DeFMO (ours) (w=2) + proj." in header
     psnr = dict(zip(header, body[1]))
     assert float(psnr["DeFMO (ours) + proj."]) == pytest.approx(ours["psnr_proj"], abs=1e-3)
@@ -135,3 +144,40 @@ def test_baseline_failures_flags_a_model_below_a_baseline():
     recs[3].update(psnr_proj=23.0, ssim_proj=0.9)  # the w=5 record has no projected scores: skipped
     out = table.baseline_failures(recs, ["defmo", "proposed"], "_proj")
     assert out == ["tbd w=50: defmo_proj psnr 19.500 <= image 20.000"]
+
+
+def test_table3_shape_rows_na_for_baselines_and_the_tbd3d_bounce_block(repo, tmp_path):
+    """mask IoU and length ratio ("median [q25, q75]", a string cell) in every dataset's block, n/a for the
+    baselines and the quoted numbers; TbD-3D alone gets a "(bounce frames)" block read from the records'
+    ``bounce`` sub-records; the three formats carry the string."""
+    from defmo.report.table_io import write_table
+
+    cfg = load(repo / "params.yaml", "tiny")
+    ratio = {"median": 0.934, "q25": 0.8, "q75": 1.1}
+    common = dict(background_window=50, ssim=0.5, seconds_per_frame=0.01, data_source="embedded")
+    none = dict(tiou=None, mask_iou=None, length_ratio=None)
+
+    def rec(dataset, method, psnr):
+        net = method != "image"
+        bounce = dict(tiou=0.6, mask_iou=0.4, length_ratio=dict(ratio, median=0.5)) if net else none
+        shape = dict(tiou=0.7, mask_iou=0.61, length_ratio=ratio, psnr_proj=psnr + 1, ssim_proj=0.6) if net else none
+        bounce = dict(common, psnr=psnr - 2, **bounce)
+        return dict(common, dataset=dataset, method=method, psnr=psnr, **shape, bounce=bounce)
+
+    recs = [rec(d, m, p) for d in ("tbd3d", "tbd") for m, p in (("image", 20.0), ("defmo", 22.0))]
+    header, rows = table.build_table3(recs + [table.quoted_record("tbd3d", 50)], cfg)
+    assert header[2:] == ["DeFMO (original) [quoted]", "Image", "DeFMO (ours)", "DeFMO (ours) + proj."]
+    metrics_rows = ["TIoU", "PSNR", "SSIM", "mask IoU", "length ratio", "time/frame [ms]"]
+    blocks = ("TbD-3D", "TbD-3D (bounce frames)", "TbD")
+    assert [r[:2] for r in rows] == [[d, m] for d in blocks for m in metrics_rows]
+    by = {(r[0], r[1]): r[2:] for r in rows}
+    assert by["TbD-3D", "mask IoU"] == [None, None, 0.61, 0.61]
+    assert by["TbD-3D", "length ratio"] == [None, None, "0.93 [0.80, 1.10]", "0.93 [0.80, 1.10]"]
+    assert by["TbD-3D (bounce frames)", "PSNR"] == [None, 18.0, 20.0, None]  # no projected score in the record
+    assert by["TbD-3D (bounce frames)", "length ratio"] == [None, None, "0.50 [0.80, 1.10]", "0.50 [0.80, 1.10]"]
+    assert by["TbD", "mask IoU"] == [None, None, 0.61, 0.61]
+    assert table.BOUNCE_BLOCKS == ("tbd3d",)
+    paths = write_table(tmp_path / "t3", header, rows)
+    assert "| TbD-3D | length ratio | n/a | n/a | 0.93 [0.80, 1.10] | 0.93 [0.80, 1.10] |" in paths[1].read_text()
+    assert "TbD-3D,mask IoU,,,0.61,0.61" in paths[0].read_text()
+    assert r"TbD-3D (bounce frames) & length ratio & n/a & n/a & 0.50 [0.80, 1.10]" in paths[2].read_text()

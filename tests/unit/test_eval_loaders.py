@@ -15,6 +15,12 @@ from defmo.evaluate import loaders
 H, W, R = 40, 56, 4  # image size, disc radius
 
 
+def disc_masks(centres: np.ndarray) -> np.ndarray:
+    """The disc of radius R at each centre ``(T, 2)`` (x, y): ``(T, H, W)`` float 0/1."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    return np.stack([((xx - x) ** 2 + (yy - y) ** 2 <= R * R) for x, y in centres]).astype(np.float64)
+
+
 def disc_scene(frames: int, n: int, seed: int = 0):
     """A disc moving over a textured static background. Returns background (H,W,3), high-speed frames
     (frames*n, H, W, 3), centres (frames*n, 2) as (x, y)."""
@@ -42,17 +48,25 @@ def write_png(path: Path, img: np.ndarray, bits: int = 8) -> None:
 
 
 def write_sequence(root: Path, name: str, frames: int = 6, *, first: int = 0, hs_first: int = 0, gt: str = "txt",
-                   hs_bits: int = 8, nan_at: tuple[int, int] | None = None, seed: int = 0) -> dict:
+                   hs_bits: int = 8, nan_at: tuple[int, int] | None = None, seed: int = 0,
+                   alpha: bool = False) -> dict:
     """Write one sequence of the layout; ``gt``: "txt" (gt.txt + gtr.txt), "bbox" (gt_bbox/) or "template"
-    (gt.txt + templates/*.mat). Returns the scene for checks."""
+    (gt.txt + templates/*.mat); with ``alpha``, also the GT alpha (``imgs_gt_alpha/``, 8-bit grayscale, numbered
+    like imgs_gt) as the embedded data has it. Returns the scene for checks (``alpha``: the disc masks)."""
     n = 12 if "-12" in name else 8
     bg, hs, centres = disc_scene(frames, n, seed)
+    masks = disc_masks(centres)
     for k in range(frames):
         write_png(root / "imgs" / name / f"{first + k:08d}.png", hs[k * n : (k + 1) * n].mean(axis=0))
     # high-speed frame of (file index f, sub-frame j) is number f*n + j + hs_first
     for k in range(frames):
         for j in range(n):
-            write_png(root / "imgs_gt" / name / f"{(first + k) * n + j + hs_first:08d}.png", hs[k * n + j], hs_bits)
+            number = (first + k) * n + j + hs_first
+            write_png(root / "imgs_gt" / name / f"{number:08d}.png", hs[k * n + j], hs_bits)
+            if alpha:
+                (root / "imgs_gt_alpha" / name).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / "imgs_gt_alpha" / name / f"{number:08d}.png"),
+                            np.round(masks[k * n + j] * 255).astype(np.uint8))
     pad = np.full((first, n, 2), np.nan)
     traj = np.concatenate([pad, centres.reshape(frames, n, 2)])  # rows by file index
     if gt in ("txt", "template"):
@@ -71,7 +85,7 @@ def write_sequence(root: Path, name: str, frames: int = 6, *, first: int = 0, hs
         (root / "gt_bbox").mkdir(exist_ok=True)
         boxes = np.concatenate([centres - R, np.full((len(centres), 2), 2.0 * R)], axis=1)
         np.savetxt(root / "gt_bbox" / f"{name}.txt", boxes)
-    return {"bg": bg, "hs": hs, "centres": centres, "n": n}
+    return {"bg": bg, "hs": hs, "centres": centres, "n": n, "alpha": masks}
 
 
 def test_falling_objects_zero_based_gt_txt_with_nans_and_16bit_gt(tmp_path):
@@ -149,3 +163,23 @@ def test_missing_or_partial_dataset_says_where_to_get_it(tmp_path, breakage):
         loaders.load_dataset(root, "tbd")
     msg = str(err.value)
     assert "cmp.felk.cvut.cz/fmo" in msg and "fmo-deblurring-benchmark" in msg and "evaluate.datasets.tbd" in msg
+
+
+def test_gt_alpha_where_the_dataset_has_it_and_none_on_real_data(tmp_path):
+    """The embedded layout's imgs_gt_alpha/ is read like imgs_gt (numbering from 1 here, roi start 1), cropped to
+    the frame; a dataset without the folder (real data) gives None; a partial one is a UserError."""
+    with_alpha, real = tmp_path / "embedded", tmp_path / "real"
+    scene = write_sequence(with_alpha, "a_GT_b", frames=4, hs_first=1, alpha=True)
+    np.savetxt(with_alpha / "roi_frames.txt", np.array([[1, 3]]), fmt="%d")
+    write_sequence(real, "a_GT_b", frames=4, hs_first=1)
+    (seq,) = loaders.load_dataset(with_alpha, "tbd3d")
+    alpha = seq.gt_alpha(1, (H - 5, W))  # file index 2: high-speed frames 16..23
+    assert alpha.shape == (8, H - 5, W) and alpha.dtype == np.float64
+    np.testing.assert_array_equal(alpha, scene["alpha"][16:24, : H - 5])
+    assert set(np.unique(alpha)) == {0.0, 1.0}
+    (plain,) = loaders.load_dataset(real, "tbd3d")
+    assert plain.alpha_path is None and plain.gt_alpha(1, (H, W)) is None
+    write_sequence(with_alpha, "c_GT_d", frames=2)  # no alpha for this one
+    np.savetxt(with_alpha / "roi_frames.txt", np.array([[1, 3], [0, 1]]), fmt="%d")
+    with pytest.raises(UserError, match="imgs_gt_alpha/.*'c_GT_d'"):
+        loaders.load_dataset(with_alpha, "tbd3d")

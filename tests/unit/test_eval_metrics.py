@@ -79,3 +79,95 @@ def test_sync_direction_reverses_a_backwards_estimate():
     rev, _ = metrics.sync_direction(est[::-1], gt)
     assert metrics.psnr(gt, rev) == pytest.approx(metrics.psnr(gt, est))
     assert metrics.ssim(gt, rev) == pytest.approx(metrics.ssim(gt, est))
+
+
+# ---------------------------------------------------------------- shape metrics (ours)
+
+
+def disc(shape, cx, cy, r):
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return ((xx - cx) ** 2 + (yy - cy) ** 2 <= r * r).astype(np.float64)
+
+
+def bar(shape, row0, col0, length, thickness=3):
+    """A horizontal opaque bar ``length`` pixels long (columns col0..col0+length-1), alpha 1 on 0."""
+    out = np.zeros(shape)
+    out[row0 : row0 + thickness, col0 : col0 + length] = 1.0
+    return out
+
+
+def test_mask_iou_of_two_discs_by_pixel_sets_and_lens_formula():
+    """Discs of radius 30 whose centres are 20 px apart: the IoU counted from explicit pixel sets, and within
+    0.01 of the closed-form lens IoU (the pixel grid discretises the discs)."""
+    gt, est = disc((100, 120), 40.0, 50.0, 30), disc((100, 120), 60.0, 50.0, 30)
+    got = metrics.mask_ious(gt[None], est[None])
+    a = {(int(r), int(c)) for r, c in zip(*np.nonzero(gt))}
+    b = {(int(r), int(c)) for r, c in zip(*np.nonzero(est))}
+    assert got.shape == (1,) and got[0] == pytest.approx(len(a & b) / len(a | b), abs=1e-12)
+    assert got[0] == pytest.approx(lens_iou(20.0, 30.0), abs=0.01)
+    # alpha exactly 0.5 is outside the mask (> 0.5), slightly above is inside
+    half = gt * 0.5
+    assert metrics.mask_ious(gt[None], half[None])[0] == 0.0
+    assert metrics.mask_ious(gt[None], (half + 0.01)[None])[0] == 1.0
+
+
+def test_mask_iou_of_empty_masks():
+    empty, blob = np.zeros((10, 10)), disc((10, 10), 5, 5, 2)
+    got = metrics.mask_ious(np.stack([empty, empty, blob]), np.stack([empty, blob, empty]))
+    np.testing.assert_array_equal(got, [1.0, 0.0, 0.0])  # both empty; GT empty, predicted not; predicted empty
+
+
+def test_motion_directions_central_differences_one_sided_ends_and_static():
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [3.0, 0.0], [3.0, 0.0]])
+    got = metrics.motion_directions(centres)
+    np.testing.assert_allclose(got[:3], [[1, 0], [1, 0], [1, 0]])  # c1-c0, c2-c0, c3-c1
+    assert np.isnan(got[3:]).all()  # c4-c2 = 0 and c4-c3 = 0: the object does not move
+    diag = metrics.motion_directions(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    np.testing.assert_allclose(diag, [[0.6, 0.8], [0.6, 0.8]])
+    assert np.isnan(metrics.motion_directions(np.array([[1.0, 2.0]]))).all()
+
+
+def test_extent_of_a_bar_along_directions_by_hand():
+    mask = bar((20, 40), 5, 10, 20).astype(bool)  # columns 10..29, rows 5..7
+    assert metrics.extent_along(mask, np.array([1.0, 0.0])) == pytest.approx(20.0)
+    assert metrics.extent_along(mask, np.array([-1.0, 0.0])) == pytest.approx(20.0)
+    assert metrics.extent_along(mask, np.array([0.0, 1.0])) == pytest.approx(3.0)
+    u = np.array([1.0, 1.0]) / np.sqrt(2)  # (col + row) / sqrt 2 spans (29 + 7 - 10 - 5) / sqrt 2
+    assert metrics.extent_along(mask, u) == pytest.approx(21 / np.sqrt(2) + 1)
+    assert np.isnan(metrics.extent_along(np.zeros((4, 4), bool), u))
+
+
+def test_length_ratio_of_a_short_bar_along_the_motion():
+    """GT bars 20 px long moving right: a predicted bar of 10 px has ratio 0.5, of 30 px 1.5 (its thickness
+    does not count: only the extent along the motion); empty masks and a static object are skipped."""
+    shape, n = (20, 60), 4
+    gt = np.stack([bar(shape, 8, 5 + 4 * i, 20) for i in range(n)])
+    centres = np.array([[14.5 + 4 * i, 9.0] for i in range(n)])
+    est = np.stack([bar(shape, 8, 5, 10), bar(shape, 2, 5, 30, thickness=9), np.zeros(shape), gt[3]])
+    np.testing.assert_allclose(metrics.length_ratios(gt, est, centres)[:2], [0.5, 1.5])
+    ratios = metrics.length_ratios(gt, est, centres)
+    assert np.isnan(ratios[2]) and ratios[3] == pytest.approx(1.0)
+    static = metrics.length_ratios(gt, gt, np.repeat(centres[:1], n, axis=0))
+    assert np.isnan(static).all()
+    vertical = metrics.length_ratios(gt, est, np.array([[10.0, 2.0 * i] for i in range(n)]))
+    np.testing.assert_allclose(vertical[[0, 1, 3]], [1.0, 3.0, 1.0])  # along y: thickness 3, 3, 9, 3
+
+
+def test_shape_scores_pick_the_better_time_direction():
+    """A disc moving right, predicted in reverse order: the reversed direction scores IoU 1 and ratio 1 per
+    sub-frame; the as-is order would score the lower IoU."""
+    shape, n = (30, 70), 5
+    centres = np.array([[12.0 + 10 * i, 15.0] for i in range(n)])
+    gt = np.stack([disc(shape, x, y, 6) for x, y in centres])
+    out = metrics.shape_scores(gt, gt[::-1], centres)
+    assert out["reversed"] and np.allclose(out["mask_iou"], 1.0) and np.allclose(out["length_ratio"], 1.0)
+    forward = metrics.mask_ious(gt, gt[::-1]).mean()
+    assert forward < 0.5
+    same = metrics.shape_scores(gt, gt, centres)
+    assert not same["reversed"] and np.allclose(same["mask_iou"], 1.0)
+
+
+def test_ratio_summary_pools_finite_values():
+    out = metrics.ratio_summary(np.array([[5.0, 1.0, np.nan], [3.0, 2.0, 4.0]]))
+    assert out == {"median": 3.0, "q25": 2.0, "q75": 4.0}
+    assert metrics.ratio_summary(np.array([np.nan])) is None and metrics.ratio_summary([]) is None

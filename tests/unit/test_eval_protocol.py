@@ -20,13 +20,19 @@ def dataset(tmp_path):
     return seq, scene
 
 
+def frame_of(scene, image) -> int:
+    """The index of the scene's frame whose blurred image is ``image``."""
+    n = scene["n"]
+    blurred = np.stack([scene["hs"][k * n : (k + 1) * n].mean(0) for k in range(len(scene["hs"]) // n)])
+    return int(np.argmin(np.abs(blurred - image).reshape(len(blurred), -1).sum(1)))
+
+
 def oracle(scene, reverse=False):
     """Returns the GT high-speed frames and centres of the frame whose blurred image it receives."""
     n = scene["n"]
 
     def method(image, background, box, nsplits, radius, obj_dim):
-        blurred = np.stack([scene["hs"][k * n : (k + 1) * n].mean(0) for k in range(len(scene["hs"]) // n)])
-        k = int(np.argmin(np.abs(blurred - image).reshape(len(blurred), -1).sum(1)))
+        k = frame_of(scene, image)
         est, traj = scene["hs"][k * n : (k + 1) * n], scene["centres"][k * n : (k + 1) * n]
         return (est[::-1], traj[::-1]) if reverse else (est, traj)
 
@@ -114,7 +120,8 @@ def test_network_method_pastes_and_maps_trajectory():
     image, background = rng.uniform(0, 1, (60, 80, 3)), rng.uniform(0, 1, (60, 80, 3))
     box = np.array([20, 30, 36, 50])
     method = methods.NetworkMethod(DiscNet(), (32, 32), oversample=3, device=torch.device("cpu"))
-    est, traj = method(image, background, box, 4, 3, (6, 6))
+    result = method(image, background, box, 4, 3, (6, 6))
+    est, traj = result.frames, result.traj
     assert est.shape == (4, 60, 80, 3) and traj.shape == (4, 2)
     crop_box = methods.network_box(box, 3, (32, 32), image.shape)
     assert crop_box[2] - crop_box[0] == crop_box[3] - crop_box[1]  # square network crop
@@ -181,7 +188,7 @@ def test_network_estimate_keeps_the_bicubic_overshoot():
     """The pasted estimate is not clamped after the bicubic resize back (the benchmark's wrapper does not)."""
     image, background = np.zeros((60, 80, 3)), np.zeros((60, 80, 3))
     method = methods.NetworkMethod(DiscNet(), (16, 16), oversample=1, device=torch.device("cpu"))
-    est, _ = method(image, background, np.array([20, 30, 36, 50]), 4, 3, (6, 6))
+    est = method(image, background, np.array([20, 30, 36, 50]), 4, 3, (6, 6)).frames
     assert est.max() > 1.0 and est.min() < 0.0  # a white disc's edge on black, upsampled bicubically
 
 
@@ -204,8 +211,8 @@ def test_full_composite_keeps_the_background_detail_that_the_crop_composite_resi
     background = image.copy()
     box = np.array([20, 30, 36, 50])
     crop_box = methods.network_box(box, 3, (16, 16), image.shape)
-    ests = {mode: methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), mode)(image, background, box, 2, 3, None)[0]
-            for mode in methods.COMPOSITES}
+    ests = {mode: methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), mode)(
+        image, background, box, 2, 3, None).frames for mode in methods.COMPOSITES}
     crop = (slice(None), slice(crop_box[0], crop_box[0] + 6), slice(crop_box[1], crop_box[1] + 6))  # alpha 0 there
     np.testing.assert_array_equal(ests["full"][crop], np.repeat(background[None], 2, 0)[crop])
     assert np.abs(ests["crop"][crop] - np.repeat(background[None], 2, 0)[crop]).mean() > 0.05
@@ -213,3 +220,119 @@ def test_full_composite_keeps_the_background_detail_that_the_crop_composite_resi
     np.testing.assert_allclose(ests["full"][centre], 0.5, atol=1e-6)  # the opaque square, resized back
     with pytest.raises(ValueError, match="composite"):
         methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), "sharp")
+
+
+# ---------------------------------------------------------------- shape metrics and bounce frames (ours)
+
+
+@pytest.fixture()
+def alpha_dataset(tmp_path):
+    scene = write_sequence(tmp_path, "disc_GTgamma", frames=3, hs_first=1, alpha=True)
+    (seq,) = load_dataset(tmp_path, "falling_objects")
+    return seq, scene
+
+
+def alpha_oracle(scene, alpha_of=lambda a: a):
+    """:func:`oracle` as an Estimate whose alpha is ``alpha_of`` the frame's exact GT alpha."""
+    n = scene["n"]
+
+    def method(image, background, box, nsplits, radius, obj_dim):
+        frames = slice(frame_of(scene, image) * n, (frame_of(scene, image) + 1) * n)
+        return protocol.Estimate(scene["hs"][frames], scene["centres"][frames], alpha_of(scene["alpha"][frames]))
+
+    return method
+
+
+def test_exact_gt_alpha_scores_iou_one_and_ratio_one(alpha_dataset):
+    seq, scene = alpha_dataset
+    rows = protocol.evaluate_sequence(seq, alpha_oracle(scene), window=3)
+    for row in rows:
+        assert row["mask_iou"] == 1.0 and not row["shape_flipped"]
+        np.testing.assert_array_equal(row["mask_ious"], np.ones(8))
+        np.testing.assert_allclose(row["length_ratios"], np.ones(8))  # the disc moves in every sub-frame
+    summary = protocol.summarize({seq.name: rows})
+    assert summary["mask_iou"] == 1.0 and summary["length_ratio"] == {"median": 1.0, "q25": 1.0, "q75": 1.0}
+    assert summary["shape_subframes"] == 24 and summary["length_ratio_skipped"] == 0
+    assert summary["sequences"][seq.name]["mask_iou"] == 1.0
+    reversed_rows = protocol.evaluate_sequence(seq, alpha_oracle(scene, lambda a: a[::-1]), window=3)
+    assert all(r["shape_flipped"] and r["mask_iou"] == 1.0 for r in reversed_rows)
+
+
+def test_shifted_alpha_lowers_the_iou_and_keeps_the_length(alpha_dataset):
+    """The GT discs (radius 4) moved 3 px right. By pixel counting, a radius-4 disc and itself shifted by 3 px
+    have IoU 1/3 to 0.41 depending on the sub-pixel centre (the tight box may cut off some of the shifted mask,
+    which raises it a little), and the shift keeps the extent along the motion: ratio 1 where nothing is cut."""
+    seq, scene = alpha_dataset
+    image = seq.image(1)
+    background = np.median(np.stack([seq.image(k) for k in range(3)]), 0)
+    row = protocol.evaluate_frame(seq, 1, image, background, alpha_oracle(scene, lambda a: np.roll(a, 3, axis=2)))
+    assert np.all((row["mask_ious"] >= 1 / 3 - 1e-9) & (row["mask_ious"] <= 0.5)), row["mask_ious"]
+    assert row["mask_iou"] == pytest.approx(row["mask_ious"].mean()) and not row["shape_flipped"]
+    assert np.median(row["length_ratios"]) == pytest.approx(1.0)
+
+
+def test_baselines_have_no_shape_metrics(alpha_dataset):
+    seq, _ = alpha_dataset
+    rows = protocol.evaluate_sequence(seq, methods.image_method, window=3)
+    assert all(np.isnan(r["mask_iou"]) and r["mask_ious"] is None and r["length_ratios"] is None for r in rows)
+    summary = protocol.summarize({seq.name: rows})
+    assert summary["mask_iou"] is None and summary["length_ratio"] is None and summary["shape_subframes"] == 0
+    assert summary["sequences"][seq.name]["mask_iou"] is None
+
+
+def test_network_method_returns_its_alpha_in_image_coordinates():
+    """The alpha is the group-averaged alpha resized back into the network crop box exactly as the "full"
+    composite pastes the RGBA, zero outside the crop, for either composite."""
+    rng = np.random.default_rng(0)
+    image, background = rng.uniform(0, 1, (60, 80, 3)), rng.uniform(0, 1, (60, 80, 3))
+    box = np.array([20, 30, 36, 50])
+    crop_box = methods.network_box(box, 3, (16, 16), image.shape)
+    for mode in methods.COMPOSITES:
+        method = methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), mode)
+        out = method(image, background, box, 2, 3, None)
+        assert isinstance(out, protocol.Estimate) and out.alpha.shape == (2, 60, 80)
+        inside = np.zeros((60, 80), bool)
+        inside[crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = True
+        assert (out.alpha[:, ~inside] == 0).all() and 0 <= out.alpha.min() and out.alpha.max() <= 1
+        _, rgba = method.render(image, background, crop_box, 2)
+        np.testing.assert_array_equal(out.alpha[:, inside].reshape(2, *(crop_box[2:] - crop_box[:2])),
+                                      method.resize_back(rgba, crop_box)[:, 3].double().numpy())
+        centre = ((crop_box[0] + crop_box[2]) // 2, (crop_box[1] + crop_box[3]) // 2)
+        assert out.alpha[:, centre[0], centre[1]] == pytest.approx(1.0)  # the opaque square, resized back
+
+
+def test_bounce_flag_straight_versus_v_shaped_path():
+    t = np.linspace(0, 1, 8)
+    straight = np.stack([10 + 30 * t, 5 + 12 * t], axis=1)
+    assert not protocol.is_bounce(straight)
+    assert not protocol.is_bounce(straight + np.array([[0, 0]] * 4 + [[0, 1.0]] * 4))  # 1 px off a 32 px chord
+    v_shape = np.stack([10 + 30 * t, 40 - 30 * (1 - np.abs(2 * t - 1))], axis=1)  # down and up again
+    assert protocol.is_bounce(v_shape)
+    # the threshold: apex 0.15 x chord off the chord is not a bounce yet, a little more is
+    chord = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    assert not protocol.is_bounce(chord + [[0, 0], [0, 1.5], [0, 0]])
+    assert protocol.is_bounce(chord + [[0, 0], [0, 1.51], [0, 0]])
+    assert protocol.is_bounce(np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 0.0]]))  # there and back: chord 0
+    assert not protocol.is_bounce(np.zeros((8, 2)))
+
+
+def test_summarize_pools_shape_metrics_and_keeps_a_bounce_record():
+    def row(psnr, ious, ratios, bounce, seconds=1.0):
+        return {"tiou": 0.5, "psnr": psnr, "ssim": 0.5, "psnr_proj": psnr, "ssim_proj": 0.5, "seconds": seconds,
+                "mask_iou": float(np.mean(ious)), "mask_ious": np.array(ious, float),
+                "length_ratios": np.array(ratios, float), "bounce": bounce}
+
+    per_seq = {"a": [row(10.0, [1.0, 0.0], [1.0, np.nan], False), row(20.0, [0.5, 0.5], [2.0, 3.0], True)],
+               "b": [row(30.0, [1.0, 1.0], [0.5, 1.5], True, 3.0)]}
+    out = protocol.summarize(per_seq)
+    assert out["psnr"] == pytest.approx((15.0 + 30.0) / 2)  # sequences weighted equally
+    assert out["mask_iou"] == pytest.approx(4.0 / 6)  # pooled over the 6 sub-frames
+    assert out["length_ratio"] == {"median": 1.5, "q25": 1.0, "q75": 2.0}  # 0.5, 1, 1.5, 2, 3
+    assert out["shape_subframes"] == 6 and out["length_ratio_skipped"] == 1
+    bounce = out["bounce"]
+    assert "sequences" not in bounce and bounce["frames"] == 2 and bounce["n_sequences"] == 2
+    assert bounce["psnr"] == pytest.approx(25.0) and bounce["mask_iou"] == pytest.approx(0.75)
+    assert bounce["seconds_per_frame"] == pytest.approx(2.0)
+    none = protocol.summarize({"a": per_seq["a"][:1]})["bounce"]
+    assert none["frames"] == 0 and none["psnr"] is None
+    assert none["mask_iou"] is None and none["length_ratio"] is None

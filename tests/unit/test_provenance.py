@@ -147,6 +147,7 @@ def test_every_verb_that_writes_a_result_names_its_outputs(repo, tmp_path, tiny)
         "train": (["--approach", "defmo", "--data", data, "--val", val, "--out", ckpt, "--curve", str(t / "c.csv"),
                    "--metrics", str(t / "v.json"), "--resume-dir", str(t / "resume")], ["final.pt", "c.csv", "v.json"]),
         "throughput-train": (["--md", str(t / "b.md"), "--json", str(t / "b.json")], ["b.md", "b.json"]),
+        "validate": (["--checkpoint", ckpt, "--val", val, "--output", str(t / "val.json")], ["val.json"]),
         "evaluate": (["--dataset", "tbd", "--data", str(t / "tbd"), "--method", "defmo", "--checkpoint", ckpt,
                       "--output", str(t / "e.json"), "--csv", str(t / "e.csv"), "--sample", str(t / "e.npz")],
                      ["e.json", "e.csv", "e.npz"]),

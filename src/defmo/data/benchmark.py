@@ -7,6 +7,8 @@ at each of its n sub-frames; whitespace-separated, as ``numpy.loadtxt`` reads) a
 row per frame: the radius at each sub-frame). Coordinates are 0-based pixels, x = column, y = row; the centre
 is the alpha-weighted centroid of the rendered mask and the radius half the larger side of its bounding box
 (the benchmark's ``gt_bbox`` convention). Sequence names match the dataset's glob and carry ``-12`` when n = 12.
+Beyond the real layout (ours, for the shape metrics): ``imgs_gt_alpha/<seq>/%08d.png``, the GT alpha of every
+high-speed frame as an 8-bit grayscale PNG (0-255 for alpha in [0, 1]), numbered like ``imgs_gt``.
 
 A static camera and background (so a median background recovers B) and one fast-moving object (FMO) moving
 continuously over the whole sequence. As in the real datasets, the object travels 1 to 4 times its own size
@@ -40,6 +42,7 @@ from defmo.data import textures
 from defmo.data.renderer import HALF_EXTENT, make_primitive, pose_matrix, render_exposure
 from defmo.data.sample import Sources, acceptance, compose
 from defmo.errors import UserError
+from defmo.evaluate.loaders import ALPHA_DIR
 from defmo.settings import Config
 
 log = logging.getLogger(__name__)
@@ -207,13 +210,16 @@ def _render_frames(renderer, poses_at, frames: int, n: int, exposure: int) -> np
 
 
 def write_sequence(root: Path, name: str, seq: dict, n: int) -> None:
-    """Write one sequence in the benchmark layout under ``root`` (imgs/, imgs_gt/, gt.txt, gtr.txt)."""
+    """Write one sequence in the benchmark layout under ``root`` (imgs/, imgs_gt/, gt.txt, gtr.txt) and its GT
+    alpha (imgs_gt_alpha/)."""
     frames, background = seq["frames"], seq["background"]
-    imgs, imgs_gt = root / "imgs" / name, root / "imgs_gt" / name
-    imgs.mkdir(parents=True)
-    imgs_gt.mkdir(parents=True)
+    imgs, imgs_gt, alphas = root / "imgs" / name, root / "imgs_gt" / name, root / ALPHA_DIR / name
+    for folder in (imgs, imgs_gt, alphas):
+        folder.mkdir(parents=True)
     for j, frame in enumerate(frames):
         _save_png(imgs_gt / f"{j:08d}.png", compose(frame[None], background))
+        Image.fromarray(np.ascontiguousarray(frame[..., 3], dtype=np.uint8), mode="L").save(
+            alphas / f"{j:08d}.png", compress_level=6)
     centres = np.array([centre_and_radius(f[..., 3] / 255.0) for f in frames])  # (T, 3)
     n_low = len(frames) // n
     for k in range(n_low):

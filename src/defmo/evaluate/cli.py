@@ -73,7 +73,7 @@ def build_method(name: str, checkpoint: Path | None, cfg: Config):
 
 
 def _sequence_csv(summary: dict) -> str:
-    keys = ["tiou", "psnr", "ssim", "psnr_proj", "ssim_proj"]
+    keys = ["tiou", "psnr", "ssim", "psnr_proj", "ssim_proj", "mask_iou"]
     rows = [[name, s["frames"], *(s[k] for k in keys)] for name, s in summary["sequences"].items()]
     header = ["sequence", "frames", *keys]
     return to_csv(header, rows)
@@ -102,6 +102,9 @@ def _record(args, cfg: Config, summary: dict, window: int, device: str) -> dict:
     record = {k: v for k, v in summary.items() if k != "sequences"}
     record.update(dataset=args.dataset, method=args.method, background_window=window, data_source=source)
     record.update(quoted=False, device=device, sequences=record.pop("n_sequences"))
+    bounce = dict(record["bounce"])  # the bounce frames' summary, keyed like the record
+    bounce["sequences"] = bounce.pop("n_sequences")
+    record["bounce"] = bounce
     return record
 
 
@@ -131,8 +134,9 @@ def evaluate(args, cfg: Config) -> int:
         write_text(csv_path, _sequence_csv(summary))
         if i == 0 and args.sample is not None:
             _save_sample(args.sample, per_seq)
-        log.info("%s/%s w=%d: TIoU %s PSNR %.2f SSIM %.3f, %.3f s/frame", args.dataset, args.method, window,
-                 summary["tiou"], summary["psnr"], summary["ssim"], summary["seconds_per_frame"])
+        log.info("%s/%s w=%d: TIoU %s PSNR %.2f SSIM %.3f mask IoU %s, %.3f s/frame (%d bounce frames)",
+                 args.dataset, args.method, window, summary["tiou"], summary["psnr"], summary["ssim"],
+                 summary["mask_iou"], summary["seconds_per_frame"], summary["bounce"]["frames"])
     return 0
 
 

@@ -107,7 +107,8 @@ def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray
         log.warning("%s: no moving object found by differencing; skipped", name)
         return None
     box, radius = square_box(*found)
-    frames, traj = method(image, background, box, n, radius, None)
+    estimate = method(image, background, box, n, radius, None)
+    frames, traj = estimate.frames, estimate.traj
     if projection:
         frames = project_to_image_np(frames, image)
     return Result(group, name, image, frames, traj, network_box(box, radius, method.size, image.shape))

@@ -4,6 +4,10 @@ Per dataset root: ``imgs/<seq>/%08d.png`` (blurred frames, numbered from 0 or 1)
 (high-speed frames), trajectory GT as ``imgs/<seq>/gt.txt`` + ``gtr.txt``, or ``gt_bbox/<seq>.txt``, radii
 possibly from ``templates/<seq>_template.mat``, and an optional ``roi_frames.txt``. Images come out as
 float64 RGB ``(H, W, 3)`` in [0, 1]; trajectories as ``(n, 2)`` (x, y) = (column, row) pixels.
+
+Ours, not the benchmark's: the embedded synthetic datasets also hold ``imgs_gt_alpha/<seq>/%08d.png``, the GT
+alpha of every high-speed frame (grayscale, numbered like ``imgs_gt``), for the shape metrics; the real
+datasets have no such folder (:meth:`Sequence.gt_alpha` is then None).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ PUBLISHED = (
     "github.com/rozumden/fmo-deblurring-benchmark)"
 )
 DATASETS = ("falling_objects", "tbd3d", "tbd")
+ALPHA_DIR = "imgs_gt_alpha"  # GT alpha of the high-speed frames (embedded synthetic data only)
 
 
 def _missing(root: Path, dataset: str, what: str) -> UserError:
@@ -75,6 +80,16 @@ def imread(path: str | Path) -> np.ndarray:
     return rgb.astype(np.float64) / scale
 
 
+def read_alpha(path: str | Path) -> np.ndarray:
+    """Read a grayscale alpha PNG as float64 ``(H, W)`` in [0, 1]: 16-bit /65535, 8-bit /255."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise UserError(f"{path}: cannot read this GT alpha image (missing or not a PNG)")
+    if img.ndim != 2:
+        raise UserError(f"{path}: a GT alpha image must be one-channel grayscale, not {img.shape[2]}-channel")
+    return img.astype(np.float64) / (65535.0 if img.dtype == np.uint16 else 255.0)
+
+
 def fill_nans(traj: np.ndarray) -> np.ndarray:
     """Fill NaN sub-frame positions of one frame's ``(n, 2)`` trajectory as the benchmark does.
 
@@ -112,6 +127,7 @@ class Sequence:
     hs_offset: int  # 1 when imgs_gt numbering starts at 1
     traj: np.ndarray  # (rows, n, 2) per file index (rows indexed start + k)
     radii: np.ndarray  # (rows, n) per file index, or (1, 1) for one radius
+    alpha_path: Path | None = None  # root/imgs_gt_alpha/<name>, None for data without GT alpha (real data)
 
     def image(self, k: int) -> np.ndarray:
         """Blurred frame k: ``(H, W, 3)`` in [0, 1]."""
@@ -122,6 +138,15 @@ class Sequence:
         first = (k + self.start) * self.n + self.hs_offset
         out = [imread(self.hs_path / f"{first + j:08d}.png")[: shape[0], : shape[1]] for j in range(self.n)]
         return np.stack(out)
+
+    def gt_alpha(self, k: int, shape: tuple[int, int]) -> np.ndarray | None:
+        """GT alpha of frame k's n high-speed frames, cropped like :meth:`high_speed`: ``(n, H, W)`` in
+        [0, 1]; None when the dataset has no ``imgs_gt_alpha/`` (the real datasets)."""
+        if self.alpha_path is None:
+            return None
+        first = (k + self.start) * self.n + self.hs_offset
+        paths = [self.alpha_path / f"{first + j:08d}.png" for j in range(self.n)]
+        return np.stack([read_alpha(path)[: shape[0], : shape[1]] for path in paths])
 
     def trajectory(self, k: int) -> tuple[np.ndarray, int]:
         """GT trajectory ``(n, 2)`` (x, y) with NaNs filled, and the frame's rounded max radius (pixels)."""
@@ -207,7 +232,21 @@ def load_sequence(root: str | Path, seq: Path, index: int, dataset: str) -> Sequ
     hs_offset = 0 if (hs_path / f"{0:08d}.png").is_file() else 1
     n = 12 if "-12" in seq.name else 8
     traj, radii = _ground_truth(root, seq, n, start, dataset)
-    return Sequence(seq.name, seq, hs_path, n, start, frames, hs_offset, traj, radii)
+    alpha_path = _alpha_path(root, seq.name)
+    return Sequence(seq.name, seq, hs_path, n, start, frames, hs_offset, traj, radii, alpha_path)
+
+
+def _alpha_path(root: Path, name: str) -> Path | None:
+    """``root/imgs_gt_alpha/<name>``, None without ``imgs_gt_alpha/``; a missing sequence folder there is an
+    error (a partial dataset)."""
+    alpha_root = root / ALPHA_DIR
+    if not alpha_root.is_dir():
+        return None
+    if not (alpha_root / name).is_dir():
+        raise UserError(f"{root}: '{ALPHA_DIR}/' holds no folder '{name}' for this sequence's GT alpha; "
+                        f"re-render the dataset (`data --benchmark`) or remove '{ALPHA_DIR}/' to score "
+                        "without shape metrics")
+    return alpha_root / name
 
 
 def load_dataset(root: str | Path, dataset: str) -> list[Sequence]:

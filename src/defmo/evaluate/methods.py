@@ -1,9 +1,11 @@
 """Methods evaluated on the benchmark: the trivial baselines and DeFMO-style networks (ours or the original).
 
-Every method has the protocol's signature ``method(I, B, box, n, radius, obj_dim) -> (est, traj)``
-(see :mod:`defmo.evaluate.protocol`): ``I``, ``B`` ``(H, W, 3)`` float in [0, 1]; ``est`` ``(n, H, W, 3)``
-(a network's may leave [0, 1] slightly where the bicubic resize back overshoots); ``traj`` ``(n, 2)`` (x, y)
-full-image pixels or None.
+Every method has the protocol's signature ``method(I, B, box, n, radius, obj_dim)`` (see
+:mod:`defmo.evaluate.protocol`): ``I``, ``B`` ``(H, W, 3)`` float in [0, 1]. The baselines return the simple
+form ``(est, traj)`` (no alpha, so no shape metrics); a network returns an
+:class:`~defmo.evaluate.protocol.Estimate`: ``frames`` ``(n, H, W, 3)`` (may leave [0, 1] slightly where the
+bicubic resize back overshoots), ``traj`` ``(n, 2)`` (x, y) full-image pixels and ``alpha`` ``(n, H, W)`` in
+[0, 1], full-image coordinates.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from defmo.data.blatting import composite
+from defmo.evaluate.protocol import Estimate
 
 
 def image_method(image, background, box, n, radius, obj_dim):
@@ -121,12 +124,18 @@ class NetworkMethod:
         rgba = group_mean(frames[0].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
         return composite(rgba, bg_t[0]), rgba
 
+    def resize_back(self, rgba: torch.Tensor, crop_box: np.ndarray) -> torch.Tensor:
+        """The group-averaged straight RGBA ``(n, 4, h, w)`` resized (bicubic, clamped to [0, 1]) to the size
+        of ``crop_box`` -> ``(n, 4, height, width)``, as the ``full`` composite pastes it."""
+        height, width = int(crop_box[2] - crop_box[0]), int(crop_box[3] - crop_box[1])
+        return F.interpolate(rgba, size=(height, width), mode="bicubic", align_corners=False).clamp(0.0, 1.0)
+
     def paste(self, image: np.ndarray, background: np.ndarray, crop_box: np.ndarray, rgb: torch.Tensor,
               rgba: torch.Tensor) -> np.ndarray:
         """The full-size estimate ``(n, H, W, 3)``: I outside ``crop_box``, the sub-frames resized back inside."""
         height, width = int(crop_box[2] - crop_box[0]), int(crop_box[3] - crop_box[1])
         if self.composite == "full":
-            big = F.interpolate(rgba, size=(height, width), mode="bicubic", align_corners=False).clamp(0.0, 1.0)
+            big = self.resize_back(rgba, crop_box)
             bg = np.ascontiguousarray(background[crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]])
             back = composite(big.cpu().double(), torch.from_numpy(bg).double().permute(2, 0, 1))  # B kept exact
         else:
@@ -135,8 +144,18 @@ class NetworkMethod:
         est[:, crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = back.permute(0, 2, 3, 1).cpu().numpy()
         return est
 
-    def __call__(self, image, background, box, n, radius, obj_dim):
+    def paste_alpha(self, shape: tuple[int, ...], crop_box: np.ndarray, rgba: torch.Tensor) -> np.ndarray:
+        """The predicted alpha in full-image coordinates ``(n, H, W)`` in [0, 1]: the group-averaged alpha
+        resized back into ``crop_box`` exactly as the ``full`` composite pastes the RGBA (whatever
+        ``composite``), zero outside it."""
+        alpha = np.zeros((rgba.shape[0], *shape[:2]))
+        alpha[:, crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = (
+            self.resize_back(rgba, crop_box)[:, 3].cpu().double().numpy())
+        return alpha
+
+    def __call__(self, image, background, box, n, radius, obj_dim) -> Estimate:
         crop_box = network_box(box, radius, self.size, image.shape)
         rgb, rgba = self.render(image, background, crop_box, n)
         traj = to_image_coords(centroids(rgba[:, 3]), crop_box, self.size)
-        return self.paste(image, background, crop_box, rgb, rgba), traj
+        return Estimate(self.paste(image, background, crop_box, rgb, rgba), traj,
+                        self.paste_alpha(image.shape, crop_box, rgba))

@@ -1,8 +1,10 @@
-"""Benchmark metrics (spec/benchmark.md, protocol steps 4-6): direction sync, PSNR, SSIM, TIoU.
+"""Benchmark metrics (spec/benchmark.md, protocol steps 4-6): direction sync, PSNR, SSIM, TIoU; and ours, the
+shape metrics of the predicted alpha masks (mask IoU, length ratio along the motion).
 
 Sub-frame stacks are NumPy arrays ``(n, H, W, 3)`` float, GT in [0, 1], the estimate about [0, 1] (scored
 unclipped, as the benchmark does: bicubic overshoot counts); trajectories ``(n, 2)`` as (x, y) =
-(column, row) in full-image pixels.
+(column, row) in full-image pixels; alpha stacks ``(n, H, W)`` float in [0, 1], thresholded at
+:data:`ALPHA_THRESHOLD` into masks.
 """
 
 from __future__ import annotations
@@ -76,3 +78,92 @@ def tiou(gt_traj: np.ndarray, est_traj: np.ndarray, radius: float) -> float:
     forward = disc_iou(gt_traj, est_traj, radius).mean()
     backward = disc_iou(gt_traj, est_traj[::-1], radius).mean()
     return float(max(forward, backward))
+
+
+# ---------------------------------------------------------------- shape metrics (ours)
+
+ALPHA_THRESHOLD = 0.5  # a pixel belongs to the object's mask where alpha > this
+
+
+def mask_ious(gt_alpha: np.ndarray, est_alpha: np.ndarray) -> np.ndarray:
+    """Per sub-frame IoU of the masks ``gt_alpha > 0.5`` and ``est_alpha > 0.5`` (``(n, H, W)`` each) ->
+    ``(n,)`` in [0, 1]. Both masks empty: 1 (nothing to find, nothing found); one empty, the other not: 0."""
+    gt, est = np.asarray(gt_alpha) > ALPHA_THRESHOLD, np.asarray(est_alpha) > ALPHA_THRESHOLD
+    if gt.shape != est.shape:
+        raise ValueError(f"alpha shapes differ: GT {gt.shape}, estimate {est.shape}")
+    inter = (gt & est).sum(axis=(1, 2)).astype(np.float64)
+    union = (gt | est).sum(axis=(1, 2)).astype(np.float64)
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 1.0)
+
+
+def motion_directions(centres: np.ndarray) -> np.ndarray:
+    """Unit motion direction per sub-frame of a GT path ``(n, 2)`` (x, y) -> ``(n, 2)`` (x, y).
+
+    Sub-frame i: ``centres[i + 1] - centres[i - 1]``, one-sided at the ends (``c[1] - c[0]``,
+    ``c[n-1] - c[n-2]``), normalised; NaN where that vector is zero (the object does not move), NaN, or
+    ``n < 2``.
+    """
+    c = np.asarray(centres, np.float64)
+    if len(c) < 2:
+        return np.full(c.shape, np.nan)
+    ahead = np.concatenate([c[1:], c[-1:]])
+    behind = np.concatenate([c[:1], c[:-1]])
+    vec = ahead - behind
+    norm = np.linalg.norm(vec, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, vec / norm, np.nan)
+
+
+def extent_along(mask: np.ndarray, direction: np.ndarray) -> float:
+    """Extent of the boolean ``mask`` ``(H, W)`` along the unit vector ``direction`` (x, y), in pixels:
+    ``max(p . u) - min(p . u) + 1`` over its pixel coordinates p = (column, row); NaN for an empty mask."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return float("nan")
+    proj = cols * float(direction[0]) + rows * float(direction[1])
+    return float(proj.max() - proj.min() + 1.0)
+
+
+def length_ratios(gt_alpha: np.ndarray, est_alpha: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Per sub-frame: the extent of ``est_alpha > 0.5`` along the GT motion direction over the GT mask's
+    extent along it (:func:`motion_directions` of the GT centres ``(n, 2)``; alphas ``(n, H, W)`` in [0, 1])
+    -> ``(n,)``.
+
+    NaN (skipped) where either mask is empty or the object does not move; 1 means the right length.
+    """
+    directions = motion_directions(centres)
+    out = np.full(len(directions), np.nan)
+    for i, u in enumerate(directions):
+        if np.isnan(u).any():
+            continue
+        gt_len = extent_along(np.asarray(gt_alpha[i]) > ALPHA_THRESHOLD, u)
+        est_len = extent_along(np.asarray(est_alpha[i]) > ALPHA_THRESHOLD, u)
+        out[i] = est_len / gt_len  # NaN when either mask is empty
+    return out
+
+
+def shape_scores(gt_alpha: np.ndarray, est_alpha: np.ndarray, centres: np.ndarray) -> dict:
+    """Both shape metrics of one frame, in the time direction of ``est_alpha`` with the higher mean mask IoU.
+
+    Args:
+        gt_alpha, est_alpha: ``(n, H, W)`` in [0, 1], the same crop.
+        centres: the GT object centres ``(n, 2)`` (x, y) in any pixel frame (only their differences are used).
+    Returns:
+        ``{"mask_iou": (n,), "length_ratio": (n,) with NaN where skipped, "reversed": bool}``; a tie keeps the
+        estimate's own order.
+    """
+    forward, backward = mask_ious(gt_alpha, est_alpha), mask_ious(gt_alpha, est_alpha[::-1])
+    reverse = bool(backward.mean() > forward.mean())
+    est = est_alpha[::-1] if reverse else est_alpha
+    ratios = length_ratios(gt_alpha, est, centres)
+    return {"mask_iou": backward if reverse else forward, "length_ratio": ratios, "reversed": reverse}
+
+
+def ratio_summary(ratios) -> dict | None:
+    """``{median, q25, q75}`` of the finite length ratios pooled in ``ratios`` (any shape); None when none."""
+    values = np.asarray(ratios, np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    q25, median, q75 = np.percentile(values, [25, 50, 75])
+    return {"median": float(median), "q25": float(q25), "q75": float(q75)}

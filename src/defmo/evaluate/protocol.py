@@ -1,15 +1,21 @@
 """The benchmark protocol per frame (spec/benchmark.md): median background, GT boxes, method call, metrics.
 
-A *method* is a callable ``method(I, B, box, n, radius, obj_dim) -> (est, traj)`` with ``I``, ``B``
-``(H, W, 3)`` float in [0, 1], ``box`` = (row0, col0, row1, col1) ints (end exclusive), returning ``est``
-``(n, H, W, 3)`` (about [0, 1]; scored unclipped, as the benchmark does) and ``traj`` ``(n, 2)`` (x, y)
-full-image pixels, or None (TIoU not counted).
+A *method* is a callable ``method(I, B, box, n, radius, obj_dim)`` with ``I``, ``B`` ``(H, W, 3)`` float in
+[0, 1], ``box`` = (row0, col0, row1, col1) ints (end exclusive). It returns an :class:`Estimate` (sub-frames,
+trajectory and, for the shape metrics, the predicted alpha), or the simple form ``(est, traj)`` of a method
+without alpha (the trivial baselines): ``est`` ``(n, H, W, 3)`` (about [0, 1]; scored unclipped, as the
+benchmark does) and ``traj`` ``(n, 2)`` (x, y) full-image pixels, or None (TIoU not counted).
+
+Ours beside the benchmark's metrics: the shape metrics of the predicted alpha against the GT alpha (where the
+dataset has it, :meth:`~defmo.evaluate.loaders.Sequence.gt_alpha`), and every metric again over the *bounce*
+frames alone (:func:`is_bounce`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,10 +27,35 @@ from defmo.evaluate.loaders import Sequence
 
 log = logging.getLogger(__name__)
 
-Method = Callable[..., tuple[np.ndarray, "np.ndarray | None"]]
 DIFF_THRESHOLD = 0.1  # sum over channels of |GT - B| marking object pixels
 TIGHT_MARGIN = 10  # pixels added around the GT box before tightening
 METRIC_KEYS = ("tiou", "psnr", "ssim", "psnr_proj", "ssim_proj")
+BOUNCE_TOLERANCE = 0.15  # a path leaving its chord by more than this x the chord's length bounces
+
+
+@dataclass
+class Estimate:
+    """What a method returns for one frame.
+
+    ``frames``: ``(n, H, W, 3)`` full-size sub-frames (about [0, 1]); ``traj``: ``(n, 2)`` (x, y) full-image
+    pixels or None; ``alpha``: the predicted alpha ``(n, H, W)`` in [0, 1] in full-image coordinates (zero
+    where the method predicts no object), or None for a method without one (no shape metrics).
+    """
+
+    frames: np.ndarray
+    traj: np.ndarray | None = None
+    alpha: np.ndarray | None = None
+
+
+Method = Callable[..., "Estimate | tuple[np.ndarray, np.ndarray | None]"]
+
+
+def as_estimate(result) -> Estimate:
+    """A method's return value as an :class:`Estimate`: as is, or from the simple form ``(est, traj)``."""
+    if isinstance(result, Estimate):
+        return result
+    frames, traj = result
+    return Estimate(frames, traj)
 
 
 class MedianBackground:
@@ -96,24 +127,61 @@ def object_size(box: np.ndarray, gt_hs: np.ndarray, background: np.ndarray) -> t
     return dims[0], dims[1]
 
 
+def is_bounce(traj: np.ndarray) -> bool:
+    """Whether a frame's GT path ``(n, 2)`` (x, y) bounces: its largest perpendicular distance from the
+    straight chord through its first and last centres exceeds :data:`BOUNCE_TOLERANCE` x the chord's length (a
+    path that ends where it started bounces as soon as it moves at all)."""
+    traj = np.asarray(traj, np.float64)
+    chord = traj[-1] - traj[0]
+    length = float(np.hypot(chord[0], chord[1]))
+    rel = traj - traj[0]
+    if length > 0:
+        dist = np.abs(chord[0] * rel[:, 1] - chord[1] * rel[:, 0]) / length
+    else:
+        dist = np.hypot(rel[:, 0], rel[:, 1])
+    return bool(dist.max() > BOUNCE_TOLERANCE * length)
+
+
+def _crop_alpha(alpha: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """``alpha[..., row0:row1, col0:col1]`` of ``(n, H, W)`` masks."""
+    return alpha[..., box[0] : box[2], box[1] : box[3]]
+
+
+def shape_row(gt_alpha: np.ndarray | None, est_alpha: np.ndarray | None, traj: np.ndarray,
+              box: np.ndarray) -> dict:
+    """A frame's shape metrics inside ``box`` (:func:`defmo.evaluate.metrics.shape_scores`; alphas
+    ``(n, H, W)`` in [0, 1], GT centres ``traj`` ``(n, 2)``): ``mask_iou`` (the frame's mean, NaN when either
+    alpha is None), ``mask_ious`` and ``length_ratios`` ``(n,)`` (NaN where skipped) or None,
+    ``shape_flipped`` or None."""
+    if gt_alpha is None or est_alpha is None:
+        return {"mask_iou": float("nan"), "mask_ious": None, "length_ratios": None, "shape_flipped": None}
+    est_alpha = np.asarray(est_alpha, np.float64)
+    scores = metrics.shape_scores(_crop_alpha(gt_alpha, box), _crop_alpha(est_alpha, box), traj)
+    return {"mask_iou": float(scores["mask_iou"].mean()), "mask_ious": scores["mask_iou"],
+            "length_ratios": scores["length_ratio"], "shape_flipped": scores["reversed"]}
+
+
 def evaluate_frame(seq: Sequence, k: int, image: np.ndarray, background: np.ndarray, method: Method) -> dict:
     """Run ``method`` on frame ``k`` and score it. Returns a row: frame, tiou (NaN without trajectory), psnr,
     ssim, the same two after the blatting projection (``psnr_proj``, ``ssim_proj``:
     :func:`defmo.data.blatting.project_to_image_np` of the estimate onto the input frame), seconds (the method
-    call only), flipped, and the crops used (``crops``: input, GT, estimate, projected estimate; for figures).
+    call only), flipped, the shape metrics (:func:`shape_row`: where the dataset has GT alpha and the method
+    predicts alpha), ``bounce`` (:func:`is_bounce` of the GT path) and the crops used (``crops``: input, GT,
+    estimate, projected estimate; for figures).
     The estimate is scored as returned, not clipped to [0, 1] (the benchmark's rule); the projection clips."""
     traj, radius = seq.trajectory(k)
     gt_hs = seq.high_speed(k, image.shape[:2])
     box = tight_box(gt_box(traj, radius, image.shape), gt_hs, background)
     obj_dim = object_size(box, gt_hs, background)
     start = time.perf_counter()
-    est, est_traj = method(image, background, box, seq.n, radius, obj_dim)
+    result = as_estimate(method(image, background, box, seq.n, radius, obj_dim))
     seconds = time.perf_counter() - start
-    est = np.ascontiguousarray(est, dtype=np.float64)  # methods may return views (reversed, strided)
+    est = np.ascontiguousarray(result.frames, np.float64)  # methods may return views (reversed, strided)
     gt_crop = crop(gt_hs, box)
     est_crop, flipped = metrics.sync_direction(crop(est, box), gt_crop)
     proj_crop, _ = metrics.sync_direction(crop(project_to_image_np(est, image), box), gt_crop)
-    tiou = float("nan") if est_traj is None else metrics.tiou(traj, est_traj, radius)
+    tiou = float("nan") if result.traj is None else metrics.tiou(traj, result.traj, radius)
+    gt_alpha = None if result.alpha is None else seq.gt_alpha(k, image.shape[:2])
     return {
         "frame": k,
         "tiou": tiou,
@@ -123,6 +191,8 @@ def evaluate_frame(seq: Sequence, k: int, image: np.ndarray, background: np.ndar
         "ssim_proj": metrics.ssim(gt_crop, proj_crop),
         "seconds": seconds,
         "flipped": flipped,
+        **shape_row(gt_alpha, result.alpha, traj, box),
+        "bounce": is_bounce(traj),
         "crops": (crop(image, box), gt_crop, est_crop, proj_crop),
     }
 
@@ -147,23 +217,53 @@ def _nanmean(values) -> float:
 
 
 def summarize(per_sequence: dict[str, list[dict]]) -> dict:
-    """Mean over frames per sequence, then NaN-safe mean over sequences (each weighted equally).
+    """Mean over frames per sequence, then NaN-safe mean over sequences (each weighted equally); the shape
+    metrics pooled over all sub-frames of the dataset.
 
-    Returns ``{"sequences": {name: {tiou, psnr, ssim, frames}}, "tiou", "psnr", "ssim", "seconds_per_frame",
-    "frames", "n_sequences"}``; TIoU is None (not 0) where no trajectory was returned.
+    Returns ``{"sequences": {name: {tiou, psnr, ssim, psnr_proj, ssim_proj, mask_iou, frames}}, "tiou",
+    "psnr", "ssim", "psnr_proj", "ssim_proj", "seconds_per_frame", "frames", "n_sequences", "mask_iou",
+    "length_ratio", "shape_subframes", "length_ratio_skipped", "bounce"}`` (:func:`shape_summary` for the
+    shape keys).
+    ``bounce`` is the same summary, without ``sequences``, over the bounce frames alone (:func:`is_bounce`;
+    ``frames`` 0 and every metric None when there are none). A metric never computed is None, not 0 or NaN
+    (TIoU where no trajectory was returned).
     """
+    out = _summary(per_sequence)
+    bounce = {name: [r for r in rows if r.get("bounce")] for name, rows in per_sequence.items()}
+    out["bounce"] = _summary({name: rows for name, rows in bounce.items() if rows})
+    del out["bounce"]["sequences"]
+    return out
+
+
+def _summary(per_sequence: dict[str, list[dict]]) -> dict:
     seqs = {name: _means(rows) for name, rows in per_sequence.items()}
     out = {key: _nanmean(s[key] for s in seqs.values()) for key in METRIC_KEYS}
     all_rows = [r for rows in per_sequence.values() for r in rows]
     out.update(seconds_per_frame=_nanmean(r["seconds"] for r in all_rows), frames=len(all_rows))
-    out.update(n_sequences=len(seqs), sequences=seqs)
+    out.update(n_sequences=len(seqs), sequences=seqs, **shape_summary(all_rows))
     for record in [out, *seqs.values()]:
-        record["tiou"] = _none_if_nan(record["tiou"])
+        for key in (*METRIC_KEYS, "seconds_per_frame"):
+            if key in record:
+                record[key] = _none_if_nan(record[key])
     return out
+
+
+def shape_summary(rows: list[dict]) -> dict:
+    """The shape metrics pooled over all sub-frames of ``rows`` (frames with both alphas; see
+    :func:`shape_row`): ``mask_iou`` (mean) and ``length_ratio`` ``{median, q25, q75}`` (None where not
+    available), ``shape_subframes`` (sub-frames scored) and ``length_ratio_skipped`` (of those, without a
+    length ratio: a mask empty or the object static)."""
+    ious = [r["mask_ious"] for r in rows if r.get("mask_ious") is not None]
+    ratios = [r["length_ratios"] for r in rows if r.get("length_ratios") is not None]
+    iou = np.concatenate(ious) if ious else np.empty(0)
+    ratio = np.concatenate(ratios) if ratios else np.empty(0)
+    return {"mask_iou": float(iou.mean()) if iou.size else None, "length_ratio": metrics.ratio_summary(ratio),
+            "shape_subframes": int(iou.size), "length_ratio_skipped": int(np.isnan(ratio).sum())}
 
 
 def _means(rows: list[dict]) -> dict:
     out = {key: _nanmean(r[key] for r in rows) for key in METRIC_KEYS}
+    out["mask_iou"] = shape_summary(rows)["mask_iou"]
     out["frames"] = len(rows)
     return out
 

@@ -1,4 +1,9 @@
-"""Table 3 (report): datasets x metrics rows, one column per method (and per extra background window)."""
+"""Table 3 (report): datasets x metrics rows, one column per method (and per extra background window).
+
+Each dataset's block has the benchmark's rows (TIoU, PSNR, SSIM), our shape metrics of the predicted alpha
+(mask IoU; length ratio as "median [q25, q75]") and the time per frame; a dataset of :data:`BOUNCE_BLOCKS` has
+a second block with the same rows over its bounce frames alone (the metrics JSON's ``bounce`` record).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 from pathlib import Path
 
 from defmo.errors import UserError
+from defmo.evaluate.protocol import BOUNCE_TOLERANCE
 from defmo.report import quoted
 from defmo.report.table_io import write_table
 from defmo.settings import Config, Model
@@ -14,7 +20,11 @@ from defmo.settings import Config, Model
 log = logging.getLogger(__name__)
 
 DATASET_LABELS = {"falling_objects": "Falling Objects", "tbd3d": "TbD-3D", "tbd": "TbD"}
-METRICS = (("tiou", "TIoU"), ("psnr", "PSNR"), ("ssim", "SSIM"), ("ms_per_frame", "time/frame [ms]"))
+METRICS = (("tiou", "TIoU"), ("psnr", "PSNR"), ("ssim", "SSIM"), ("mask_iou", "mask IoU"),
+           ("length_ratio", "length ratio"), ("ms_per_frame", "time/frame [ms]"))
+BOUNCE_BLOCKS = ("tbd3d",)  # datasets whose bounce frames get their own block (the others: in the JSON only)
+BOUNCE_LABEL = " (bounce frames)"
+RATIO_DIGITS = 2  # decimals of the length ratio's "median [q25, q75]" cell
 FIXED_LABELS = {"original": "DeFMO (original)", "image": "Image", "background": "Background", "defmo": "DeFMO (ours)"}
 ORDER = ("original", "image", "background", "defmo", "proposed")
 BASELINES = ("image", "background")
@@ -65,19 +75,40 @@ def _sort_key(record: dict, main_window: int) -> tuple:
     return (record["background_window"] != main_window, rank, method, record["background_window"])
 
 
+def ratio_cell(summary: dict | None) -> str | None:
+    """A length-ratio summary ``{median, q25, q75}`` as the cell ``"median [q25, q75]"``; None stays None."""
+    if not summary:
+        return None
+    d = RATIO_DIGITS
+    return f"{summary['median']:.{d}f} [{summary['q25']:.{d}f}, {summary['q75']:.{d}f}]"
+
+
 def _value(record: dict, key: str, suffix: str):
     if key == "ms_per_frame":
         seconds = record.get("seconds_per_frame")
         return None if seconds is None else 1000.0 * seconds
+    if key == "length_ratio":
+        return ratio_cell(record.get(key))
     return record.get(key + suffix) if key in PROJECTED_KEYS else record.get(key)
 
 
-def _dataset_rows(dataset: str, columns: list[tuple[str, str]], cells: dict) -> list[list]:
-    label = DATASET_LABELS.get(dataset, dataset)
-    return [
-        [label, name, *(_value(cells.get((dataset, col), {}), key, suffix) for col, suffix in columns)]
-        for key, name in METRICS
-    ]
+def _dataset_rows(dataset: str, columns: list[tuple[str, str]], cells: dict,
+                  bounce: bool = False) -> list[list]:
+    """One block of rows; with ``bounce``, from each record's ``bounce`` sub-record (n/a where none)."""
+    label = DATASET_LABELS.get(dataset, dataset) + (BOUNCE_LABEL if bounce else "")
+    records = {col: cells.get((dataset, col), {}) for col, _ in columns}
+    if bounce:
+        records = {col: r.get("bounce") or {} for col, r in records.items()}
+    return [[label, name, *(_value(records[col], key, suffix) for col, suffix in columns)]
+            for key, name in METRICS]
+
+
+def _blocks(dataset: str, columns: list[tuple[str, str]], cells: dict) -> list[list]:
+    """The dataset's block, then its bounce-frames block when it is one of :data:`BOUNCE_BLOCKS`."""
+    rows = _dataset_rows(dataset, columns, cells)
+    if dataset in BOUNCE_BLOCKS:
+        rows += _dataset_rows(dataset, columns, cells, bounce=True)
+    return rows
 
 
 def _columns(records: list[dict], main: int) -> list[tuple[str, str, dict]]:
@@ -97,10 +128,11 @@ def _main_window_quotes(records: list[dict], main: int) -> list[dict]:
 
 
 def build_table3(records: list[dict], cfg: Config) -> tuple[list[str], list[list]]:
-    """Header and rows: (dataset, metric, value per column). Missing TIoU stays None ("n/a"), never 0.
+    """Header and rows: (dataset, metric, value per column). A metric not computed (TIoU without a trajectory,
+    the shape metrics without alpha) stays None ("n/a"), never 0; the length ratio is a string cell.
 
     Each computed network method has a second column "<method> + proj.": its PSNR and SSIM after the blatting
-    projection (:func:`defmo.data.blatting.project_to_image_np`), the same TIoU and time.
+    projection (:func:`defmo.data.blatting.project_to_image_np`), the same TIoU, shape metrics and time.
     """
     main = cfg.evaluate.background_window
     records = _main_window_quotes(records, main)
@@ -109,7 +141,7 @@ def build_table3(records: list[dict], cfg: Config) -> tuple[list[str], list[list
     columns = [(name, "_proj" if name.endswith(PROJ_SUFFIX) else "") for name in names]
     by_cell = {(dataset, name): r for dataset, name, r in cells}
     datasets = [d for d in cfg.evaluate.datasets if d in {r["dataset"] for r in records}]
-    rows = [row for dataset in datasets for row in _dataset_rows(dataset, columns, by_cell)]
+    rows = [row for dataset in datasets for row in _blocks(dataset, columns, by_cell)]
     return ["Dataset", "Metric", *names], rows
 
 
@@ -144,7 +176,13 @@ def _caption(records: list[dict], cfg: Config) -> str:
         "[quoted]: DeFMO's paper numbers on the real datasets, as the report quotes them (no weights given in "
         "evaluate.original_weights). TIoU n/a: the method returns no trajectory. + proj.: the same sub-frames after "
         "the blatting projection (each moved by the residual I - mean_t S_t so that their mean is the input frame; "
-        "never further from a ground truth that re-blurs to I; the projection of either baseline is Image)."
+        "never further from a ground truth that re-blurs to I; the projection of either baseline is Image). "
+        "Shape metrics (ours) of the predicted alpha against the GT alpha, both thresholded at 0.5, inside "
+        "the tight box, in the time direction with the higher mean IoU: mask IoU, the mean over all "
+        "sub-frames; length ratio, the predicted mask's extent along the GT motion direction over the GT "
+        "mask's, as median [25th, 75th percentile] over all sub-frames; n/a where there is no alpha (the "
+        "baselines, quoted numbers, real data without GT alpha). Bounce frames: the frames whose GT path "
+        f"leaves the chord between its first and last centres by more than {BOUNCE_TOLERANCE} of its length."
     )
 
 

@@ -1,22 +1,40 @@
 """Validation PSNR of the composited sub-frames on the synthetic validation set, for a model and the two
-trivial baselines (Image: the input n times; Background: the background n times).
+trivial baselines (Image: the input n times; Background: the background n times); and the model's shape
+metrics; the ``validate`` verb, which scores a checkpoint on a validation split and writes them as JSON.
 
 PSNR per sample: one MSE over all n composited sub-frames (each RGBA sub-frame over the sample's background,
 :func:`defmo.data.blatting.composite`), peak 1.0, 100 dB when the MSE is 0, the better of the two time
 directions of the estimate; then the mean over samples. ``model_projected``: the model's composited sub-frames
 after the blatting projection onto the input image (:func:`defmo.data.blatting.project_to_image`).
+
+Shape metrics (:func:`defmo.evaluate.metrics.shape_scores`, as on the benchmark): the predicted alpha against
+the GT alpha (``frames[:, :, 3]``), with the GT centres the alpha-weighted centroids of the GT sub-frames, in
+the time direction with the better mean mask IoU per sample; mask IoU averaged and length ratios pooled over
+all sub-frames of the set.
+
+    python -m defmo validate --checkpoint results/train/checkpoints/defmo/final.pt --val data/synthetic/val \
+        --output out.json
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from defmo.data.blatting import composite, project_to_image
+from defmo.errors import UserError
+from defmo.evaluate import metrics
 from defmo.losses.probe import best_direction_mse
+from defmo.settings import Config
+from defmo.utils.io import write_json
+from defmo.utils.provenance import Output, digest_label
+from defmo.utils.runtime import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +52,9 @@ def psnr_composited(est: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return torch.where(mse > 0, psnr, torch.full_like(psnr, 100.0)).float()
 
 
-def _batch_psnr(generator: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> dict:
-    image, bg, gt = (batch[k].to(device) for k in ("image", "background", "frames"))
-    n = gt.shape[1]
-    times = torch.linspace(0.0, 1.0, n, device=device)
-    pred, _ = generator(image, bg, times)
+def _batch_psnr(pred: torch.Tensor, image: torch.Tensor, bg: torch.Tensor, gt: torch.Tensor) -> dict:
+    """Per-sample PSNR ``(B,)`` of the model (``pred`` ``(B, N, 4, H, W)``), its projection and both
+    baselines."""
     target = composite(gt, bg)
     est = composite(pred.float().clamp(0, 1), bg)
     return {
@@ -49,9 +65,39 @@ def _batch_psnr(generator: nn.Module, batch: dict[str, torch.Tensor], device: to
     }
 
 
+def alpha_centres(alpha: np.ndarray) -> np.ndarray:
+    """Alpha-weighted centroids of masks ``(..., H, W)`` in [0, 1] -> ``(..., 2)`` (x = column, y = row),
+    0-based pixels; NaN where a mask has no mass."""
+    alpha = np.asarray(alpha, np.float64)
+    mass = alpha.sum(axis=(-2, -1))
+    x = (alpha.sum(axis=-2) * np.arange(alpha.shape[-1])).sum(axis=-1)
+    y = (alpha.sum(axis=-1) * np.arange(alpha.shape[-2])).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mass[..., None] > 0, np.stack([x, y], axis=-1) / mass[..., None], np.nan)
+
+
+def batch_shape(pred_alpha: np.ndarray, gt_alpha: np.ndarray) -> list[dict]:
+    """:func:`defmo.evaluate.metrics.shape_scores` per sample of alphas ``(B, N, H, W)`` in [0, 1] (the GT
+    centres: :func:`alpha_centres` of ``gt_alpha``)."""
+    centres = alpha_centres(gt_alpha)
+    return [metrics.shape_scores(g, p, c) for g, p, c in zip(gt_alpha, pred_alpha, centres)]
+
+
+def shape_record(scores: list[dict]) -> dict:
+    """The shape metrics pooled over every sub-frame of ``scores`` (:func:`batch_shape`'s): ``mask_iou``
+    (mean, None without sub-frames), ``length_ratio`` ``{median, q25, q75}`` (None without any),
+    ``subframes`` and ``skipped`` (sub-frames without a length ratio: a mask empty or the object static)."""
+    ious = np.concatenate([s["mask_iou"] for s in scores]) if scores else np.empty(0)
+    ratios = np.concatenate([s["length_ratio"] for s in scores]) if scores else np.empty(0)
+    return {"mask_iou": float(ious.mean()) if ious.size else None,
+            "length_ratio": metrics.ratio_summary(ratios), "subframes": int(ious.size),
+            "skipped": int(np.isnan(ratios).sum())}
+
+
 @torch.no_grad()
 def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: int) -> dict:
-    """Mean PSNR (dB) of the model and both baselines over ``dataset``; returns a JSON-ready dict.
+    """Mean PSNR (dB) of the model and both baselines over ``dataset`` and the model's shape metrics
+    (``shape``: :func:`shape_record`); returns a JSON-ready dict.
 
     Leaves every RNG and the generator's mode and weights as they were (safe to call during training).
     """
@@ -62,17 +108,59 @@ def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: in
     was_training = generator.training
     generator.eval()
     sums = {"model": 0.0, "model_projected": 0.0, "image": 0.0, "background": 0.0}
-    count = 0
+    count, scores = 0, []
     for batch in tqdm(loader, desc="validation", leave=False):
-        for key, value in _batch_psnr(generator, batch, device).items():
+        image, bg, gt = (batch[k].to(device) for k in ("image", "background", "frames"))
+        pred, _ = generator(image, bg, torch.linspace(0.0, 1.0, gt.shape[1], device=device))
+        for key, value in _batch_psnr(pred, image, bg, gt).items():
             sums[key] += float(value.sum())
-        count += int(batch["image"].shape[0])
+        scores += batch_shape(pred[:, :, 3].float().clamp(0, 1).cpu().numpy(), gt[:, :, 3].cpu().numpy())
+        count += int(image.shape[0])
     generator.train(was_training)
+    return _result(sums, count, shape_record(scores))
+
+
+def _result(sums: dict, count: int, shape: dict) -> dict:
     psnr = {k: v / max(count, 1) for k, v in sums.items()}
     best_baseline = max(psnr["image"], psnr["background"])
     log.info("validation PSNR over %d samples: model %.2f (%.2f after the blatting projection), image %.2f, "
-             "background %.2f dB", count, psnr["model"], psnr["model_projected"], psnr["image"], psnr["background"])
+             "background %.2f dB; mask IoU %s, length ratio %s", count, psnr["model"],
+             psnr["model_projected"], psnr["image"], psnr["background"], shape["mask_iou"],
+             shape["length_ratio"])
     return {"samples": count, "psnr": psnr, "beats_baselines": psnr["model"] > best_baseline,
             "margin_db": psnr["model"] - best_baseline,
             "projected_beats_baselines": psnr["model_projected"] > best_baseline,
-            "projected_margin_db": psnr["model_projected"] - best_baseline}
+            "projected_margin_db": psnr["model_projected"] - best_baseline, "shape": shape}
+
+
+# ---------------------------------------------------------------- the `validate` verb
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a trained approach's final.pt")
+    parser.add_argument("--val", required=True, type=Path, help="validation split folder (manifest + shards)")
+    parser.add_argument("--output", required=True, type=Path, help="JSON with the validation metrics")
+    parser.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default 8)")
+
+
+def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
+    """The metrics JSON, computed from the checkpoint on the validation shards."""
+    data = f"validation shards {digest_label(args.val)}; model {digest_label(args.checkpoint)}"
+    return [Output(args.output, data)]
+
+
+def run(args: argparse.Namespace, cfg: Config) -> int:
+    configure_threads(cfg)
+    if not (args.val / "manifest.json").is_file():
+        raise UserError(f"{args.val} (--val): no manifest.json; render the split first: python -m defmo data "
+                        "--split val --out ...")
+    if args.batch_size < 1:
+        raise UserError(f"validate --batch-size {args.batch_size}: must be at least 1")
+    from defmo.data.dataset import SyntheticFMODataset
+    from defmo.train.checkpoint import load_generator
+
+    device = resolve_device(cfg)
+    generator, _ = load_generator(args.checkpoint, device)
+    result = evaluate(generator, SyntheticFMODataset(args.val, flips=False), device, args.batch_size)
+    write_json(args.output, result)
+    return 0
