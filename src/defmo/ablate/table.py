@@ -12,7 +12,7 @@ from pathlib import Path
 
 from defmo.errors import UserError
 from defmo.report.quoted import TABLE4_MIB, TABLE4_SETUP
-from defmo.report.table_io import to_csv, to_latex, to_markdown
+from defmo.utils.table_io import to_csv, to_latex, to_markdown
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
 

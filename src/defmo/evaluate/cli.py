@@ -24,7 +24,7 @@ from defmo.evaluate import methods, table
 from defmo.evaluate.loaders import load_dataset
 from defmo.evaluate.outputs import is_quoted, variant_path
 from defmo.evaluate.protocol import evaluate_sequence, summarize
-from defmo.report.table_io import to_csv
+from defmo.utils.table_io import to_csv
 from defmo.settings import Config
 from defmo.utils.io import atomic_path, write_json, write_text
 from defmo.utils.provenance import Output, digest_label, inherited, table_files
