@@ -268,9 +268,10 @@ RESOLVED_HEADER = (
 
 def write_resolved(cfg: Config | dict, folder: str | Path) -> Path:
     """Write ``cfg`` to ``folder/<scale>-<hash>.yaml`` (named by its content, so never rewritten) and return the path."""
-    text = RESOLVED_HEADER + yaml.safe_dump(as_dict(cfg), sort_keys=False)
+    plain = as_dict(cfg)
+    text = RESOLVED_HEADER + yaml.safe_dump(plain, sort_keys=False)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    path = Path(folder) / f"{cfg['scale']}-{digest}.yaml"
+    path = Path(folder) / f"{plain['scale']}-{digest}.yaml"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")

@@ -124,7 +124,7 @@ def test_report_has_every_table_and_figure_with_provenance(repo, tmp_path, cpu_c
     figures = text.split("## Figures")[1]
     assert "Reading: see Table 3 above (tbd3d)." in figures.split("### benchmark_tbd3d")[1]
     assert text.count("tbd3d: best PSNR: Proposed (21.30)") == 1  # in Table 3's reading only
-    assert f"N = {cpu_cfg['data']['n_subframes']} sub-frames" in figures
+    assert f"N = {cpu_cfg.data.n_subframes} sub-frames" in figures
 
 
 def test_provenance_is_the_record_not_the_file_date(repo, tmp_path, cpu_cfg):
