@@ -15,12 +15,11 @@ from defmo.config import (
     deep_merge,
     load,
     load_resolved,
-    parse_cli_config,
     resolve,
     resolve_with,
-    user_overrides,
     write_resolved,
 )
+from defmo.overrides import parse_cli_config, user_overrides
 
 
 @pytest.fixture(scope="module")

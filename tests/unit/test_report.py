@@ -22,7 +22,8 @@ from defmo.cli import build_parser
 from defmo.config import load
 from defmo.errors import UserError
 from defmo.report.report import build
-from defmo.report.readings import reading_table3, reading_table4, reading_table5, reading_training
+from defmo.report.readings import reading_table4, reading_table5, reading_training
+from defmo.report.readings_benchmark import reading_table3
 from defmo.utils import provenance
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")

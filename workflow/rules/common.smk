@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from defmo.config import ConfigError, resolve_with, user_overrides, write_resolved
+from defmo.config import ConfigError, resolve_with, write_resolved
+from defmo.overrides import user_overrides
 
 PARAMS = "params.yaml"
 RESOLVED_DIR = "results/config/run"
