@@ -31,5 +31,5 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        rules.config.output,
-        rules.report.output,
+        rules.config.input,
+        rules.report.input,

@@ -9,7 +9,8 @@ offending key and says what to do, before any work starts.
 This module is the one place that validates: each entry point (:func:`load`, :func:`resolve`,
 :func:`resolve_with`, :func:`load_resolved`) checks the plain dict (schema, then the cross-key checks) and
 builds the typed, frozen :class:`~defmo.settings.Config` from it once; stages read its attributes and
-``Config.to_dict()`` gives back the plain resolved dict.
+``Config.to_dict()`` gives back the plain resolved dict. Snakemake's ``--configfile``/``--config`` reach
+:func:`resolve_with` as one mapping (:func:`defmo.overrides.user_overrides`).
 """
 
 from __future__ import annotations
@@ -196,28 +197,6 @@ def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: 
 EARLY_KEYS = ("scale", "scales")  # overrides that change what is merged, not the merged result
 
 
-def _parse_cli_value(value: Any, key: str) -> Any:
-    """Re-read the strings Snakemake's ``--config`` leaves (nested values arrive as strings) as YAML."""
-    if isinstance(value, dict):
-        return {k: _parse_cli_value(v, f"{key}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_parse_cli_value(v, key) for v in value]
-    if not isinstance(value, str):
-        return value
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"--config {key}: '{value}' is not valid YAML ({exc.__class__.__name__}); write the nested "
-            f"override in a file and pass it with --configfile (e.g. `evaluate: {{background_window: 7}}`)"
-        ) from exc
-
-
-def parse_cli_config(entries: Mapping[str, Any]) -> dict:
-    """Snakemake's parsed ``--config`` entries with every string re-read as YAML (``'7'`` -> ``7``)."""
-    return {key: _parse_cli_value(value, key) for key, value in dict(entries).items()}
-
-
 def _check_sections(raw: dict, overrides: dict, source: str) -> None:
     """A section of params.yaml can only be overridden by a mapping, merged into it key by key."""
     for key, value in overrides.items():
@@ -227,17 +206,6 @@ def _check_sections(raw: dict, overrides: dict, source: str) -> None:
                 f"override its keys with a mapping: --configfile overrides.yaml holding `{key}: {{...}}`, "
                 f"or --config '{key}={{name: value}}'"
             )
-
-
-def user_overrides(configfiles: Iterable[str | Path] = (), cli: Mapping[str, Any] | None = None) -> dict:
-    """Snakemake's ``--configfile`` files (in order), then its ``--config`` entries, deep-merged."""
-    out: dict = {}
-    for path in configfiles:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"--configfile {path}: must be a YAML mapping of params.yaml's sections")
-        out = deep_merge(out, loaded)
-    return deep_merge(out, parse_cli_config(cli or {}))
 
 
 def resolve_with(raw: dict, overrides: Mapping[str, Any], scale: str | None = None,
@@ -268,9 +236,10 @@ RESOLVED_HEADER = (
 
 def write_resolved(cfg: Config | dict, folder: str | Path) -> Path:
     """Write ``cfg`` to ``folder/<scale>-<hash>.yaml`` (named by its content, so never rewritten) and return the path."""
-    text = RESOLVED_HEADER + yaml.safe_dump(as_dict(cfg), sort_keys=False)
+    plain = as_dict(cfg)
+    text = RESOLVED_HEADER + yaml.safe_dump(plain, sort_keys=False)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    path = Path(folder) / f"{cfg['scale']}-{digest}.yaml"
+    path = Path(folder) / f"{plain['scale']}-{digest}.yaml"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")

@@ -40,11 +40,11 @@ class AllocatingTrainer:
 def test_technique_switches_and_cell_config(cfg):
     assert cell.TECHNIQUES == {"none": (False, False), "gc": (True, False), "mp": (False, True), "gc+mp": (True, True)}
     out = cell.cell_config(cfg, "proposed", "gc+mp")
-    abl = cfg["ablate"]
-    assert out["data"]["resolution"] == abl["resolution"] and out["data"]["n_subframes"] == abl["n_subframes"]
-    assert out["train"]["approach"]["proposed"]["batch_size"] == abl["batch_size"]
-    assert out["train"]["gradient_checkpointing"] is True and out["train"]["mixed_precision"] is True
-    assert cfg["train"]["gradient_checkpointing"] is False  # the input is not modified
+    abl = cfg.ablate
+    assert out.data.resolution == abl.resolution and out.data.n_subframes == abl.n_subframes
+    assert out.approach("proposed").batch_size == abl.batch_size
+    assert out.train.gradient_checkpointing is True and out.train.mixed_precision is True
+    assert cfg.train.gradient_checkpointing is False  # the input is not modified
 
 
 def test_random_batch_contract():
@@ -58,16 +58,16 @@ def test_cpu_cell_measures_peak_rss_above_idle(cfg):
     calls = []
 
     def factory(c, approach, device, gc, mp):
-        calls.append((approach, gc, mp, c["train"]["approach"][approach]["batch_size"]))
+        calls.append((approach, gc, mp, c.approach(approach).batch_size))
         return AllocatingTrainer(96)
 
     rec = cell.measure_cell(cfg, "proposed", "gc", torch.device("cpu"), factory=factory)
     assert rec["status"] == "ok", rec["reason"]
-    assert calls == [("proposed", True, False, cfg["ablate"]["batch_size"])]
+    assert calls == [("proposed", True, False, cfg.ablate.batch_size)]
     assert 90.0 <= rec["peak_minus_idle_mib"] <= 300.0
     assert rec["device_type"] == "cpu" and rec["sampler"] == "rss"
     assert rec["memory_label"].startswith("CPU memory (peak RSS), ") and cpu_name() in rec["memory_label"]
-    assert len(rec["step_times_s"]) == cfg["ablate"]["steps"]
+    assert len(rec["step_times_s"]) == cfg.ablate.steps
     assert rec["median_step_s"] >= 0.03
     assert rec["losses"] == {"total": 1.5, "F": 0.25}
     assert rec["max_allocated_mib"] is None and rec["precision"] == "fp32"
@@ -125,5 +125,5 @@ def test_cuda_cell_reads_nvml_minus_idle_and_allocator_peaks(cfg, monkeypatch):
     assert (rec["max_allocated_mib"], rec["max_reserved_mib"]) == (1536.0, 2048.0)
     assert rec["memory_label"] == "GPU memory (nvml), Fake GPU 80GB" and rec["sampler"] == "nvml"
     assert rec["precision"] == "fp16" and rec["gradient_checkpointing"] and rec["mixed_precision"]
-    assert trainer.batches[0] == {"b": (cfg["ablate"]["batch_size"], cfg["ablate"]["n_subframes"],
-                                        cfg["ablate"]["resolution"], "cuda")}
+    assert trainer.batches[0] == {"b": (cfg.ablate.batch_size, cfg.ablate.n_subframes, cfg.ablate.resolution,
+                                        "cuda")}

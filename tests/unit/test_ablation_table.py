@@ -12,6 +12,7 @@ from defmo.cli import main
 from defmo.config import load
 from defmo.errors import UserError
 from defmo.ablate import plots, runner, table
+from defmo.ablate import records as cell_records
 
 APPROACHES = ["defmo", "defmo+ds", "defmo+dt", "proposed"]
 TECHNIQUES = ["none", "gc", "mp", "gc+mp"]
@@ -53,7 +54,7 @@ def test_layout_is_techniques_by_approaches_in_three_blocks(records, cfg):
 
 
 def test_reductions_are_percent_of_none(records, cfg):
-    red = table.reductions(records, cfg)
+    red = cell_records.reductions(records, cfg)
     assert red["defmo"]["gc+mp"] == pytest.approx(100 * 300 / 1000)
     assert red["defmo+dt"]["mp"] == pytest.approx(100 * 200 / 3000)
     assert red["proposed"]["gc+mp"] is None and red["proposed"]["none"] is None
@@ -93,12 +94,12 @@ def test_load_records_names_the_bad_file(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text("{not json")
     with pytest.raises(UserError, match="x.json: not JSON"):
-        table.load_records([bad])
+        cell_records.load_records([bad])
     bad.write_text('{"approach": "defmo"}')
     with pytest.raises(UserError, match="not a cell record"):
-        table.load_records([bad])
+        cell_records.load_records([bad])
     with pytest.raises(UserError, match="no such cell record"):
-        table.load_records([tmp_path / "none.json"])
+        cell_records.load_records([tmp_path / "none.json"])
 
 
 def test_parse_cell_checks_params(cfg):

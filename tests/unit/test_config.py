@@ -15,12 +15,11 @@ from defmo.config import (
     deep_merge,
     load,
     load_resolved,
-    parse_cli_config,
     resolve,
     resolve_with,
-    user_overrides,
     write_resolved,
 )
+from defmo.overrides import parse_cli_config, user_overrides
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +30,20 @@ def raw(repo):
 @pytest.mark.parametrize("scale", ["cpu", "paper", "tiny"])
 def test_every_scale_resolves(repo, scale):
     cfg = load(repo / "params.yaml", scale=scale)
-    assert cfg["scale"] == scale
-    assert cfg["data"]["resolution"] % 16 == 0
+    assert cfg.scale == scale
+    assert cfg.data.resolution % 16 == 0
 
 
 def test_paper_scale_is_table2(repo):
     cfg = load(repo / "params.yaml", scale="paper")
-    train, approach = cfg["train"], cfg["train"]["approach"]
-    assert (cfg["data"]["resolution"], cfg["data"]["n_subframes"]) == (128, 24)
-    assert (approach["defmo"]["epochs"], approach["defmo"]["batch_size"]) == (7, 24)
-    assert (approach["proposed"]["epochs"], approach["proposed"]["batch_size"]) == (4, 9)
-    assert (train["lr_g"], train["lr_ds"], train["lr_dt"]) == (1e-3, 1e-5, 5e-5)
-    assert (train["lr_step"], train["lr_gamma"], train["ds_steps"], train["dt_steps"]) == (10, 0.5, 1, 2)
-    assert approach["proposed"]["losses"] == {"F": 1.0, "I": 1.0, "N": 0.05, "G": 1.0, "L": 1.0}
-    assert approach["defmo"]["losses"] == {"F": 1.0, "I": 1.0, "T": 1.0, "S": 1.0, "L": 1.0}
+    train, approach = cfg.train, cfg.train.approach
+    assert (cfg.data.resolution, cfg.data.n_subframes) == (128, 24)
+    assert (approach["defmo"].epochs, approach["defmo"].batch_size) == (7, 24)
+    assert (approach["proposed"].epochs, approach["proposed"].batch_size) == (4, 9)
+    assert (train.lr_g, train.lr_ds, train.lr_dt) == (1e-3, 1e-5, 5e-5)
+    assert (train.lr_step, train.lr_gamma, train.ds_steps, train.dt_steps) == (10, 0.5, 1, 2)
+    assert approach["proposed"].losses == {"F": 1.0, "I": 1.0, "N": 0.05, "G": 1.0, "L": 1.0}
+    assert approach["defmo"].losses == {"F": 1.0, "I": 1.0, "T": 1.0, "S": 1.0, "L": 1.0}
 
 
 def test_deep_merge_keeps_siblings():
@@ -120,9 +119,9 @@ def test_cli_missing_params_file(repo, tmp_path):
 
 def test_set_overrides_win_over_the_scale(repo):
     cfg = load(repo / "params.yaml", scale="tiny", overrides=["train.approach.defmo.epochs=3", "data.n_subframes=6"])
-    assert cfg["train"]["approach"]["defmo"]["epochs"] == 3
-    assert cfg["data"]["n_subframes"] == 6
-    assert cfg["data"]["resolution"] == 32  # the rest of the scale still applies
+    assert cfg.train.approach["defmo"].epochs == 3
+    assert cfg.data.n_subframes == 6
+    assert cfg.data.resolution == 32  # the rest of the scale still applies
     with pytest.raises(ConfigError, match="key 'data.n_subframes'"):
         load(repo / "params.yaml", scale="tiny", overrides=["data.n_subframes=1"])
 
@@ -152,17 +151,17 @@ def test_a_section_overridden_by_a_scalar_is_refused(raw):
 def test_merge_order_user_over_scale_over_top_level(raw):
     # tiny's block sets evaluate.background_variants: [] and data.resolution: 32; the top level has [5] and 128.
     cfg = resolve_with(raw, {"scale": "tiny", "evaluate": {"background_variants": [3]}, "train": {"lr_g": 0.0005}})
-    assert cfg["scale"] == "tiny"
-    assert cfg["evaluate"]["background_variants"] == [3]  # the user's value beats the scale block's
-    assert cfg["evaluate"]["background_window"] == 50  # untouched keys: the top level's, merged, not replaced
-    assert cfg["data"]["resolution"] == 32  # the scale block still beats the top level
-    assert cfg["train"]["lr_g"] == 0.0005
-    assert cfg["train"]["approach"]["defmo"]["epochs"] == 1
+    assert cfg.scale == "tiny"
+    assert cfg.evaluate.background_variants == [3]  # the user's value beats the scale block's
+    assert cfg.evaluate.background_window == 50  # untouched keys: the top level's, merged, not replaced
+    assert cfg.data.resolution == 32  # the scale block still beats the top level
+    assert cfg.train.lr_g == 0.0005
+    assert cfg.train.approach["defmo"].epochs == 1
 
 
 def test_scales_overrides_change_the_block_before_it_is_merged(raw):
     cfg = resolve_with(raw, {"scales": {"tiny": {"data": {"resolution": 48}}}}, scale="tiny")
-    assert cfg["data"]["resolution"] == 48 and cfg["scales"]["tiny"]["data"]["resolution"] == 48
+    assert cfg.data.resolution == 48 and cfg.scales["tiny"]["data"]["resolution"] == 48
 
 
 def test_no_overrides_is_load(repo, raw):
@@ -202,7 +201,7 @@ def test_cli_reads_the_resolved_file_not_params(repo, tmp_path):
                                                  "--set", "train.lr_g=0.0005", "figures", "samples",
                                                  "--output", "x.png"])
     got = load_config(args)
-    assert got["evaluate"]["background_window"] == 7 and got["train"]["lr_g"] == 0.0005
+    assert got.evaluate.background_window == 7 and got.train.lr_g == 0.0005
     with pytest.raises(ConfigError, match="--scale"):
         load_config(build_parser(["figures"]).parse_args(["--scale", "tiny", "--config-file", str(path), "figures",
                                                           "samples", "--output", "x.png"]))

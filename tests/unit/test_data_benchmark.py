@@ -34,15 +34,15 @@ def bench(repo, tmp_path_factory):
 @pytest.mark.parametrize("dataset", list(GLOBS))
 def test_layout_matches_the_benchmark(bench, dataset):
     cfg, root, names = bench
-    b = cfg["benchmark_data"]
+    b = cfg.benchmark_data
     seqs = sorted(p.name for p in (root / dataset / "imgs").iterdir())
-    assert seqs == sorted(names[dataset]) and len(seqs) == b["sequences"]
+    assert seqs == sorted(names[dataset]) and len(seqs) == b.sequences
     for seq in seqs:
         check_sequence_layout(root / dataset, seq, GLOBS[dataset], b)
 
 
 def check_sequence_layout(root, seq, glob, b):
-    n, frames = b["n_subframes"], b["frames"]
+    n, frames = b.n_subframes, b.frames
     assert fnmatch.fnmatch(seq, glob) and "-12" not in seq
     assert "ping_wall" not in seq and "fall_coin" not in seq
     imgs = root / "imgs" / seq
@@ -51,9 +51,9 @@ def check_sequence_layout(root, seq, glob, b):
     assert gt_frames == [f"{k:08d}.png" for k in range(frames * n)]
     assert sorted(p.name for p in (root / "imgs_gt_alpha" / seq).glob("*.png")) == gt_frames  # ours: GT alpha
     alpha = Image.open(root / "imgs_gt_alpha" / seq / gt_frames[0])
-    assert alpha.mode == "L" and alpha.size == (b["width"], b["height"])
+    assert alpha.mode == "L" and alpha.size == (b.width, b.height)
     img = Image.open(imgs / "00000000.png")
-    assert img.mode == "RGB" and img.size == (b["width"], b["height"])
+    assert img.mode == "RGB" and img.size == (b.width, b.height)
     assert np.loadtxt(imgs / "gt.txt").shape == (2 * frames, n)
     assert np.loadtxt(imgs / "gtr.txt").shape == (frames, n)
 
@@ -61,7 +61,7 @@ def check_sequence_layout(root, seq, glob, b):
 @pytest.mark.parametrize("dataset", list(GLOBS))
 def test_frames_blat_gt_and_trajectory_is_where_the_object_is(bench, dataset):
     cfg, root, names = bench
-    n, frames = cfg["benchmark_data"]["n_subframes"], cfg["benchmark_data"]["frames"]
+    n, frames = cfg.benchmark_data.n_subframes, cfg.benchmark_data.frames
     seq = names[dataset][0]
     imgs, hs_dir = root / dataset / "imgs" / seq, root / dataset / "imgs_gt" / seq
     low = np.stack([read(imgs / f"{k:08d}.png") for k in range(frames)])
@@ -92,7 +92,7 @@ def sequence_of(root, name):
 def test_every_frame_travels_one_to_four_object_sizes(bench):
     """As in the real datasets: within each low-speed frame the object moves 1-4 times its own size."""
     cfg, root, names = bench
-    n = cfg["benchmark_data"]["n_subframes"]
+    n = cfg.benchmark_data.n_subframes
     for dataset, seqs in names.items():
         for seq in seqs:
             imgs = root / dataset / "imgs" / seq
@@ -100,7 +100,7 @@ def test_every_frame_travels_one_to_four_object_sizes(bench):
             xs, ys = gt[0::2], gt[1::2]  # (frames, n) each
             path = np.hypot(np.diff(xs, axis=1), np.diff(ys, axis=1)).sum(axis=1)
             ratio = path / (2 * radii.max(axis=1))
-            assert len(ratio) == cfg["benchmark_data"]["frames"] and radii.shape[1] == n
+            assert len(ratio) == cfg.benchmark_data.frames and radii.shape[1] == n
             assert ((ratio >= 1) & (ratio <= 4)).all(), (dataset, seq, ratio.round(2))
 
 
@@ -108,10 +108,11 @@ def test_high_speed_frames_are_short_exposures(repo):
     """The same sequence draws with 1 and 4 renders per high-speed frame: the exposure smears the object along its
     motion (a larger mask extent, hence gtr radius) and keeps its centre."""
     cfg = load(repo / "params.yaml", "tiny", ["scales.tiny.benchmark_data.frames=3"])
-    sources = Sources.for_split(cfg["data"], "val")
-    renderer = ObjectRenderer(cfg["benchmark_data"]["width"], cfg["benchmark_data"]["height"])
+    sources = Sources.for_split(cfg.data.to_dict(), "val")
+    renderer = ObjectRenderer(cfg.benchmark_data.width, cfg.benchmark_data.height)
     try:
-        seqs = [render_sequence(renderer, "tbd", sources, np.random.default_rng([0, 2, 2, 0]), cfg["benchmark_data"], k)
+        spec = cfg.benchmark_data.to_dict()  # render_sequence reads a plain mapping
+        seqs = [render_sequence(renderer, "tbd", sources, np.random.default_rng([0, 2, 2, 0]), spec, k)
                 for k in (1, 4)]
     finally:
         renderer.close()

@@ -76,7 +76,7 @@ def test_continuous_subframe_is_smeared_along_the_motion(moving_sphere):
 
 
 def test_exposure_samples_is_a_validated_key(repo):
-    assert load(repo / "params.yaml", "tiny")["data"]["exposure_samples"] >= 1
-    assert load(repo / "params.yaml", "paper")["data"]["exposure_samples"] >= 1
+    assert load(repo / "params.yaml", "tiny").data.exposure_samples >= 1
+    assert load(repo / "params.yaml", "paper").data.exposure_samples >= 1
     with pytest.raises(ConfigError, match="exposure_samples"):
         load(repo / "params.yaml", "tiny", ["scales.tiny.data.exposure_samples=0"])

@@ -31,7 +31,7 @@ def test_render_then_figure_then_throughput_via_cli(repo, tmp_path):
     assert main(base + ["throughput-render", "--samples", "4", "--json", str(js), "--md", str(md)]) == 0
     result = json.loads(js.read_text())
     cfg = load(repo / "params.yaml", "tiny")
-    assert result["samples"] == 4 and result["resolution"] == cfg["data"]["resolution"]
+    assert result["samples"] == 4 and result["resolution"] == cfg.data.resolution
     assert np.isclose(result["samples_per_s"], 4 / result["seconds"], rtol=1e-2)
     assert np.isclose(result["mb_per_s"], result["bytes_written"] / 1e6 / result["seconds"], rtol=1e-2)
     assert result["mean_tries_per_sample"] >= 1 and f"| samples/s | {result['samples_per_s']} |" in md.read_text()
@@ -41,11 +41,11 @@ def test_render_then_figure_then_throughput_via_cli(repo, tmp_path):
 def check_projection(result, cfg, md):
     """The scale's train + val at the measured rate, plus the embedded benchmark's measured time."""
     proj = result["projection"]
-    assert proj["train_val_samples"] == cfg["data"]["train_samples"] + cfg["data"]["val_samples"]
+    assert proj["train_val_samples"] == cfg.data.train_samples + cfg.data.val_samples
     assert np.isclose(proj["synthetic_seconds"], proj["train_val_samples"] * result["seconds_per_sample"], rtol=1e-2)
     assert set(proj["benchmark_seconds"]) == {"falling_objects", "tbd3d", "tbd"}
     assert np.isclose(proj["total_seconds"], proj["synthetic_seconds"] + proj["benchmark_total_seconds"], atol=0.2)
-    assert 0 < proj["synthetic_seconds_idle_machine"] and result["exposure_samples"] == cfg["data"]["exposure_samples"]
+    assert 0 < proj["synthetic_seconds_idle_machine"] and result["exposure_samples"] == cfg.data.exposure_samples
     assert f"| projected total render time (s) | {proj['total_seconds']} |" in md
 
 

@@ -86,7 +86,7 @@ def test_subframes_are_continuous_exposures_not_instants(repo):
         runs = {}
         for k in (1, 3):
             cfg = tiny_cfg(repo, "scales.tiny.data.resolution=48", "scales.tiny.data.n_subframes=5",
-                           f"scales.tiny.data.exposure_samples={k}")["data"]
+                           f"scales.tiny.data.exposure_samples={k}").data.to_dict()  # sample.py reads a plain dict
             sources = Sources.for_split(cfg, "train")
             runs[k] = [render_sample(renderer, sources, sample_rng(0, "train", i), cfg) for i in range(6)]
     finally:

@@ -48,9 +48,10 @@ def folder_cfg(repo, root, **extra):
 def test_folders_in_dataset_layouts_render(repo, tmp_path):
     root = write_folders(tmp_path / "src")
     cfg = folder_cfg(repo, root)
-    train, val = assets.list_meshes(cfg["data"], "train"), assets.list_meshes(cfg["data"], "val")
+    data = cfg.data.to_dict()  # what sample.Sources.for_split hands the asset lists
+    train, val = assets.list_meshes(data, "train"), assets.list_meshes(data, "val")
     assert len(train) + len(val) == 6 and not set(train) & set(val)
-    backgrounds = assets.list_backgrounds(cfg["data"], "train") + assets.list_backgrounds(cfg["data"], "val")
+    backgrounds = assets.list_backgrounds(data, "train") + assets.list_backgrounds(data, "val")
     assert sorted(b.path.name for b in backgrounds) == ["clip.avi", "color", "color", "color"]
     video = next(b for b in backgrounds if b.path.suffix == ".avi")
     assert assets.read_background_frame(video, np.random.default_rng(1)).shape == (90, 120, 3)
@@ -88,7 +89,7 @@ def test_empty_background_folder(repo, tmp_path):
 
 
 def test_embedded_sources_are_real_and_split_disjointly(repo):
-    cfg = load(repo / "params.yaml", "tiny")["data"]
+    cfg = load(repo / "params.yaml", "tiny").data.to_dict()
     meshes = {s: assets.list_meshes(cfg, s) for s in ("train", "val")}
     backgrounds = {s: [b.name for b in assets.list_backgrounds(cfg, s)] for s in ("train", "val")}
     assert len(meshes["train"]) > 500 and len(meshes["val"]) > 100

@@ -150,7 +150,7 @@ def test_table3_shape_rows_na_for_baselines_and_the_tbd3d_bounce_block(repo, tmp
     """mask IoU and length ratio ("median [q25, q75]", a string cell) in every dataset's block, n/a for the
     baselines and the quoted numbers; TbD-3D alone gets a "(bounce frames)" block read from the records'
     ``bounce`` sub-records; the three formats carry the string."""
-    from defmo.report.table_io import write_table
+    from defmo.utils.table_io import write_table
 
     cfg = load(repo / "params.yaml", "tiny")
     ratio = {"median": 0.934, "q25": 0.8, "q75": 1.1}

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from defmo.config import load
 from defmo.errors import UserError
 from defmo.report.quoted import TABLE5_RADON
 from defmo.quality.measure import (
@@ -120,6 +121,7 @@ def test_cli_writes_table5_and_metrics(repo, tree, tmp_path):
     assert all("quoted" in r["Source"] for r in rows[3:]) and "measured" in rows[0]["Source"]
     metrics = json.loads((out / "quality.json").read_text())
     assert metrics["project"]["cc_max"] == 6 and metrics["compare"]["other"]["cc_avg"] == 2
-    assert metrics["bar"] == {"max_cc": 10, "min_mi": 20, "blocks_over": 0, "files_under": 0}
+    bar = load(repo / "params.yaml", "tiny").quality
+    assert metrics["bar"] == {"max_cc": bar.max_cc, "min_mi": bar.min_mi, "blocks_over": 0, "files_under": 0}
     assert "| 6 | B | function | branchy.py:10 | branches |" in (out / "fn.md").read_text()
     assert (out / "table5.tex").read_text().count(r"\\") == 1 + len(rows)

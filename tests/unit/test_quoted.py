@@ -24,7 +24,7 @@ def test_table3_quotes_the_paper_record(repo):
     assert {k: rec[k] for k in ("tiou", "psnr", "ssim")} == quoted.TABLE3_ORIGINAL["tbd3d"]
     assert rec["quoted"] is True and rec["method"] == "original" and rec["seconds_per_frame"] is None
     cfg = load(repo / "params.yaml", "cpu")
-    assert set(quoted.TABLE3_ORIGINAL) == set(cfg["evaluate"]["datasets"])  # one quoted record per dataset
+    assert set(quoted.TABLE3_ORIGINAL) == set(cfg.evaluate.datasets)  # one quoted record per dataset
 
 
 def test_table4_quoted_block_comes_from_the_quoted_module(repo, monkeypatch):

@@ -22,7 +22,8 @@ from defmo.cli import build_parser
 from defmo.config import load
 from defmo.errors import UserError
 from defmo.report.report import build
-from defmo.report.readings import reading_table3, reading_table4, reading_table5, reading_training
+from defmo.report.readings import reading_table4, reading_table5, reading_training
+from defmo.report.readings_benchmark import reading_table3
 from defmo.utils import provenance
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")
@@ -124,7 +125,7 @@ def test_report_has_every_table_and_figure_with_provenance(repo, tmp_path, cpu_c
     figures = text.split("## Figures")[1]
     assert "Reading: see Table 3 above (tbd3d)." in figures.split("### benchmark_tbd3d")[1]
     assert text.count("tbd3d: best PSNR: Proposed (21.30)") == 1  # in Table 3's reading only
-    assert f"N = {cpu_cfg['data']['n_subframes']} sub-frames" in figures
+    assert f"N = {cpu_cfg.data.n_subframes} sub-frames" in figures
 
 
 def test_provenance_is_the_record_not_the_file_date(repo, tmp_path, cpu_cfg):

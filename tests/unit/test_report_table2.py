@@ -48,10 +48,9 @@ def test_run_scale_columns_added_when_different(repo, paper):
     header, rows = table2(paper, cpu)
     assert header[3:] == ["DeFMO (ours) [cpu scale, this run]", "Proposed [cpu scale, this run]"]
     t = _rows(header, rows)
-    approach = cpu["train"]["approach"]
-    assert t["Epochs"]["DeFMO (ours) [cpu scale, this run]"] == str(approach["defmo"]["epochs"])
-    assert t["Batch size"]["Proposed [cpu scale, this run]"] == str(approach["proposed"]["batch_size"])
-    r = cpu["data"]["resolution"]
+    assert t["Epochs"]["DeFMO (ours) [cpu scale, this run]"] == str(cpu.approach("defmo").epochs)
+    assert t["Batch size"]["Proposed [cpu scale, this run]"] == str(cpu.approach("proposed").batch_size)
+    r = cpu.data.resolution
     assert t["Input resolution"]["Proposed [cpu scale, this run]"] == f"{r}x{r}"
     assert t["Epochs"]["DeFMO (ours)"] == "7"  # paper columns untouched
 
@@ -78,7 +77,6 @@ def test_cli_writes_three_formats(repo, tmp_path):
     rows = list(csv.reader(stem.with_suffix(".csv").open()))
     tiny = load(repo / "params.yaml", "tiny")
     assert rows[0][-1] == "Proposed [tiny scale, this run]"
-    assert rows[1] == ["Epochs", "7", "4", str(tiny["train"]["approach"]["defmo"]["epochs"]),
-                       str(tiny["train"]["approach"]["proposed"]["epochs"])]
+    assert rows[1] == ["Epochs", "7", "4", str(tiny.approach("defmo").epochs), str(tiny.approach("proposed").epochs)]
     assert "tiny scale this run used" in stem.with_suffix(".md").read_text()
     assert r"\begin{tabular}" in stem.with_suffix(".tex").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+from collections.abc import Mapping
 
 import pytest
 import yaml
@@ -25,12 +26,23 @@ def test_to_dict_is_the_resolved_dict(repo, raw, scale):
     cfg = load(repo / "params.yaml", scale)
     plain = _resolve(raw, scale, "params.yaml")
     assert json.dumps(cfg.to_dict()) == json.dumps(plain)
-    assert Config.from_dict(cfg.to_dict()) == cfg and cfg == plain  # a mapping equal to the dict it came from
+    assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_sections_are_read_by_attribute_not_as_mappings(repo):
+    """No ``cfg["train"]["lr_g"]`` view: code that takes a plain mapping is handed ``to_dict()``."""
+    cfg = load(repo / "params.yaml", "tiny")
+    assert not isinstance(cfg, Mapping) and not isinstance(cfg.train, Mapping)
+    with pytest.raises(TypeError):
+        cfg["train"]  # noqa: B018
+    assert cfg != cfg.to_dict() and cfg.train != cfg.train.to_dict()
+    assert cfg.to_dict()["train"]["lr_g"] == cfg.train.lr_g
+    assert isinstance(cfg.evaluate.datasets, Mapping)  # free-form tables stay read-only mappings
 
 
 def test_sections_are_typed_and_frozen(repo):
     cfg = load(repo / "params.yaml", "cpu")
-    assert cfg.train.lr_g == cfg["train"]["lr_g"] == 0.001
+    assert cfg.train.lr_g == 0.001
     assert cfg.data.trajectory.travel_sizes == [1.0, 3.0] and isinstance(cfg.data.trajectory.travel_sizes, tuple)
     for obj, key in ((cfg, "seed"), (cfg.train, "lr_g"), (cfg.approach("defmo"), "epochs")):
         with pytest.raises(dataclasses.FrozenInstanceError):
@@ -45,7 +57,7 @@ def test_an_approach_is_one_object(repo):
     defmo = cfg.approach("defmo")
     assert isinstance(defmo, Approach) and (defmo.epochs, defmo.batch_size) == (4, 8)
     assert defmo.weights == {"F": 1.0, "I": 3.0, "T": 1.0, "S": 0.1, "C": 2000.0}  # L is 0 at this scale: off
-    assert defmo.lr_step is None and defmo.step_size(cfg.train.lr_step) == 1 and "lr_step" not in defmo
+    assert defmo.lr_step is None and defmo.step_size(cfg.train.lr_step) == 1 and "lr_step" not in defmo.to_dict()
     own = Approach.from_dict({"epochs": 2, "batch_size": 3, "lr_step": 5, "losses": {"C": 1}}, "train.approach.x")
     assert own.step_size(1) == 5 and own.to_dict() == {"epochs": 2, "batch_size": 3, "lr_step": 5, "losses": {"C": 1}}
     with pytest.raises(UserError, match="approach 'nope' is not defined under 'train.approach'"):

@@ -50,13 +50,13 @@ def main(argv: list[str]) -> int:
         f"{tiny}.approach.{args.approach}.batch_size={args.batch}", f"{tiny}.approach.{args.approach}.epochs=3",
     ])
     device = ddp.setup(torch.device("cpu"))
-    seed_everything(int(cfg["seed"]) + ddp.rank())
+    seed_everything(int(cfg.seed) + ddp.rank())
     trainer = Trainer(cfg, args.approach, device, False, False)
     if args.bn_eval:
         for m in trainer.generator.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.eval()
-    data = random_dataset(16, cfg["data"]["n_subframes"], cfg["data"]["resolution"])
+    data = random_dataset(16, cfg.data.n_subframes, cfg.data.resolution)
     plan = make_plan(cfg, args.approach, len(data), ddp.world_size())
     outputs = Outputs(args.result, args.result, args.result, args.resume_dir)
     history = try_resume(trainer, cfg, outputs)

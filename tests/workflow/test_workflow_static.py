@@ -14,9 +14,9 @@ import yaml
 from defmo.cli import VERBS
 from defmo.config import load
 from defmo.figures import KINDS
-from defmo.phases import PHASES, READS
+from defmo.phases import PHASES, RULE_READS
 from helpers import REPO, run
-GLOBAL_PARAMS = {"scale", "seed", "device", "threads"}
+
 SCALES = ["cpu", "paper", "tiny"]
 
 
@@ -77,12 +77,36 @@ def test_each_stage_takes_its_params_from_its_resolved_file():
     assert "scales.cpu" not in (REPO / "dvc.yaml").read_text()
 
 
-def test_each_phase_file_holds_the_sections_its_rules_read():
-    """defmo.phases.READS (what DVC tracks per phase) covers every section the phase's rules hand their jobs."""
+def _rule_blocks(text: str) -> dict[str, str]:
+    return {block.split(":")[0]: block for block in re.split(r"^rule ", text, flags=re.M)[1:]}
+
+
+def test_every_job_rule_takes_what_it_reads_as_an_input():
+    """defmo.phases.RULE_READS names exactly the rules that run a job (the config_phase rule aside), each under its
+    own phase; each takes its reads file as an input (the rerun trigger, also without Snakemake's metadata) and the
+    same values as its `reads` param, and hands its job no other configuration value as a param."""
+    seen = set()
     for phase, text in _phase_rules().items():
-        read = set(re.findall(r'CFG\["(\w+)"\]', text)) - GLOBAL_PARAMS
-        listed = {key.split(".")[0] for key in READS[phase]}
-        assert read <= listed, f"phase {phase}: its rules read {sorted(read - listed)}, defmo.phases.READS lacks them"
+        for name, block in _rule_blocks(text).items():
+            if "shell:" not in block:
+                continue
+            seen.add(name)
+            assert RULE_READS[name][0] == phase, name
+            reader = f"{name}-{{approach}}" if any("{approach}" in k for k in RULE_READS[name][1]) else name
+            assert f'values=values("{reader}")' in block and f'reads=reads("{reader}")' in block, name
+            params = block.split("params:")[1].split("shell:")[0]
+            assert "CFG" not in params and "EVAL" not in params and "ABLATE" not in params, name
+    assert seen == set(RULE_READS)
+
+
+def test_every_phase_target_takes_its_record():
+    """A run that changes a phase's values rewrites its record (results/config/<phase>.yaml); no job rule takes a
+    record itself (a checkout's file order would rerun it: only the reads files' times count)."""
+    for phase, text in _phase_rules().items():
+        blocks = _rule_blocks(text)
+        assert f'"results/config/{phase}.yaml"' in blocks[phase], phase
+        for name, block in blocks.items():
+            assert "shell:" not in block or "results/config/" not in block.split("output:")[0], name
 
 
 def _out_paths(stage: dict) -> list[str]:

@@ -18,6 +18,8 @@ ABLATE_CELLS = expand(
 
 
 rule ablate_cell:
+    input:
+        values=values("ablate_cell"),
     output:
         "results/ablate/cells/{approach}__{technique}.json",
     log:
@@ -34,17 +36,15 @@ rule ablate_cell:
         gpu=ABLATE_GPU,
     params:
         cli=CLI,
-        ablation=ABLATE,
-        train=CFG["train"],
-        model=CFG["model"],
-        device=CFG["device"],
+        reads=reads("ablate_cell"),
     shell:
         "{params.cli} ablate --cell {wildcards.approach}:{wildcards.technique} --out {output} --log {log}"
 
 
 rule table4:
     input:
-        ABLATE_CELLS,
+        cells=ABLATE_CELLS,
+        values=values("table4"),
     output:
         table="results/ablate/tables/table4.csv",
         md=report(
@@ -64,15 +64,16 @@ rule table4:
     threads: 1
     params:
         cli=CLI,
-        ablation=ABLATE,
+        reads=reads("table4"),
     shell:
-        "{params.cli} ablate --table --inputs {input} --table-out {output.table}"
+        "{params.cli} ablate --table --inputs {input.cells} --table-out {output.table}"
         " --plot-csv {output.plot} --metrics {output.metrics} --log {log}"
 
 
 rule figure_memory:
     input:
-        rules.table4.output.plot,
+        plot=rules.table4.output.plot,
+        values=values("figure_memory"),
     output:
         report(
             "results/ablate/figures/memory.png",
@@ -88,12 +89,13 @@ rule figure_memory:
     threads: 1
     params:
         cli=CLI,
-        ablation=ABLATE,
+        reads=reads("figure_memory"),
     shell:
-        "{params.cli} figures memory --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures memory --inputs {input.plot} --output {output} --log {log}"
 
 
 rule ablate:
     input:
+        "results/config/ablate.yaml",
         rules.table4.output,
         rules.figure_memory.output,

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from defmo.config import ConfigError, resolve_with, user_overrides, write_resolved
+from defmo.config import ConfigError, resolve_with, write_resolved
+from defmo.overrides import user_overrides
+from defmo.phases import sync_reads
 
 PARAMS = "params.yaml"
 RESOLVED_DIR = "results/config/run"
@@ -15,7 +17,7 @@ try:
     OVERRIDES = user_overrides(
         workflow.config_settings.configfiles, workflow.config_settings.config
     )
-    # The plain resolved dict: rule params must be builtin types for Snakemake to track them.
+    # The plain resolved dict (the workflow reads it to build the graph).
     CFG = resolve_with(RAW, OVERRIDES).to_dict()
 except ConfigError as exc:
     raise WorkflowError(str(exc))
@@ -23,8 +25,9 @@ except ConfigError as exc:
 
 class Untracked:
     """A params value that formats as its text but is no rerun trigger (Snakemake records only params of
-    builtin types). The resolved config file is one: its name changes with any value, so each rule lists
-    the sections it reads beside it, and exactly those rerun it."""
+    builtin types). The resolved config file is one: its name changes with any value, so each rule takes
+    the values it reads as an input file instead (values() below), and exactly those rerun it.
+    """
 
     def __init__(self, text):
         self.text = str(text)
@@ -36,7 +39,6 @@ class Untracked:
         return format(self.text, spec)
 
 
-SCALE = CFG["scale"]
 # Every job reads the run's resolved config (results/config/run/<scale>-<hash>.yaml, named by its content) and
 # nothing else: no job re-reads params.yaml. Rules run `python -m defmo` from the active environment.
 CONFIG_FILE = write_resolved(CFG, RESOLVED_DIR)
@@ -52,6 +54,31 @@ PAPER = (
     resolve_with(RAW, OVERRIDES, "paper").to_dict() if "paper" in RAW["scales"] else CFG
 )
 PAPER_ARG = Untracked(f"--paper-config {write_resolved(PAPER, RESOLVED_DIR)}")
+# What each rule reads of the values, defmo.phases.RULE_READS, goes to one file per rule, results/config/run/reads/
+# <rule>.yaml, that the rule takes as an input, values(rule). Its content is compared with the phase's record
+# results/config/<phase>.yaml (the values the phase's results were made with, committed with them; written by
+# the `config` phase, which every phase target and `all` take). While the two differ, the file is dated now, so
+# the rule reruns, with or without Snakemake's metadata of an earlier run (a fresh clone has none). When they
+# are equal, a file that held other values (a fresh clone, another branch, a dry run with an override) is dated
+# older than any result, so the order in which a checkout wrote the committed files reruns nothing; an
+# unchanged file keeps its time (a record rewritten by an earlier run still reruns the rules whose values
+# changed). Rules also take the same values as params: Snakemake's own check, where it has metadata.
+READS_DIR = "results/config/run/reads"
+READS = sync_reads(CFG, PAPER, READS_DIR)
+
+
+def values(reader):
+    """The file of what ``reader`` (a rule, ``train_approach-{approach}``) reads of this run's values."""
+    return f"{READS_DIR}/{reader}.yaml"
+
+
+def reads(reader):
+    """The values ``reader`` reads, as a params entry; ``{approach}`` is taken from the job's wildcards."""
+    if "{approach}" in reader:
+        return lambda wildcards: READS[reader.format(approach=wildcards.approach)]
+    return READS[reader]
+
+
 APPROACHES = CFG["train"]["approaches"]
 DATASETS = list(CFG["evaluate"]["datasets"])
 

@@ -1,23 +1,14 @@
 # Data phase: the synthetic training/validation shards (report 4.1), the embedded benchmark sequences in the
 # FMO benchmark layout (only for datasets that evaluate.datasets leaves "embedded"), and the samples figure.
 # Phase target: `data`.
-DATA_SOURCES = {
-    k: CFG["data"][k]
-    for k in (
-        "meshes",
-        "textures",
-        "backgrounds",
-        "val_meshes",
-        "val_backgrounds",
-        "val_fraction",
-    )
-}
 EMBEDDED_DATASETS = [
     d for d, root in CFG["evaluate"]["datasets"].items() if root == "embedded"
 ]
 
 
 rule render:
+    input:
+        values=values("render"),
     output:
         directory("data/synthetic/{split}"),
     log:
@@ -31,13 +22,14 @@ rule render:
     threads: CFG["data"]["workers"]
     params:
         cli=CLI,
-        cfg=CFG["data"],
-        seed=CFG["seed"],
+        reads=reads("render"),
     shell:
         "{params.cli} data --split {wildcards.split} --out {output} --log {log}"
 
 
 rule render_benchmark:
+    input:
+        values=values("render_benchmark"),
     output:
         directory("data/benchmark/{dataset}"),
     log:
@@ -51,17 +43,15 @@ rule render_benchmark:
     threads: 1
     params:
         cli=CLI,
-        cfg=CFG["benchmark_data"],
-        exposure=CFG["data"]["exposure_samples"],  # renders per high-speed frame (continuous exposure)
-        sources=DATA_SOURCES,
-        seed=CFG["seed"],
+        reads=reads("render_benchmark"),
     shell:
         "{params.cli} data --benchmark {wildcards.dataset} --out {output} --log {log}"
 
 
 rule figure_samples:
     input:
-        "data/synthetic/train",
+        shards="data/synthetic/train",
+        values=values("figure_samples"),
     output:
         report(
             "results/data/figures/samples_synthetic.png",
@@ -77,13 +67,14 @@ rule figure_samples:
     threads: 1
     params:
         cli=CLI,
-        cfg=CFG["data"],
+        reads=reads("figure_samples"),
     shell:
-        "{params.cli} figures samples --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures samples --inputs {input.shards} --output {output} --log {log}"
 
 
 rule data:
     input:
+        "results/config/data.yaml",
         expand("data/synthetic/{split}", split=["train", "val"]),
         expand("data/benchmark/{dataset}", dataset=EMBEDDED_DATASETS),
         "results/data/figures/samples_synthetic.png",

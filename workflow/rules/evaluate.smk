@@ -5,6 +5,7 @@ rule evaluate_method:
     input:
         data=eval_data,
         ckpt=eval_checkpoint,
+        values=values("evaluate_method"),
     output:
         json="results/evaluate/metrics/{dataset}/{method}.json",
         csv="results/evaluate/plots/{dataset}/{method}.csv",
@@ -34,8 +35,7 @@ rule evaluate_method:
         ),
     params:
         cli=CLI,
-        cfg=EVAL,
-        device=CFG["device"],
+        reads=reads("evaluate_method"),
         checkpoint=eval_checkpoint_arg,
     shell:
         "{params.cli} evaluate --dataset {wildcards.dataset} --data {input.data} --method {wildcards.method}"
@@ -44,6 +44,8 @@ rule evaluate_method:
 
 
 rule evaluate_quoted:
+    input:
+        values=values("evaluate_quoted"),
     output:
         "results/evaluate/metrics/{dataset}/{method}.json",
     log:
@@ -58,14 +60,15 @@ rule evaluate_quoted:
     threads: 1
     params:
         cli=CLI,
-        cfg=EVAL,
+        reads=reads("evaluate_quoted"),
     shell:
         "{params.cli} evaluate --dataset {wildcards.dataset} --method {wildcards.method} --output {output} --log {log}"
 
 
 rule table3:
     input:
-        [eval_metrics(d) for d in DATASETS],
+        metrics=[eval_metrics(d) for d in DATASETS],
+        values=values("table3"),
     output:
         csv="results/evaluate/tables/table3.csv",
         md=report(
@@ -83,14 +86,17 @@ rule table3:
     threads: 1
     params:
         cli=CLI,
-        cfg=EVAL,
+        reads=reads("table3"),
     shell:
-        "{params.cli} evaluate --aggregate --inputs {input} --table results/evaluate/tables/table3 --log {log}"
+        "{params.cli} evaluate --aggregate --inputs {input.metrics} --table results/evaluate/tables/table3 --log {log}"
 
 
 rule figure_benchmark:
     input:
-        expand("results/evaluate/plots/{{dataset}}/{m}_sample.npz", m=EVAL_COMPUTED),
+        samples=expand(
+            "results/evaluate/plots/{{dataset}}/{m}_sample.npz", m=EVAL_COMPUTED
+        ),
+        values=values("figure_benchmark"),
     output:
         report(
             "results/evaluate/figures/benchmark_{dataset}.png",
@@ -109,9 +115,9 @@ rule figure_benchmark:
     threads: 1
     params:
         cli=CLI,
-        cfg=EVAL,
+        reads=reads("figure_benchmark"),
     shell:
-        "{params.cli} figures benchmark --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures benchmark --inputs {input.samples} --output {output} --log {log}"
 
 
 rule deblur_real:
@@ -120,6 +126,7 @@ rule deblur_real:
         image=f"{EXAMPLES}/im.png",
         background=f"{EXAMPLES}/bgr.png",
         video=f"{EXAMPLES}/falling_pen.avi",
+        values=values("deblur_real"),
     output:
         figure=report(
             "results/evaluate/figures/deblur_real.png",
@@ -138,8 +145,7 @@ rule deblur_real:
         gpu=1,
     params:
         cli=CLI,
-        cfg=EVAL,
-        device=CFG["device"],
+        reads=reads("deblur_real"),
     shell:
         "{params.cli} deblur --checkpoint {input.ckpt} --image {input.image} --background {input.background}"
         " --video {input.video} --output-dir {output.folder} --figure {output.figure} --log {log}"
@@ -147,6 +153,7 @@ rule deblur_real:
 
 rule evaluate:
     input:
+        "results/config/evaluate.yaml",
         rules.table3.output,
         expand("results/evaluate/figures/benchmark_{d}.png", d=DATASETS),
         rules.deblur_real.output.figure,

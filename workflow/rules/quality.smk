@@ -8,7 +8,8 @@ QUALITY_SOURCES = sorted(str(p) for p in Path("src/defmo").rglob("*.py"))
 
 rule quality_radon:
     input:
-        QUALITY_SOURCES,
+        sources=QUALITY_SOURCES,
+        values=values("quality_radon"),
     output:
         csv="results/quality/tables/table5.csv",
         md=report(
@@ -37,7 +38,7 @@ rule quality_radon:
     threads: 1
     params:
         cli=CLI,
-        cfg=CFG["quality"],
+        reads=reads("quality_radon"),
     shell:
         "{params.cli} quality --root src/defmo --table {output.md} --functions {output.functions}"
         " --files {output.files} --metrics {output.metrics} --log {log}"
@@ -45,4 +46,5 @@ rule quality_radon:
 
 rule quality:
     input:
+        "results/config/quality.yaml",
         rules.quality_radon.output,

@@ -1,9 +1,8 @@
 # Table 2 from the params actually used, and results/report/report.md assembling tables 2-5, the training
 # validation metrics and every figure, each with provenance and a reading computed from the numbers.
-# Phase target: `report` (the Snakefile's `rule all` takes rules.report.output).
+# Phase target: `report` (the Snakefile's `rule all` takes its inputs).
 from glob import glob
 
-TABLE2_PAPER_READ = {k: PAPER[k] for k in ("train", "data", "model")}
 REPORT_FIGURES = [
     "results/data/figures/samples_synthetic.png",
     "results/train/figures/training_curves.png",
@@ -21,6 +20,8 @@ REPORT_NOTES = sorted(glob("results/throughput/*.md"))
 
 
 rule table2:
+    input:
+        values=values("table2"),
     output:
         csv="results/report/tables/table2.csv",
         md=report(
@@ -38,17 +39,13 @@ rule table2:
     threads: 1
     params:
         cli=CLI,
-        train=CFG["train"],
-        data=CFG["data"],
-        model=CFG["model"],
-        paper=TABLE2_PAPER_READ,
+        reads=reads("table2"),
         paper_arg=PAPER_ARG,
-        scale=SCALE,
     shell:
         "{params.cli} table2 --table2 {output.md} {params.paper_arg} --log {log}"
 
 
-rule report:
+rule report_md:
     input:
         table2=rules.table2.output.md,
         table3="results/evaluate/tables/table3.md",
@@ -64,6 +61,7 @@ rule report:
         vals=expand("results/train/metrics/{approach}.json", approach=APPROACHES),
         figures=REPORT_FIGURES,
         notes=REPORT_NOTES,
+        values=values("report_md"),
     output:
         report(
             "results/report/report.md",
@@ -79,15 +77,16 @@ rule report:
     threads: 1
     params:
         cli=CLI,
-        scale=SCALE,
-        device=CFG["device"],
-        data=CFG["data"],
-        evaluate=CFG["evaluate"],
-        train=CFG["train"],
-        paper=TABLE2_PAPER_READ,
+        reads=reads("report_md"),
         paper_arg=PAPER_ARG,
     shell:
         "{params.cli} report {params.paper_arg} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
         " --table5 {input.table5} --quality-json {input.quality} --quality-details {input.details}"
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
         " --figures {input.figures} --benchmarks {input.notes} --output {output} --log {log}"
+
+
+rule report:
+    input:
+        "results/config/report.yaml",
+        rules.report_md.output,

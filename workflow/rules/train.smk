@@ -3,15 +3,12 @@
 # The metric probe (train.approach.probe, on request) writes the same files under results/probe/.
 import re
 
-TRAIN_SHARED = {
-    k: v for k, v in CFG["train"].items() if k not in ("approach", "approaches")
-}
-
 
 rule train_approach:
     input:
         data="data/synthetic/train",
         val="data/synthetic/val",
+        values=values("train_approach-{approach}"),
     output:
         ckpt="results/{phase}/checkpoints/{approach}/final.pt",
         curve="results/{phase}/plots/{approach}.csv",
@@ -30,12 +27,7 @@ rule train_approach:
         gpu=1,
     params:
         cli=CLI,
-        train=TRAIN_SHARED,
-        approach=lambda wildcards: CFG["train"]["approach"][wildcards.approach],
-        model=CFG["model"],
-        data=CFG["data"],
-        seed=CFG["seed"],
-        device=CFG["device"],
+        reads=reads("train_approach-{approach}"),
         resume="results/{phase}/resume/{approach}",
     shell:
         "{params.cli} train --approach '{wildcards.approach}' --data {input.data} --val {input.val}"
@@ -45,7 +37,8 @@ rule train_approach:
 
 rule figure_curves:
     input:
-        curve_inputs,
+        curves=curve_inputs,
+        values=values("figure_curves"),
     output:
         report(
             "results/{phase}/figures/training_curves.png",
@@ -63,13 +56,14 @@ rule figure_curves:
     threads: 1
     params:
         cli=CLI,
-        approaches=APPROACHES,
+        reads=reads("figure_curves"),
     shell:
-        "{params.cli} figures curves --inputs {input} --output {output} --log {log}"
+        "{params.cli} figures curves --inputs {input.curves} --output {output} --log {log}"
 
 
 rule train:
     input:
+        "results/config/train.yaml",
         expand("results/train/checkpoints/{approach}/final.pt", approach=APPROACHES),
         expand("results/train/metrics/{approach}.json", approach=APPROACHES),
         "results/train/figures/training_curves.png",
@@ -80,5 +74,6 @@ rule train:
 # `snakemake --cores all probe` (about 6 minutes at the cpu scale).
 rule probe:
     input:
+        "results/config/train.yaml",
         "results/probe/metrics/probe.json",
         "results/probe/figures/training_curves.png",

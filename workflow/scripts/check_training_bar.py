@@ -79,7 +79,7 @@ def main_window(root: Path) -> int:
     path = root / "params.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run from the repository root or pass --window")
-    return int(config.load(path, "cpu", [])["evaluate"]["background_window"])
+    return int(config.load(path, "cpu", []).to_dict()["evaluate"]["background_window"])
 
 
 def eval_path(root: Path, dataset: str, method: str, window: int, main: int) -> Path:

@@ -57,7 +57,8 @@ def _run_all(cfg: Config, out_dir: Path) -> list[dict]:
 
 
 def _run_table(args: argparse.Namespace, cfg: Config) -> None:
-    from defmo.ablate.table import load_records, write_all
+    from defmo.ablate.records import load_records
+    from defmo.ablate.table import write_all
 
     _require(args, "--table", ("table_out", "plot_csv", "metrics"))
     if args.table_out.suffix != ".csv":

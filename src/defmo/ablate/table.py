@@ -1,4 +1,5 @@
-"""Assemble cell records into Table 4 (``results/ablate/tables/table4.{csv,md,tex}``), the plot CSV and the metrics.
+"""Table 4 from the cell records (``results/ablate/tables/table4.{csv,md,tex}``), and beside it the plot CSV and
+the metrics (:mod:`defmo.ablate.records` reads and arranges the records).
 
 Table 4 is laid out as in the report: techniques (rows) x approaches (columns), peak memory in MiB, then a
 second block with the median step time and a third with the report's own numbers, marked as quoted.
@@ -6,60 +7,14 @@ second block with the median step time and a third with the report's own numbers
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
-from defmo.errors import UserError
+from defmo.ablate.records import (APPROACH_LABELS, PLOT_COLUMNS, TECHNIQUE_LABELS, describe_setup, grid, metrics,
+                                  plot_rows, reductions, value)
 from defmo.report.quoted import TABLE4_MIB, TABLE4_SETUP
-from defmo.report.table_io import to_csv, to_latex, to_markdown
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
-
-APPROACH_LABELS = {"defmo": "DeFMO", "defmo+ds": "+D_S", "defmo+dt": "+D_T", "proposed": "+D_S+D_T"}
-TECHNIQUE_LABELS = {"none": "None", "gc": "Gradient checkpointing (GC)", "mp": "Mixed precision (MP)",
-                    "gc+mp": "GC + MP"}
-PLOT_COLUMNS = ["approach", "technique", "approach_label", "technique_label", "status", "peak_mib",
-                "max_allocated_mib", "max_reserved_mib", "median_step_s", "quoted_mib", "device_name",
-                "memory_label", "reason"]
-REQUIRED = ("approach", "technique", "status")
-
-
-def load_records(paths: list[Path]) -> list[dict]:
-    """Read cell records, checking each is one (names the file otherwise)."""
-    if not paths:
-        raise UserError("ablate --table: no --inputs given (the cell JSONs from ablate --cell)")
-    records = []
-    for path in paths:
-        if not Path(path).is_file():
-            raise UserError(f"{path}: no such cell record; run `ablate --cell A:T --out {path}` first")
-        try:
-            rec = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not JSON ({exc}); delete it and rerun its cell") from exc
-        if not isinstance(rec, dict) or any(k not in rec for k in REQUIRED):
-            raise UserError(f"{path}: not a cell record (needs keys {', '.join(REQUIRED)}); rerun its cell")
-        records.append(rec)
-    return records
-
-
-def _ordered(records: list[dict], key: str, preferred: list[str]) -> list[str]:
-    seen = [r[key] for r in records]
-    return [x for x in preferred if x in seen] + sorted({x for x in seen if x not in preferred})
-
-
-def _value(rec: dict | None, key: str) -> float | None:
-    if rec is None or rec.get("status") != "ok":
-        return None
-    value = rec.get(key)
-    return float(value) if value is not None and math.isfinite(float(value)) else None
-
-
-def grid(records: list[dict], cfg: Config) -> tuple[list[str], list[str], dict]:
-    """``(approaches, techniques, {(approach, technique): record})`` in params order."""
-    approaches = _ordered(records, "approach", cfg.ablate.approaches)
-    techniques = _ordered(records, "technique", list(TECHNIQUE_LABELS))
-    return approaches, techniques, {(r["approach"], r["technique"]): r for r in records}
+from defmo.utils.table_io import to_csv, to_latex, to_markdown
 
 
 def table_rows(records: list[dict], cfg: Config) -> tuple[list[str], list[list]]:
@@ -69,7 +24,7 @@ def table_rows(records: list[dict], cfg: Config) -> tuple[list[str], list[list]]
     rows = []
     for block, key in (("peak memory MiB (measured)", "peak_minus_idle_mib"), ("median step s (measured)", "median_step_s")):
         for t in techniques:
-            rows.append([block, TECHNIQUE_LABELS.get(t, t)] + [_value(cells.get((a, t)), key) for a in approaches])
+            rows.append([block, TECHNIQUE_LABELS.get(t, t)] + [value(cells.get((a, t)), key) for a in approaches])
     for t in techniques:
         rows.append(["peak memory MiB (quoted, report)", TECHNIQUE_LABELS.get(t, t)]
                     + [TABLE4_MIB.get(t, {}).get(a) for a in approaches])
@@ -83,29 +38,6 @@ def _formatted(rows: list[list]) -> list[list]:
         return f"{v:.3f}" if block.startswith("median") else f"{v:.0f}"
 
     return [[row[0], row[1]] + [one(row[0], v) for v in row[2:]] for row in rows]
-
-
-def reductions(records: list[dict], cfg: Config) -> dict:
-    """Percent by which each technique lowers each approach's measured peak relative to ``none``."""
-    approaches, techniques, cells = grid(records, cfg)
-    out = {}
-    for a in approaches:
-        base = _value(cells.get((a, "none")), "peak_minus_idle_mib")
-        out[a] = {}
-        for t in techniques:
-            v = _value(cells.get((a, t)), "peak_minus_idle_mib")
-            out[a][t] = None if t == "none" or base is None or v is None or base <= 0 else 100.0 * (base - v) / base
-    return out
-
-
-def describe_setup(records: list[dict]) -> dict:
-    ok = [r for r in records if r.get("status") == "ok"]
-    first = ok[0] if ok else records[0]
-    keys = ("device_type", "batch_size", "steps", "resolution", "n_subframes")
-    setup = {k: first.get(k) for k in keys}
-    setup["device_name"] = ", ".join(sorted({str(r.get("device_name")) for r in ok})) or "n/a"
-    setup["memory_label"] = ", ".join(sorted({str(r.get("memory_label")) for r in ok})) or "n/a"
-    return setup
 
 
 def caption(setup: dict) -> str:
@@ -132,8 +64,8 @@ def reduction_note(records: list[dict], cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
+def _pct(pct: float | None) -> str:
+    return "n/a" if pct is None else f"{pct:.1f}%"
 
 
 def failure_notes(records: list[dict]) -> list[str]:
@@ -153,34 +85,6 @@ def write_table4(stem: Path, records: list[dict], cfg: Config) -> list[Path]:
     write_text(paths[1], md)
     write_text(paths[2], to_latex(header, shown, text_caption))
     return paths
-
-
-def plot_rows(records: list[dict], cfg: Config) -> list[list]:
-    approaches, techniques, cells = grid(records, cfg)
-    rows = []
-    for a in approaches:
-        for t in techniques:
-            r = cells.get((a, t), {"status": "missing"})
-            rows.append([a, t, APPROACH_LABELS.get(a, a), TECHNIQUE_LABELS.get(t, t), r["status"],
-                         _value(r, "peak_minus_idle_mib"), _value(r, "max_allocated_mib"),
-                         _value(r, "max_reserved_mib"), _value(r, "median_step_s"),
-                         TABLE4_MIB.get(t, {}).get(a), r.get("device_name"), r.get("memory_label"), r.get("reason")])
-    return rows
-
-
-def metrics(records: list[dict], cfg: Config) -> dict:
-    """``results/ablate/metrics/memory.json``: per-cell numbers, reductions vs ``none`` (%), setup, failures."""
-    cells = {
-        f"{r['approach']}/{r['technique']}": {
-            "status": r["status"], "peak_mib": _value(r, "peak_minus_idle_mib"),
-            "max_allocated_mib": _value(r, "max_allocated_mib"), "median_step_s": _value(r, "median_step_s"),
-            "reason": r.get("reason"),
-        }
-        for r in records
-    }
-    failed = sum(r["status"] != "ok" for r in records)
-    return {"setup": describe_setup(records), "cells": cells, "reduction_pct": reductions(records, cfg),
-            "failed_cells": failed, "scale": cfg.scale}
 
 
 def write_all(records: list[dict], cfg: Config, table: Path, plot_csv: Path, metrics_json: Path) -> None:

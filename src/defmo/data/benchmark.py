@@ -242,7 +242,7 @@ def render_dataset(cfg: Config, dataset: str, out: Path) -> list[str]:
     n = cfg_bench.n_subframes
     check_dataset(dataset, n)
     _check_replaceable(out)
-    sources = Sources.for_split(cfg.data, "val")  # held-out meshes, textures and backgrounds
+    sources = Sources.for_split(cfg.data.to_dict(), "val")  # held-out meshes, textures and backgrounds
     renderer = ObjectRenderer(cfg_bench.width, cfg_bench.height)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -268,7 +268,7 @@ def _render_all(renderer, cfg: Config, dataset: str, sources: Sources, root: Pat
     for index in tqdm(range(cfg_bench.sequences), desc=f"benchmark {dataset}", unit="seq"):
         rng = np.random.default_rng([cfg.seed, 2, DATASETS.index(dataset), index])
         name = sequence_name(dataset, index, cfg_bench.n_subframes)
-        seq = render_sequence(renderer, dataset, sources, rng, cfg_bench, cfg.data.exposure_samples)
+        seq = render_sequence(renderer, dataset, sources, rng, cfg_bench.to_dict(), cfg.data.exposure_samples)
         write_sequence(root, name, seq, cfg_bench.n_subframes)
         log.info("%s: wrote %s (%d frames)", dataset, name, cfg_bench.frames)
         names.append(name)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from defmo.data import shards
 from defmo.data.sample import Sources, render_sample, sample_rng
 from defmo.errors import UserError
-from defmo.settings import Config
+from defmo.settings import Config, Data
 from defmo.utils.io import write_json
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,15 @@ def fingerprint(cfg_data: dict, seed: int, split: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _init_worker(cfg_data: dict, split: str, seed: int, single_thread: bool) -> None:
+def _init_worker(cfg_data: Data, split: str, seed: int, single_thread: bool) -> None:
     if single_thread:
         os.environ["LP_NUM_THREADS"] = "1"  # llvmpipe: one thread per worker process
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     from defmo.data.renderer import ObjectRenderer
 
-    _STATE.update(cfg=cfg_data, split=split, seed=seed, sources=Sources.for_split(cfg_data, split),
-                  renderer=ObjectRenderer(cfg_data["resolution"], cfg_data["resolution"]))
+    plain = cfg_data.to_dict()  # defmo.data.sample reads the data section as a plain mapping
+    _STATE.update(cfg=plain, split=split, seed=seed, sources=Sources.for_split(plain, split),
+                  renderer=ObjectRenderer(cfg_data.resolution, cfg_data.resolution))
 
 
 def _render_one(index: int) -> tuple[bytes, int, dict, dict]:
@@ -77,7 +78,7 @@ def render_split(cfg: Config, split: str, out: Path, count: int | None = None) -
     """Render ``count`` samples (default: ``data.<split>_samples``) of ``split`` into ``out``; returns the manifest."""
     cfg_data, seed = cfg.data, cfg.seed
     count = getattr(cfg_data, f"{split}_samples") if count is None else count
-    sources = Sources.for_split(cfg_data, split)  # bad folders fail here, before any work
+    sources = Sources.for_split(cfg_data.to_dict(), split)  # bad folders fail here, before any work
     fp = fingerprint({**cfg_data.to_dict(), f"{split}_samples": count}, seed, split)
     parts = plan(count, cfg_data.shard_size)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,11 +106,11 @@ def _existing_manifest(out: Path, fp: str) -> dict | None:
     return manifest if manifest.get("fingerprint") == fp else None
 
 
-def _render_shards(cfg_data: dict, split: str, seed: int, out: Path, todo: list[tuple[int, range]], fp: str) -> None:
+def _render_shards(cfg_data: Data, split: str, seed: int, out: Path, todo: list[tuple[int, range]], fp: str) -> None:
     indices = [i for _, r in todo for i in r]
     if not indices:
         return
-    workers = min(cfg_data["workers"], len(indices))
+    workers = min(cfg_data.workers, len(indices))
     init_args = (cfg_data, split, seed, workers > 1)
     bar = tqdm(total=len(indices), desc=f"render {split}", unit="sample", mininterval=2.0)
     if workers == 1:

@@ -24,7 +24,7 @@ from defmo.evaluate import methods, table
 from defmo.evaluate.loaders import load_dataset
 from defmo.evaluate.outputs import is_quoted, variant_path
 from defmo.evaluate.protocol import evaluate_sequence, summarize
-from defmo.report.table_io import to_csv
+from defmo.utils.table_io import to_csv
 from defmo.settings import Config
 from defmo.utils.io import atomic_path, write_json, write_text
 from defmo.utils.provenance import Output, digest_label, inherited, table_files
@@ -54,7 +54,7 @@ def build_method(name: str, checkpoint: Path | None, cfg: Config):
     if name == "background":
         return methods.background_method, "none"
     device = resolve_device(cfg)
-    if is_quoted(name, cfg):
+    if is_quoted(name, cfg.to_dict()):
         return None, "none"
     if name == "original":
         from defmo.models.original import load_original
@@ -109,7 +109,7 @@ def _record(args, cfg: Config, summary: dict, window: int, device: str) -> dict:
 
 
 def _check_args(args, cfg: Config) -> None:
-    quoted = is_quoted(args.method, cfg)
+    quoted = is_quoted(args.method, cfg.to_dict())
     keys = ("dataset", "method", "output") if quoted else ("dataset", "data", "method", "output", "csv")
     for key in keys:
         if getattr(args, key) is None:
@@ -156,7 +156,7 @@ def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     """Table 3 (``--aggregate``), or one method's records, CSVs and sample (every background window)."""
     if args.aggregate:
         return _table3_outputs(args)
-    if is_quoted(args.method, cfg):
+    if is_quoted(args.method, cfg.to_dict()):
         return [Output(args.output, "numbers quoted from the DeFMO paper", "n/a (quoted)")]
     device = "n/a (no network)" if args.method in ("image", "background") else None
     variants = [variant_path(p, w) for w in cfg.evaluate.background_variants for p in (args.output, args.csv)]

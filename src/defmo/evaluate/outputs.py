@@ -37,6 +37,6 @@ def is_quoted(method: str, cfg: Mapping) -> bool:
     """Whether ``method``'s numbers are DeFMO's paper's, quoted, rather than computed: ``original`` when
     the resolved config ``cfg`` gives no ``evaluate.original_weights``.
 
-    ``cfg`` is read as a mapping: the typed :class:`~defmo.settings.Config` or the plain resolved dict
-    (Snakemake's, workflow/rules/common.smk)."""
+    ``cfg`` is read as a mapping: the plain resolved dict (``Config.to_dict()``, or Snakemake's,
+    workflow/rules/common.smk)."""
     return method == QUOTABLE and cfg["evaluate"]["original_weights"] is None

@@ -14,7 +14,7 @@ from pathlib import Path
 from defmo.errors import UserError
 from defmo.evaluate.protocol import BOUNCE_TOLERANCE
 from defmo.report import quoted
-from defmo.report.table_io import write_table
+from defmo.utils.table_io import write_table
 from defmo.settings import Config, Model
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from defmo.errors import UserError
 from defmo.report.quoted import TABLE5_RADON
-from defmo.report.table_io import to_markdown, write_table
+from defmo.utils.table_io import to_markdown, write_table
 from defmo.settings import Config, Quality
 from defmo.utils.io import write_json, write_text
 from defmo.utils.provenance import Output, table_files

@@ -1,1 +1,1 @@
-"""Tables (CSV, Markdown, LaTeX), figures, the Radon quality report and results/report/report.md."""
+"""Phase report: Table 2, results/report/report.md with its readings, and the numbers quoted from the report and DeFMO."""

@@ -24,13 +24,8 @@ from importlib import resources
 from pathlib import Path
 
 from defmo.errors import UserError
-from defmo.report.readings import (
-    reading_table2,
-    reading_table3,
-    reading_table4,
-    reading_table5,
-    reading_training,
-)
+from defmo.report.readings import reading_table2, reading_table4, reading_table5, reading_training
+from defmo.report.readings_benchmark import reading_table3
 from defmo.config import add_paper_argument, paper_config
 from defmo.settings import Config
 from defmo.utils import provenance

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from defmo.config import add_paper_argument, paper_config
-from defmo.report.table_io import write_table
+from defmo.utils.table_io import write_table
 from defmo.settings import LOSSES, Approach, Config
 from defmo.utils.provenance import Output, table_files
 

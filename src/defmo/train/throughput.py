@@ -26,7 +26,7 @@ from typing import Iterator
 import torch
 
 from defmo.models import GENERATORS
-from defmo.report.table_io import to_markdown
+from defmo.utils.table_io import to_markdown
 from defmo.settings import Config
 from defmo.train.trainer import Trainer
 from defmo.utils.measure import PeakSampler, random_batch, rss_reader

@@ -1,1 +1,1 @@
-"""Small shared utilities: atomic file writes, devices, seeding."""
+"""Small shared utilities: atomic file writes, tables in three formats, frozen configuration sections, devices, seeding."""

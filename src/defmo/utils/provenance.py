@@ -145,7 +145,7 @@ def render_device(cfg: Config) -> str:
 
 
 def table_files(stem: str | Path) -> list[Path]:
-    """The ``.csv``, ``.md`` and ``.tex`` files of a table written by :func:`defmo.report.table_io.write_table`."""
+    """The ``.csv``, ``.md`` and ``.tex`` files of a table written by :func:`defmo.utils.table_io.write_table`."""
     stem = Path(stem).with_suffix("")
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
 
