@@ -11,8 +11,8 @@ import torch
 
 from defmo.data.blatting import blat
 from defmo.models import build_generator, subframe_times
-from defmo.models.object_arch import (TIME_SIGMA, ObjectGenerator, Path, band_centroids, canvas_offsets, gather,
-                                      place)
+from defmo.models.object_arch import (TIME_SIGMA, ObjectGenerator, Path, band_centroids, canvas_offsets, deblat_mask,
+                                      ellipse_logits, gather, place)
 from defmo.models.unet_arch import COVER_MIN, COVER_STEPS
 
 torch.set_num_threads(1)
@@ -118,6 +118,31 @@ def test_a_known_object_along_a_known_path_is_rendered_there():
     leg = torch.tensor([24.0, 32.0]) - torch.tensor([10.0, 8.0])
     want = torch.tensor([10.0, 8.0]) + 0.2 * leg  # 10% of the whole path is 20% of the first leg
     assert float((positions[0, 0] - want).norm()) < 0.6
+
+
+def test_deblatting_recovers_a_disk_from_its_streak():
+    """The mask step of Tracking by Deblatting: a disk of radius 4 blurred along a known straight path is the
+    coverage; from an ellipse prior twice its size the fitted mask overlaps the disk far better (IoU at 0.5)."""
+    height, width, size = 32, 48, 16
+    xs = torch.linspace(14.0, 34.0, 41)  # the centre's path: 20 px along x at row 16
+    tau = ((torch.arange(width, dtype=torch.float32) - 14.0) / 20.0).clamp(0, 1).expand(height, width)
+    dy, dx = canvas_offsets(size, tau)
+    disk = ((dx ** 2 + dy ** 2) <= 16.0).float()
+    centres = torch.stack((xs, torch.full_like(xs, 15.5)), dim=-1)[None]
+    coverage = place(disk[None, None], centres, torch.zeros(1, len(xs)), (height, width))[0, :, 0].mean(dim=0)
+    path = Path(coverage[None], tau[None].clone(), torch.tensor([0.0]), torch.tensor([[1.0, 0.0]]),
+                torch.tensor([8.0]), torch.tensor([8.0]), torch.tensor([0.0]))
+    path.positions = lambda times: torch.stack((14.0 + 20.0 * times, torch.full_like(times, 15.5)), dim=-1)[None]
+    prior = ellipse_logits(dx[None], dy[None], path.axis, path.half, path.radius)
+
+    def iou(mask: torch.Tensor) -> float:
+        pred = mask > 0.5
+        return float((pred & (disk > 0)).sum() / (pred | (disk > 0)).sum())
+
+    fitted = deblat_mask(prior, path, (height, width))[0]
+    assert iou(torch.sigmoid(prior[0])) < 0.3
+    assert iou(fitted) > 0.85
+    assert float(fitted.min()) >= 0.0 and float(fitted.max()) <= 1.0
 
 
 def test_untrained_object_generator_reblurs_to_the_input():

@@ -146,7 +146,8 @@ def build_table3(records: list[dict], cfg: Config) -> tuple[list[str], list[list
 
 
 GENERATOR_NAMES = {"table1": "the report's Table 1", "unet": "U-Net with a time-conditioned decoder",
-                   "streak": "U-Net streak and a window moving along it"}
+                   "streak": "U-Net streak and a window moving along it",
+                   "object": "the object's template placed along a predicted path"}
 
 
 COMPOSITE_NAMES = {
@@ -160,7 +161,7 @@ COMPOSITE_NAMES = {
 def _generator_phrase(model: Model) -> str:
     """``generator 'streak' (U-Net streak ...), deblatted appearance`` for the caption."""
     phrase = f"generator '{model.generator}' ({GENERATOR_NAMES[model.generator]})"
-    if model.generator == "streak":
+    if model.generator in ("streak", "object"):
         phrase += f", appearance '{model.appearance}'"
     return phrase
 

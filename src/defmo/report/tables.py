@@ -70,7 +70,7 @@ ROWS: list[tuple[str, Getter]] = [
     *(_loss_row(key) for key in "ITSLGN"),  # the report's loss weights
     *(_loss_row(key, impl=True) for key in "FC"),
     ("impl.: generator", lambda cfg, app: cfg.model.generator),
-    ("impl.: streak appearance", lambda cfg, app: cfg.model.appearance if cfg.model.generator == "streak" else "-"),
+    ("impl.: appearance", lambda cfg, app: cfg.model.appearance if cfg.model.generator in ("streak", "object") else "-"),
     ("impl.: encoder", lambda cfg, app: cfg.model.encoder),
     ("impl.: encoder initialisation", lambda cfg, app: cfg.model.pretrained),
     ("impl.: discriminator backbone", _with("GN", lambda cfg, app: cfg.model.discriminator)),
