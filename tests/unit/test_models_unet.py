@@ -109,7 +109,7 @@ def test_streak_generator_moves_its_subframes():
     assert float(centre[1] - centre[0]) > 4.0
 
 
-@pytest.mark.parametrize("name", ["unet", "streak"])
+@pytest.mark.parametrize("name", ["unet", "streak", "object"])
 def test_checkpointing_keeps_outputs_and_gradients(name):
     torch.manual_seed(1)
     plain = build_generator(_cfg(name)).train()

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from defmo.models.checkpointing import checkpoint_segment
 from defmo.models.unet_arch import (APPEARANCES, COVER_STEPS, DIFF_SCALE, EXTENT_INIT, LOGIT_EPS, STRETCH_INIT, TAU,
                                     UNetDecoder, _grid, _UNetBase, deblat_appearance, streak_moments)
 
@@ -212,6 +213,12 @@ class ObjectGenerator(_UNetBase):
             self.extent.bias.copy_(torch.tensor([EXTENT_INIT, EXTENT_INIT, STRETCH_INIT, 0.0, 0.0, EXTENT_INIT]))
         self.template = TemplateNet(self.decoder.width + 9 + 3)  # features, I, B, I - B; prior, 2 coordinates
         self.appearance, self.template_size = appearance, template_size
+        self.checkpointing = False
+
+    def set_gradient_checkpointing(self, on: bool) -> None:
+        """Checkpoint each encoder stage, each decoder block, and the object's frame (mask fit and template)."""
+        super().set_gradient_checkpointing(on)
+        self.checkpointing = bool(on)
 
     def canvas(self, height: int, width: int) -> int:
         """The template's side in pixels (even)."""
@@ -247,9 +254,14 @@ class ObjectGenerator(_UNetBase):
         prior = ellipse_logits(dx[None].expand(len(image), -1, -1), dy[None].expand(len(image), -1, -1),
                                path.axis, path.half, path.radius)  # (B, S, S)
         coords = torch.stack((dx, dy))[None].expand(len(image), -1, -1, -1) / size
-        prior = torch.logit(deblat_mask(prior, path, tuple(image.shape[-2:])).clamp(PRIOR_CLAMP, 1.0 - PRIOR_CLAMP))
-        logits = self.template(torch.cat((aligned, prior[:, None], coords), dim=1))
-        return torch.cat((torch.sigmoid(prior[:, None] + logits[:, 3:]), logits[:, :3]), dim=1)
+
+        def fit(prior: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
+            fitted = deblat_mask(prior, path, tuple(image.shape[-2:])).clamp(PRIOR_CLAMP, 1.0 - PRIOR_CLAMP)
+            logits = self.template(torch.cat((aligned, torch.logit(fitted)[:, None], coords), dim=1))
+            return torch.cat((torch.sigmoid(torch.logit(fitted)[:, None] + logits[:, 3:]), logits[:, :3]), dim=1)
+
+        # the mask's 16 iterations keep B x 25 full-resolution maps each: recomputed in backward under checkpointing
+        return checkpoint_segment(fit, [self.template], prior, aligned) if self.checkpointing else fit(prior, aligned)
 
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
