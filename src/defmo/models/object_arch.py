@@ -96,11 +96,10 @@ def band_centroids(weight: torch.Tensor, tau: torch.Tensor, levels: torch.Tensor
     """Centroids ``(B, T, 2)`` (x, y) of the pixels of ``weight (B, H, W)`` >= 0 whose time ``tau (B, H, W)`` is
     near each of ``levels (B, T)``: a softmax over pixels of ``-(tau - level)^2 / (2 TIME_SIGMA^2) + log(weight)``.
     """
-    logits = -(tau[:, None] - levels[..., None, None]) ** 2 / (2 * TIME_SIGMA ** 2)
-    logits = logits + torch.log(weight + WEIGHT_FLOOR)[:, None]
-    probs = torch.softmax(logits.flatten(2), dim=2).view_as(logits)  # (B, T, H, W)
+    logits = -(tau.flatten(1)[:, None] - levels[..., None]) ** 2 / (2 * TIME_SIGMA ** 2)  # (B, T, HW)
+    probs = torch.softmax(logits + torch.log(weight.flatten(1) + WEIGHT_FLOOR)[:, None], dim=2)
     ys, xs = _grid(weight)
-    return torch.stack(((probs * xs).sum(dim=(2, 3)), (probs * ys).sum(dim=(2, 3))), dim=-1)
+    return probs @ torch.stack((xs.flatten(), ys.flatten()), dim=-1)  # (B, T, HW) @ (HW, 2)
 
 
 def ellipse_logits(dx: torch.Tensor, dy: torch.Tensor, axis: torch.Tensor, half: torch.Tensor,
@@ -134,16 +133,18 @@ def place(template: torch.Tensor, positions: torch.Tensor, angles: torch.Tensor,
     Pixel x of sub-frame t shows the template at ``R(-angle_t) (x - p_t)``: an integer shift reproduces it exactly.
     """
     batch, steps = positions.shape[:2]
-    canvas = template.shape[-1]
-    ys, xs = _grid(template.new_zeros(size))
-    dx = xs[None, None] - positions[..., 0, None, None]  # (B, T, H, W)
-    dy = ys[None, None] - positions[..., 1, None, None]
-    ux, uy = _rotate(dx, dy, -angles[..., None, None])
-    # align_corners=False: canvas pixel j, at offset u = j - (S - 1) / 2 from the centre, sits at 2 u / S
-    grid = torch.stack((ux, uy), dim=-1) * (2.0 / canvas)
+    height, width = size
+    # affine_grid maps output pixel j (normalised b = (2 j + 1) / W - 1, i.e. x = (b + 1) W / 2 - 1/2) to
+    # canvas coordinates 2 R(-angle) (x - p) / S (align_corners=False: canvas pixel k sits at (2 k + 1) / S - 1)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    rot = torch.stack((torch.stack((cos, sin), dim=-1), torch.stack((-sin, cos), dim=-1)), dim=-2)  # R(-angle)
+    half = positions.new_tensor([width / 2.0, height / 2.0])
+    shift = (half - 0.5 - positions)[..., None]  # (B, T, 2, 1)
+    theta = torch.cat((rot * half, rot @ shift), dim=-1) * (2.0 / template.shape[-1])  # (B, T, 2, 3)
+    grid = F.affine_grid(theta.flatten(0, 1), [batch * steps, template.shape[1], height, width], align_corners=False)
     expanded = template[:, None].expand(-1, steps, -1, -1, -1).flatten(0, 1)
-    out = F.grid_sample(expanded, grid.flatten(0, 1), mode="bilinear", padding_mode="zeros", align_corners=False)
-    return out.view(batch, steps, template.shape[1], *size)
+    out = F.grid_sample(expanded, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.view(batch, steps, template.shape[1], height, width)
 
 
 def gather(features: torch.Tensor, positions: torch.Tensor, angles: torch.Tensor, canvas: int) -> torch.Tensor:
