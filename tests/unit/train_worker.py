@@ -42,12 +42,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--resume-dir", type=Path, required=True)
     p.add_argument("--result", type=Path, required=True)
     p.add_argument("--bn-eval", action="store_true", help="BatchNorm on running stats (DDP comparison)")
+    p.add_argument("--generator", default=None, help="model.generator (default: the tiny scale's)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     tiny = "scales.tiny.train"  # (overrides of top-level keys lose against the scale's own values)
     cfg = load(REPO / "params.yaml", "tiny", [
         f"train.max_steps={args.steps}", f"{tiny}.checkpoint_every={args.every}", "device=cpu",
         f"{tiny}.approach.{args.approach}.batch_size={args.batch}", f"{tiny}.approach.{args.approach}.epochs=3",
+        *([f"scales.tiny.model.generator={args.generator}"] if args.generator else []),
     ])
     device = ddp.setup(torch.device("cpu"))
     seed_everything(int(cfg.seed) + ddp.rank())
