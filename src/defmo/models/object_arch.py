@@ -157,8 +157,7 @@ def gather(features: torch.Tensor, positions: torch.Tensor, angles: torch.Tensor
     px, py = positions[..., 0, None, None] + rx, positions[..., 1, None, None] + ry
     grid = torch.stack(((2 * px + 1) / width - 1, (2 * py + 1) / height - 1), dim=-1)  # (B, K, S, S, 2)
     sampled = F.grid_sample(features, grid.flatten(1, 2), mode="bilinear", padding_mode="border", align_corners=False)
-    sampled = sampled.view(*features.shape[:2], positions.shape[1], canvas, canvas)
-    return sampled.mean(dim=2)
+    return sampled.view(*features.shape[:2], positions.shape[1], canvas, canvas).mean(dim=2)
 
 
 def deblat_mask(prior: torch.Tensor, path: Path, size: tuple[int, int]) -> torch.Tensor:
@@ -233,7 +232,8 @@ class ObjectGenerator(_UNetBase):
         out = self.decoder.head(trunk)
         raw = self.extent(feats[-1].mean(dim=(2, 3)))
         frac = torch.sigmoid(raw[:, :3])
-        weight = torch.sigmoid(out[:, 0] + COVER_LOGIT_INIT) * ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
+        saturation = ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
+        weight = torch.sigmoid(out[:, 0] + COVER_LOGIT_INIT) * saturation
         centre, axis, length, width = streak_moments(weight)
         length = length * (1.0 + frac[:, 2])
         ys, xs = _grid(weight)
