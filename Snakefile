@@ -2,7 +2,8 @@
 #   snakemake --cores all                      (embedded default, scale from params.yaml)
 #   snakemake --cores all --config scale=paper (report Table 2 on CUDA)
 #   snakemake --cores all --configfile my-overrides.yaml (nested keys merged into params.yaml's sections)
-# Rules live in workflow/rules/, one file per phase (config, data, train, evaluate, ablate, quality, report);
+# Rules live in workflow/rules/, one file per phase (config, data, train, evaluate, ablate, quality, report,
+# seeds: the seed study, outside `all`, `snakemake --cores all seeds`);
 # each phase's target rule has its name and writes under results/<phase>/ (datasets under data/); rules call
 # the package CLI (python -m defmo <verb>).
 from snakemake.utils import min_version
@@ -26,6 +27,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ablate.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/seeds.smk"
 
 
 rule all:

@@ -35,6 +35,7 @@ VERBS = {
     "quality": ("defmo.quality.measure", "Radon code-quality table (Table 5)"),
     "table2": ("defmo.report.tables", "Table 2 from the params used"),
     "report": ("defmo.report.report", "assemble results/report/report.md"),
+    "seeds": ("defmo.seeds.cli", "seed study: score one run, or the table of mean, std and paired intervals"),
     "figures": ("defmo.figures", "figures: samples, curves, benchmark, memory bars"),
     "deblur": ("defmo.evaluate.deblur", "deblur your own image+background or video"),
     "throughput-render": ("defmo.data.throughput", "measure rendering throughput, write results/throughput/"),

@@ -117,7 +117,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
 def _check_semantics(cfg: dict, source: str) -> None:
     """Cross-key checks the schema cannot express."""
     approaches = cfg["train"]["approach"]
-    for section, key in (("train", "approaches"), ("ablate", "approaches")):
+    for section, key in (("train", "approaches"), ("ablate", "approaches"), ("seeds", "approaches")):
         for name in cfg[section][key]:
             if name not in approaches:
                 raise ConfigError(

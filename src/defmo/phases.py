@@ -32,8 +32,10 @@ from defmo.utils.provenance import Output
 
 log = logging.getLogger(__name__)
 
-PHASES = ("data", "train", "evaluate", "ablate", "quality", "report")
+PHASES = ("data", "train", "evaluate", "ablate", "quality", "report", "seeds")
 RESULTS = Path("results")
+# What the seed study's evaluation reads of the benchmark's settings (not the methods, windows or figures).
+_SEED_EVAL = ("datasets", "background_window", "oversample", "composite", "max_frames")
 # Keys of the resolved configuration each phase's jobs read (RULE_READS below splits them by rule).
 READS: dict[str, tuple[str, ...]] = {
     "data": ("scale", "seed", "data", "benchmark_data", "evaluate.datasets"),
@@ -42,6 +44,7 @@ READS: dict[str, tuple[str, ...]] = {
     "ablate": ("scale", "seed", "threads", "device", "model", "train", "ablate"),
     "quality": ("quality",),
     "report": ("scale", "device", "data", "model", "train", "evaluate"),
+    "seeds": ("scale", "seed", "device", "data", "model", "train", *(f"evaluate.{k}" for k in _SEED_EVAL), "seeds"),
 }
 PAPER_READS = ("data", "model", "train")  # the report's values, for Table 2 (phase report)
 HEADER = ("# What phase `{phase}` reads of the resolved configuration (python -m defmo config); DVC tracks this\n"
@@ -70,6 +73,10 @@ RULE_READS: dict[str, tuple[str, tuple[str, ...]]] = {
     "quality_radon": ("quality", ("quality",)),
     "table2": ("report", ("scale", "data", "model", "train", "paper")),
     "report_md": ("report", ("scale", "device", "data", "evaluate", "train", "paper")),
+    "seed_train": ("seeds", ("scale", "device", "data", "model", *_TRAIN_SHARED, "train.approach.{approach}",
+                             "seeds.steps")),
+    "seed_evaluate": ("seeds", ("scale", "device", *(f"evaluate.{k}" for k in _SEED_EVAL))),
+    "seeds_table": ("seeds", ("scale", "seeds")),
 }
 # The time given to a reads file whose values are the recorded ones: older than any result.
 RECORDED_MTIME = 0

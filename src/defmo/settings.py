@@ -22,7 +22,7 @@ from defmo.utils.frozen import FrozenMap, Section, SettingsError, plain, table
 
 __all__ = [  # FrozenMap and SettingsError are defmo.utils.frozen's, read from here too
     "LOSSES", "FrozenMap", "SettingsError", "Trajectory", "Data", "BenchmarkData", "Model", "Approach", "Train",
-    "Evaluate", "Ablate", "Quality", "Config", "model_of", "as_dict",
+    "Evaluate", "Ablate", "Quality", "Seeds", "Config", "model_of", "as_dict",
 ]
 
 # The loss symbols of the report (the keys of train.approach.<name>.losses) and their full names: the one
@@ -223,6 +223,22 @@ class Quality(Section):
 
 
 @dataclass(frozen=True, eq=False)
+class Seeds(Section):
+    """The seed study (``seeds``): each approach trained from ``count`` seeds on a schedule cut at ``steps``,
+    compared with a paired bootstrap of ``resamples`` draws at ``confidence``."""
+
+    count: int
+    approaches: tuple[str, ...]
+    steps: int | None
+    resamples: int
+    confidence: float
+
+    def values(self, base: int) -> tuple[int, ...]:
+        """The seeds of the study: ``base``, ``base + 1``, ... (``base`` is params.yaml's ``seed``)."""
+        return tuple(base + k for k in range(self.count))
+
+
+@dataclass(frozen=True, eq=False)
 class Config(Section):
     """The resolved configuration of one run: the top-level keys, one object per section, the scale blocks.
 
@@ -232,7 +248,7 @@ class Config(Section):
     NESTED: ClassVar[dict] = {
         "data": Data.from_dict, "benchmark_data": BenchmarkData.from_dict, "model": Model.from_dict,
         "train": Train.from_dict, "evaluate": Evaluate.from_dict, "ablate": Ablate.from_dict,
-        "quality": Quality.from_dict,
+        "quality": Quality.from_dict, "seeds": Seeds.from_dict,
     }
 
     scale: str
@@ -246,6 +262,7 @@ class Config(Section):
     evaluate: Evaluate
     ablate: Ablate
     quality: Quality
+    seeds: Seeds
     scales: FrozenMap
 
     def approach(self, name: str) -> Approach:

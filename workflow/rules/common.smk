@@ -112,16 +112,21 @@ DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
 EXAMPLES = EVAL["real_examples"]
 
 
-def eval_data(wildcards):
-    root = EVAL["datasets"][wildcards.dataset]
+def dataset_root(dataset):
+    """The root of benchmark dataset ``dataset``: the embedded copy under data/benchmark/, or the real one."""
+    root = EVAL["datasets"][dataset]
     if root == "embedded":
-        return f"data/benchmark/{wildcards.dataset}"
+        return f"data/benchmark/{dataset}"
     if not os.path.isdir(root):
         raise WorkflowError(
-            f"evaluate.datasets.{wildcards.dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
+            f"evaluate.datasets.{dataset} = '{root}' is not a folder: {PUBLISHED}; download it there or set "
             f"the key to 'embedded'"
         )
     return root
+
+
+def eval_data(wildcards):
+    return dataset_root(wildcards.dataset)
 
 
 def eval_checkpoint(wildcards):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -40,6 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curve", required=True, type=Path, help="per-step loss CSV")
     parser.add_argument("--metrics", required=True, type=Path, help="validation PSNR JSON")
     parser.add_argument("--resume-dir", required=True, type=Path, help="resume state (not an output)")
+    parser.add_argument("--seed", type=int, help="base seed of this run (default: params.yaml's seed; the seed study's)")
+    parser.add_argument("--max-steps", type=int, help="cut the schedule at this many steps (default: train.max_steps)")
+
+
+def with_run_options(cfg: Config, args: argparse.Namespace) -> Config:
+    """``cfg`` with this run's ``--seed`` and ``--max-steps`` (the seed study's runs), which the checkpoint records."""
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UserError(f"train --max-steps {args.max_steps}: must be at least 1")
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"train --seed {args.seed}: must be 0 or more")
+    seed = cfg.seed if args.seed is None else args.seed
+    steps = cfg.train.max_steps if args.max_steps is None else args.max_steps
+    return replace(cfg, seed=seed, train=replace(cfg.train, max_steps=steps))
 
 
 def _datasets(cfg: Config, args: argparse.Namespace):
@@ -96,6 +110,7 @@ def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
+    cfg = with_run_options(cfg, args)
     configure_threads(cfg)
     cfg.approach(args.approach)  # an undefined approach stops here, before the data is read
     data_set, val_set = _datasets(cfg, args)

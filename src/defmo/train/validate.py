@@ -95,9 +95,12 @@ def shape_record(scores: list[dict]) -> dict:
 
 
 @torch.no_grad()
-def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: int) -> dict:
+def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: int,
+             samples: list | None = None) -> dict:
     """Mean PSNR (dB) of the model and both baselines over ``dataset`` and the model's shape metrics
-    (``shape``: :func:`shape_record`); returns a JSON-ready dict.
+    (``shape``: :func:`shape_record`); returns a JSON-ready dict. With ``samples`` (a list), appends one row
+    per sample in dataset order: ``psnr`` and ``psnr_image`` (dB), ``mask_iou`` (mean over its sub-frames)
+    and ``length_ratios`` (per sub-frame, NaN where undefined), what the seed study pairs.
 
     Leaves every RNG and the generator's mode and weights as they were (safe to call during training).
     """
@@ -112,9 +115,15 @@ def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: in
     for batch in tqdm(loader, desc="validation", leave=False):
         image, bg, gt = (batch[k].to(device) for k in ("image", "background", "frames"))
         pred, _ = generator(image, bg, torch.linspace(0.0, 1.0, gt.shape[1], device=device))
-        for key, value in _batch_psnr(pred, image, bg, gt).items():
+        psnr = _batch_psnr(pred, image, bg, gt)
+        for key, value in psnr.items():
             sums[key] += float(value.sum())
-        scores += batch_shape(pred[:, :, 3].float().clamp(0, 1).cpu().numpy(), gt[:, :, 3].cpu().numpy())
+        shape = batch_shape(pred[:, :, 3].float().clamp(0, 1).cpu().numpy(), gt[:, :, 3].cpu().numpy())
+        scores += shape
+        if samples is not None:
+            samples += [{"psnr": float(m), "psnr_image": float(i), "mask_iou": float(np.mean(sc["mask_iou"])),
+                         "length_ratios": sc["length_ratio"]}
+                        for m, i, sc in zip(psnr["model"], psnr["image"], shape)]
         count += int(image.shape[0])
     generator.train(was_training)
     return _result(sums, count, shape_record(scores))

@@ -1,0 +1,180 @@
+"""The seed study's summary: per approach and dataset the mean and standard deviation over seeds, against the
+reference approach (the first of ``seeds.approaches``, DeFMO) the paired difference with its bootstrap interval
+(:func:`defmo.seeds.stats.paired_interval`), one verdict per claim, and the figure of every seed's scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from defmo.errors import UserError
+from defmo.seeds import runs
+from defmo.seeds.stats import paired_interval, spread, verdict
+from defmo.settings import Config
+from defmo.utils.io import atomic_path, write_json, write_text
+from defmo.utils.table_io import write_table
+
+log = logging.getLogger(__name__)
+# What each non-reference approach of the report claims, keyed by approach (the verdicts' sentences).
+CLAIMS = {
+    "defmo+ds": "D_S in place of L_S",
+    "defmo+dt": "D_T in place of L_T",
+    "proposed": "D_S and D_T in place of L_S and L_T (the proposed model)",
+}
+LABELS = {"psnr": "PSNR", "ssim": "SSIM", "tiou": "TIoU", "mask_iou": "mask IoU"}
+DATASET_ORDER = (runs.VALIDATION, "falling_objects", "tbd3d", runs.BOUNCE, "tbd")
+
+
+def load_runs(records: list[Path], frames: list[Path]) -> dict[str, list[tuple[dict, list[dict]]]]:
+    """approach -> [(record, frame rows)] in seed order, from the runs' metrics JSONs and frames CSVs (paired
+    by position)."""
+    if len(records) != len(frames) or not records:
+        raise UserError(f"seeds --summarize: {len(records)} --runs and {len(frames)} --frames; pass one of each per run")
+    out: dict[str, list] = {}
+    for record_path, frames_path in zip(records, frames):
+        record = json.loads(Path(record_path).read_text())
+        out.setdefault(record["approach"], []).append((record, runs.read_frames(Path(frames_path))))
+    for approach, items in out.items():
+        items.sort(key=lambda item: item[0]["seed"])
+    return out
+
+
+def _datasets(study: dict) -> list[str]:
+    present = {name for items in study.values() for record, _ in items for name in record["scores"]}
+    return [d for d in DATASET_ORDER if d in present] + sorted(present - set(DATASET_ORDER))
+
+
+def _spreads(items: list[tuple[dict, list[dict]]], dataset: str) -> dict:
+    scores = [record["scores"].get(dataset, {}) for record, _ in items]
+    out = {m: spread([s.get(m) for s in scores]) for m in runs.METRICS}
+    for q in ("median", "q25", "q75"):
+        out[f"length_ratio_{q}"] = spread([(s.get("length_ratio") or {}).get(q) for s in scores])
+    return out
+
+
+def summarize_study(study: dict, reference: str, resamples: int, confidence: float) -> dict:
+    """The summary (``summary.json``): per approach and dataset the spreads, per non-reference approach the
+    paired intervals of every metric against ``reference``."""
+    if reference not in study:
+        raise UserError(f"seeds: the reference approach '{reference}' has no runs; train it (seeds.approaches)")
+    datasets = _datasets(study)
+    summary = {"reference": reference, "resamples": resamples, "confidence": confidence,
+               "seeds": [record["seed"] for record, _ in study[reference]],
+               "steps": {a: items[0][0]["steps"] for a, items in study.items()},
+               "approaches": {}, "differences": {}}
+    for approach, items in study.items():
+        summary["approaches"][approach] = {d: _spreads(items, d) for d in datasets}
+        if approach == reference:
+            continue
+        if len(items) != len(study[reference]):
+            raise UserError(f"seeds: {approach} has {len(items)} runs, {reference} {len(study[reference])}; "
+                            "pair them seed by seed (rerun `seeds`)")
+        diffs = {}
+        for d in datasets:
+            ref_rows, rows = [r for _, r in study[reference]], [r for _, r in items]
+            diffs[d] = {m: paired_interval(runs.metric_grid(rows, d, m), runs.metric_grid(ref_rows, d, m),
+                                           resamples, confidence) for m in runs.METRICS}
+        summary["differences"][approach] = diffs
+    return summary
+
+
+def _mean_std(s: dict, digits: int) -> str:
+    if s["mean"] is None:
+        return "n/a"
+    return f"{s['mean']:.{digits}f}" + (f" ± {s['std']:.{digits}f}" if s["std"] is not None else "")
+
+
+def _interval(i: dict | None, digits: int) -> str:
+    if i is None:
+        return "n/a"
+    return f"{i['diff']:+.{digits}f} [{i['lo']:+.{digits}f}, {i['hi']:+.{digits}f}]"
+
+
+def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the seed table: per dataset and approach, mean ± std of each metric and the length
+    ratio (median [q25, q75], means over seeds), then the paired difference to the reference."""
+    digits = {"psnr": 2, "ssim": 3, "tiou": 3, "mask_iou": 3}
+    header = ["dataset", "approach", *(LABELS[m] for m in runs.METRICS), "length ratio",
+              *(f"Δ{LABELS[m]} vs {summary['reference']}" for m in runs.METRICS)]
+    rows = []
+    for approach, per_dataset in summary["approaches"].items():
+        for dataset, s in per_dataset.items():
+            ratio = "n/a" if s["length_ratio_median"]["mean"] is None else (
+                f"{s['length_ratio_median']['mean']:.2f} [{s['length_ratio_q25']['mean']:.2f}, "
+                f"{s['length_ratio_q75']['mean']:.2f}]")
+            diffs = summary["differences"].get(approach, {}).get(dataset)
+            rows.append([dataset, approach, *(_mean_std(s[m], digits[m]) for m in runs.METRICS), ratio,
+                         *("—" if diffs is None else _interval(diffs[m], digits[m]) for m in runs.METRICS)])
+    rows.sort(key=lambda r: (DATASET_ORDER.index(r[0]) if r[0] in DATASET_ORDER else len(DATASET_ORDER),
+                             list(summary["approaches"]).index(r[1])))
+    return header, rows
+
+
+def verdict_lines(summary: dict) -> list[str]:
+    """One sentence per claim (approach against the reference): the PSNR and mask-IoU verdict per dataset."""
+    level = f"{100 * summary['confidence']:.0f}%"
+    lines = []
+    for approach, per_dataset in summary["differences"].items():
+        parts = []
+        for dataset, diffs in per_dataset.items():
+            psnr, iou = diffs["psnr"], diffs["mask_iou"]
+            parts.append(f"{dataset}: PSNR {verdict(psnr)} ({_interval(psnr, 2)} dB), mask IoU {verdict(iou)} "
+                         f"({_interval(iou, 3)})")
+        claim = CLAIMS.get(approach, approach)
+        lines.append(f"- **{claim}** ({approach} vs {summary['reference']}, {len(summary['seeds'])} seeds, paired "
+                     f"{level} bootstrap over seeds and frames): " + "; ".join(parts) + ".")
+    return lines
+
+
+def plot_study(study: dict, summary: dict, output: Path, scale: str) -> None:
+    """Every seed's PSNR and mask IoU per approach (dots) with the mean ± std (bars), one panel per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(next(iter(summary["approaches"].values())))
+    approaches = list(summary["approaches"])
+    fig, axes = plt.subplots(2, len(datasets), figsize=(3.0 * len(datasets), 6.0), squeeze=False)
+    for col, dataset in enumerate(datasets):
+        for row, metric in enumerate(("psnr", "mask_iou")):
+            ax = axes[row][col]
+            for x, approach in enumerate(approaches):
+                values = [rec["scores"].get(dataset, {}).get(metric) for rec, _ in study[approach]]
+                values = [np.nan if v is None else v for v in values]
+                ax.plot(np.full(len(values), x) + np.linspace(-0.12, 0.12, len(values)), values, "o", ms=4,
+                        color=f"C{x}", alpha=0.7)
+                s = summary["approaches"][approach][dataset][metric]
+                if s["mean"] is not None:
+                    ax.errorbar(x + 0.25, s["mean"], yerr=s["std"] or 0.0, fmt="_", ms=12, color="k", capsize=3)
+            ax.set_xticks(range(len(approaches)), approaches, rotation=30, fontsize=7)
+            ax.set_title(f"{dataset}: {LABELS[metric]}", fontsize=9)
+            ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle(f"Seed study (scale {scale}): {len(summary['seeds'])} seeds per approach; dots = seeds, "
+                 "bars = mean ± std", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    with atomic_path(output) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def write_study(records: list[Path], frames: list[Path], stem: Path, summary_path: Path, figure: Path,
+                cfg: Config) -> dict:
+    """Read the runs, write the seed table (``stem``.csv/.md/.tex), the verdicts (``stem``_verdicts.md), the
+    summary JSON and the figure; return the summary."""
+    study = load_runs(records, frames)
+    s = cfg.seeds
+    summary = summarize_study(study, s.approaches[0], s.resamples, s.confidence)
+    header, rows = table_rows(summary)
+    caption = (f"Seed study (scale {cfg.scale}): mean ± std over seeds {summary['seeds']}; Δ: paired difference "
+               f"to {summary['reference']} [{100 * s.confidence:.0f}% bootstrap interval over seeds and frames]")
+    write_table(stem, header, rows, caption)
+    write_text(stem.with_name(stem.name + "_verdicts.md"), "\n".join(verdict_lines(summary)) + "\n")
+    write_json(summary_path, summary)
+    plot_study(study, summary, figure, cfg.scale)
+    log.info("seed study: %d approaches x %d seeds -> %s", len(study), len(summary["seeds"]), stem)
+    return summary
