@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 PHASES = ("data", "train", "evaluate", "ablate", "quality", "report", "seeds")
 RESULTS = Path("results")
+# Phases outside the default run (`all`), each run by its own target. Such a study keeps a copy of its record,
+# results/<phase>/config/<phase>.yaml, written by its last job once its results are complete, and its rules compare
+# their values with that copy, not with results/config/<phase>.yaml: `all` and `config` rewrite the latter without
+# running the study, which must not mark the study's committed results as made with the new values.
+STUDIES = ("seeds",)
 # What the seed study's evaluation reads of the benchmark's settings (not the methods, windows or figures).
 _SEED_EVAL = ("datasets", "background_window", "oversample", "composite", "max_frames")
 # Keys of the resolved configuration each phase's jobs read (RULE_READS below splits them by rule).
@@ -77,6 +82,7 @@ RULE_READS: dict[str, tuple[str, tuple[str, ...]]] = {
                              "seeds.steps")),
     "seed_evaluate": ("seeds", ("scale", "device", *(f"evaluate.{k}" for k in _SEED_EVAL))),
     "seeds_table": ("seeds", ("scale", "seeds")),
+    "seeds_record": ("seeds", READS["seeds"]),
 }
 # The time given to a reads file whose values are the recorded ones: older than any result.
 RECORDED_MTIME = 0
@@ -140,6 +146,15 @@ def readers(cfg: Config | dict) -> dict[str, tuple[str, tuple[str, ...]]]:
     return out
 
 
+def record_folder(reader: str, phase: str, records: str | Path = RESULTS / "config") -> Path:
+    """The folder of the record ``reader`` is compared with: ``records`` (results/config/), or for a study's
+    rules (:data:`STUDIES`; not its ``config-<phase>`` job) the study's own copy beside it, results/<phase>/config/."""
+    records = Path(records)
+    if phase in STUDIES and not reader.startswith("config-"):
+        return records.parent / phase / "config"
+    return records
+
+
 def _recorded(folder: Path, phase: str) -> dict | None:
     """Phase ``phase``'s record (its values), or None where there is none or it cannot be read."""
     try:
@@ -171,7 +186,8 @@ def sync_reads(cfg: Config | dict, paper: Config | dict | None, folder: str | Pa
     """Write each reader's values (:func:`readers`) to ``folder/<reader>.yaml``; return reader -> values.
 
     A reads file's modification time is what Snakemake compares with the results of the rule that takes it:
-    - values that differ from the phase's record (``records/<phase>.yaml``): the time now, at every call, so the
+    - values that differ from the phase's record (``records/<phase>.yaml``; a study's copy for its rules,
+      :func:`record_folder`): the time now, at every call, so the
       rule's results are older and rerun (and the ``config-<phase>`` reader, the job that rewrites the record);
     - values equal to the record, in a file that did not hold them (a fresh clone, after another branch or a
       dry run with other values): :data:`RECORDED_MTIME`, older than any result, whatever order a checkout
@@ -181,13 +197,16 @@ def sync_reads(cfg: Config | dict, paper: Config | dict | None, folder: str | Pa
     """
     folder, records = Path(folder), Path(records)
     now = views(cfg, paper)
-    record = {phase: _recorded(records, phase) for phase in PHASES}
+    record: dict[Path, dict | None] = {}
     out = {}
     for reader, (phase, keys) in readers(cfg).items():
         values = pick(now[phase], keys)
+        where = record_folder(reader, phase, records) / f"{phase}.yaml"
+        if where not in record:
+            record[where] = _recorded(where.parent, phase)
         text = f"# What `{reader}` reads of this run's values (workflow/rules/common.smk); do not edit.\n"
         _sync(folder / f"{reader}.yaml", text + yaml.safe_dump(values, sort_keys=False),
-              _same(record[phase], keys, values))
+              _same(record[where], keys, values))
         out[reader] = values
     return out
 

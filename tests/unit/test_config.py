@@ -64,6 +64,10 @@ def test_deep_merge_keeps_siblings():
         ("scales.cpu.model.ds_noise=-0.1", "model.ds_noise"),
         ("train.val_every=0", "train.val_every"),
         ("train.approach.probe.lr_step=0", "train.approach.probe.lr_step"),
+        ("seeds.count=0", "seeds.count"),
+        ("seeds.steps=0", "seeds.steps"),
+        ("seeds.confidence=1.0", "seeds.confidence"),
+        ("seeds.approaches=[]", "seeds.approaches"),
     ],
 )
 def test_bad_values_name_the_key(raw, override, key):
@@ -98,6 +102,14 @@ def test_cross_key_checks(raw):
         resolve(apply_overrides(raw, ["train.approaches=[defmo, nope]"]))
     with pytest.raises(ConfigError, match="evaluate.methods"):
         resolve(apply_overrides(raw, ["evaluate.methods=[image, nope]"]))
+    with pytest.raises(ConfigError, match="key 'seeds.approaches' names 'nope'"):
+        resolve(apply_overrides(raw, ["seeds.approaches=[defmo, nope]"]))
+
+
+def test_the_seed_study_s_seeds_start_at_the_base_seed(repo):
+    cfg = load(repo / "params.yaml", scale="cpu", overrides=["seed=5"])
+    assert cfg.seeds.values(cfg.seed) == (5, 6, 7)
+    assert cfg.seeds.approaches[0] == "defmo"  # the reference the others are compared with
 
 
 def test_cli_stops_before_work_with_the_key(repo, tmp_path):

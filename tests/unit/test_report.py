@@ -239,3 +239,18 @@ def test_git_commit_provenance(repo, tmp_path):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     assert git_commit(repo).split(" ")[0] == head[:10]
     assert git_commit(tmp_path) == "unknown (not a git checkout)"
+
+
+def test_the_seed_study_s_section_when_its_files_are_present(repo, tmp_path, cpu_cfg):
+    """The seed study is outside the default run: its verdicts and table enter the report when present, each with its
+    provenance, and a missing file is left out."""
+    argv = write_inputs(tmp_path)
+    seeds = tmp_path / "results" / "seeds"
+    seeds.mkdir()
+    (seeds / "seeds_verdicts.md").write_text("- **D_T in place of L_T** (defmo+dt vs defmo): tbd: PSNR better.\n")
+    provenance.record(seeds / "seeds_verdicts.md", SimpleNamespace(scale="cpu"), device="Fake CPU", data="runs")
+    text = build(_args(repo, [*argv, "--seeds", str(seeds / "seeds_verdicts.md"), str(seeds / "absent.md")]),
+                 cpu_cfg)
+    section = text.split("## Seed study")[1].split("\n## ")[0]
+    assert "tbd: PSNR better" in section and "device Fake CPU" in section and "absent" not in section
+    assert "## Seed study" not in build(_args(repo, argv), cpu_cfg)

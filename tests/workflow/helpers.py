@@ -89,14 +89,17 @@ def fresh_clone(dest: Path, scale: str | None = None) -> Path:
     if scale:
         set_param(repo, "scale", scale)
     run([sys.executable, "-m", "defmo", "--params", "params.yaml", "config", "--out", "results/config"], repo)
-    make_placeholders(repo, run(["snakemake", "-n", "--forceall"], repo).stdout)
+    # the seed study's own copy of its record, as its last job leaves it (defmo.phases.STUDIES)
+    run([sys.executable, "-m", "defmo", "--params", "params.yaml", "config", "--phase", "seeds", "--out",
+         "results/seeds/config"], repo)
+    make_placeholders(repo, run(["snakemake", "-n", "--forceall", "all", "seeds"], repo).stdout)
     shutil.rmtree(repo / ".snakemake", ignore_errors=True)
     shutil.rmtree(repo / "results" / "config" / "run", ignore_errors=True)
     checkout = time.time() - 3600
     for root, folders, files in os.walk(repo):
         for name in folders + files:
             os.utime(os.path.join(root, name), (checkout, checkout), follow_symlinks=False)
-    for path in (repo / "results" / "config").glob("*.yaml"):
+    for path in [*(repo / "results" / "config").glob("*.yaml"), *(repo / "results").glob("*/config/*.yaml")]:
         os.utime(path, (checkout + 60, checkout + 60))
     return repo
 

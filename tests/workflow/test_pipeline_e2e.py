@@ -36,8 +36,9 @@ def pipeline(tmp_path_factory):
     _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
     _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "tiny")
     run(["dvc", "remote", "add", "-f", "--local", "-d", "tmp", str(root / "remote")], repo)
-    # --forceall: the copy holds the committed cpu-scale results, which Snakemake would take as up to date
-    run(["snakemake", "--cores", "2", "--forceall"], repo, timeout=1200)
+    # --forceall: the copy holds the committed cpu-scale results, which Snakemake would take as up to date; the
+    # seed study too (outside `all`), so that every DVC stage of the copy is at the tiny scale
+    run(["snakemake", "--cores", "2", "--forceall", "all", "seeds"], repo, timeout=1200)
     return repo
 
 
@@ -130,3 +131,23 @@ def test_branch_switch_flow(pipeline):
     run(["snakemake", "--touch", "--cores", "1"], pipeline)
     assert "Nothing to be done" in run(["snakemake", "-n"], pipeline).stdout
     assert "changed" not in run(["dvc", "status"], pipeline).stdout
+
+
+def test_seed_study_metrics_diff_between_branches(pipeline):
+    """One loss weight of DeFMO changed on a branch: `dvc repro seeds/dvc.yaml` retrains DeFMO's seeds only, and
+    `dvc metrics diff` lists DeFMO's per-seed and the summary's changed metrics, none of the other approach's."""
+    record = json.loads((pipeline / "results/seeds/metrics/proposed/seed1.json").read_text())
+    assert record["steps"] == 3 and record["seed"] == 1  # the tiny scale's seeds.steps, the second seed
+    _git(pipeline, "checkout", "-q", "-B", "seeds-base")  # the commit the previous test left checked out
+    run(["snakemake", "--touch", "--cores", "1", "seeds"], pipeline)  # the branch-switch flow, for the study
+    _git(pipeline, "checkout", "-q", "-b", "seeds-change")
+    set_param(pipeline, "train.approach.defmo.losses.I", "2.0")
+    out = run(["dvc", "repro", "seeds/dvc.yaml"], pipeline, timeout=1200).stdout
+    assert "Running stage 'seeds/dvc.yaml:seeds'" in out, out
+    assert "Running stage 'train'" not in out and "Running stage 'evaluate'" not in out, out
+    diff = json.loads(run(["dvc", "metrics", "diff", "seeds-base", "--json"], pipeline).stdout)
+    changed = {path for path, metrics in diff.items() if metrics}
+    assert {"results/seeds/metrics/defmo/seed0.json", "results/seeds/metrics/defmo/seed1.json",
+            "results/seeds/metrics/summary.json"} <= changed, diff
+    assert not any("/proposed/" in path for path in changed), diff
+    assert any("scores.tbd.psnr" in key for key in diff["results/seeds/metrics/defmo/seed0.json"]), diff

@@ -23,8 +23,10 @@ EVAL_RULES = {"config_phase", "evaluate_method", "evaluate_quoted", "table3", "f
               "report_md", "all"}
 TRAIN_RULES = {"config_phase", "train_approach", "figure_curves", "table2", "ablate_cell", "table4", "figure_memory",
                "evaluate_method", "table3", "figure_benchmark", "deblur_real", "report_md", "all"}
-EVAL_RECORDS = {"evaluate", "report"}
-TRAIN_RECORDS = {"train", "ablate", "report"}
+# the seed study reads the benchmark's window and every training value; `all` rewrites its record (not its own copy)
+EVAL_RECORDS = {"evaluate", "report", "seeds"}
+TRAIN_RECORDS = {"train", "ablate", "report", "seeds"}
+SEED_RULES = {"config_phase", "seed_train", "seed_evaluate", "seeds_table", "seeds_record", "seeds"}
 EVAL_OVERRIDE = "evaluate: {background_window: 7}\n"
 TRAIN_OVERRIDE = "train: {lr_g: 0.0005}\n"
 
@@ -103,6 +105,23 @@ def test_a_train_override_reruns_training_and_what_follows_not_the_data(start, o
 def test_an_override_s_dry_run_leaves_nothing_to_do_behind(start, override):
     dry_run(start, "--configfile", override(EVAL_OVERRIDE + TRAIN_OVERRIDE))
     assert "Nothing to be done" in dry_run(start)
+
+
+def test_the_seed_study_is_current_in_a_fresh_clone(fresh):
+    assert "Nothing to be done" in dry_run(fresh, "seeds")
+
+
+def test_a_seeds_override_reruns_the_seed_table_only(fresh, override):
+    out = dry_run(fresh, "seeds", "--configfile", override("seeds: {resamples: 500}\n"))
+    assert scheduled(out) == {"config_phase", "seeds_table", "seeds_record", "seeds"}
+    assert scheduled_records(out) == {"seeds"}
+
+
+def test_a_train_override_retrains_every_seed_run_not_the_data(fresh, override):
+    out = dry_run(fresh, "seeds", "--configfile", override(TRAIN_OVERRIDE))
+    assert scheduled(out) == SEED_RULES and not scheduled(out) & DATA_RULES
+    assert len(re.findall(r"^rule seed_train:", out, re.M)) == 4  # tiny: 2 approaches x 2 seeds
+    assert resolved(fresh, out, "train")["train"]["lr_g"] == 0.0005
 
 
 def test_one_approach_s_value_retrains_that_approach_only(fresh):

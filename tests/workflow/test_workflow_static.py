@@ -59,7 +59,19 @@ def test_every_phase_has_its_target_rule():
 
 
 def _stages() -> dict:
-    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    """The main pipeline's stages (dvc.yaml), then the seed study's (seeds/dvc.yaml, run from the root)."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    seeds = yaml.safe_load((REPO / "seeds" / "dvc.yaml").read_text())["stages"]
+    assert all(stage.pop("wdir") == ".." for stage in seeds.values()), "seeds/dvc.yaml: stages run from the root"
+    return {**stages, **seeds}
+
+
+def test_a_plain_dvc_repro_leaves_the_seed_study_out():
+    """`dvc repro` reproduces dvc.yaml and what it depends on: no main stage may depend on the seed study."""
+    main = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert "seeds" not in main
+    for name, stage in main.items():
+        assert not any(str(d).startswith("results/seeds") for d in stage.get("deps", [])), name
 
 
 def test_dvc_stages_run_the_phase_targets():
@@ -130,7 +142,7 @@ def test_every_job_writes_under_its_phase_folder():
     """Every output, log and timing of every job (at the tiny scale, all forced) lies in results/<phase>/."""
     owner = {name: phase for phase, text in _phase_rules(with_config=True).items()
              for name in re.findall(r"^rule (\w+):", text, re.M)}
-    out = run(["snakemake", "probe", "all", "-n", "--forceall", "--config", "scale=tiny"], REPO).stdout
+    out = run(["snakemake", "probe", "seeds", "all", "-n", "--forceall", "--config", "scale=tiny"], REPO).stdout
     for block in re.split(r"^(?:local)?rule ", out, flags=re.M)[1:]:
         rule = block.split(":")[0]
         for key in ("output", "log", "benchmark"):

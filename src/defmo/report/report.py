@@ -209,6 +209,23 @@ def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
     return lines
 
 
+def section_seeds(ctx: Context, paths: list[Path]) -> list[str]:
+    """The seed study's verdicts, table and figure (``seeds``: outside the default run, so optional here)."""
+    present = [p for p in paths if p.is_file()]
+    if not present:
+        return []
+    lines = ["## Seed study: the report's claims with error bars", "",
+             "Each approach trained from several seeds on a shortened schedule (`snakemake --cores all seeds`, "
+             "outside the default run; `seeds` in params.yaml); differences are paired by seed and frame.", ""]
+    for path in present:
+        if path.suffix == ".png":
+            lines += [f"![{path.stem}]({ctx.rel(path)})", ""]
+        else:
+            lines += [_table_text(path)]
+        lines += [ctx.provenance(path, "seeds"), ""]
+    return lines
+
+
 def header(ctx: Context) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ["# Improving DeFMO with learned losses: results", "",
@@ -234,6 +251,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-metrics", type=Path, nargs="*", default=[], help="results/train/metrics/<approach>.json")
     parser.add_argument("--figures", type=Path, nargs="*", default=[], help="results/<phase>/figures/*.png")
     parser.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="optional notes (missing: left out)")
+    parser.add_argument("--seeds", type=Path, nargs="*", default=[],
+                        help="the seed study's verdicts, table and figure (optional: missing ones are left out)")
     parser.add_argument("--output", type=Path, required=True, help="results/report/report.md")
     add_paper_argument(parser)
 
@@ -267,6 +286,7 @@ def build(args: argparse.Namespace, cfg: Config) -> str:
     lines += section_training(ctx, args, data["vals"])
     lines += section_table3(ctx, args, data["records"])
     lines += section_table4(ctx, args, data["memory"]) + section_table5(ctx, args, data["quality"])
+    lines += section_seeds(ctx, list(args.seeds))
     lines += section_figures(ctx, list(args.figures)) + section_benchmarks(ctx, list(args.benchmarks))
     return "\n".join(lines).rstrip() + "\n"
 

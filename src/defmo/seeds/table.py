@@ -68,18 +68,20 @@ def summarize_study(study: dict, reference: str, resamples: int, confidence: flo
                "approaches": {}, "differences": {}}
     for approach, items in study.items():
         summary["approaches"][approach] = {d: _spreads(items, d) for d in datasets}
-        if approach == reference:
-            continue
-        if len(items) != len(study[reference]):
-            raise UserError(f"seeds: {approach} has {len(items)} runs, {reference} {len(study[reference])}; "
-                            "pair them seed by seed (rerun `seeds`)")
-        diffs = {}
-        for d in datasets:
-            ref_rows, rows = [r for _, r in study[reference]], [r for _, r in items]
-            diffs[d] = {m: paired_interval(runs.metric_grid(rows, d, m), runs.metric_grid(ref_rows, d, m),
-                                           resamples, confidence) for m in runs.METRICS}
-        summary["differences"][approach] = diffs
+        if approach != reference:
+            summary["differences"][approach] = _differences(items, study[reference], datasets, resamples, confidence)
     return summary
+
+
+def _differences(items: list, reference: list, datasets: list[str], resamples: int, confidence: float) -> dict:
+    """Per dataset and metric, the paired interval of one approach's runs (``items``) against the reference's."""
+    approach, ref = items[0][0]["approach"], reference[0][0]["approach"]
+    if [rec["seed"] for rec, _ in items] != [rec["seed"] for rec, _ in reference]:
+        raise UserError(f"seeds: {approach} has seeds {[rec['seed'] for rec, _ in items]}, {ref} "
+                        f"{[rec['seed'] for rec, _ in reference]}; pair them seed by seed (rerun `seeds`)")
+    rows, ref_rows = [r for _, r in items], [r for _, r in reference]
+    return {d: {m: paired_interval(runs.metric_grid(rows, d, m), runs.metric_grid(ref_rows, d, m), resamples,
+                                   confidence) for m in runs.METRICS} for d in datasets}
 
 
 def _mean_std(s: dict, digits: int) -> str:
