@@ -13,7 +13,7 @@ import pytest
 from defmo.config import load
 from defmo.errors import UserError
 from defmo.seeds import runs
-from defmo.seeds.table import write_study
+from defmo.seeds.table import verdict_lines, write_study
 from defmo.utils.table_io import to_csv
 from conftest import REPO
 
@@ -71,7 +71,8 @@ def test_the_table_holds_the_seeds_spread_and_the_paired_difference(tmp_path, cf
     table = (tmp_path / "seeds.md").read_text()
     assert "| tbd | proposed |" in table and "±" in table
     verdicts = (tmp_path / "seeds_verdicts.md").read_text()
-    assert "proposed vs defmo, 3 seeds" in verdicts and "tbd: PSNR better" in verdicts
+    assert "proposed vs defmo, 3 seeds" in verdicts and ": holds in PSNR." in verdicts
+    assert "PSNR better on validation, tbd3d, tbd3d_bounce, tbd." in verdicts
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
 
@@ -96,3 +97,22 @@ def test_runs_are_paired_seed_by_seed(tmp_path, cfg):
     with pytest.raises(UserError, match=r"proposed has seeds \[0, 5\], defmo \[0, 1\]"):
         write_study(records + [r], frames + [f], tmp_path / "seeds", tmp_path / "summary.json", tmp_path / "s.png",
                     cfg)
+
+
+def _summary(psnr_intervals: dict) -> dict:
+    diffs = {d: {"psnr": {"diff": (lo + hi) / 2, "lo": lo, "hi": hi}, "mask_iou": None, "ssim": None}
+             for d, (lo, hi) in psnr_intervals.items()}
+    return {"confidence": 0.95, "seeds": [0, 1, 2], "reference": "defmo", "differences": {"defmo+dt": diffs}}
+
+
+@pytest.mark.parametrize(("intervals", "said"), [
+    ({"tbd": (0.1, 0.5), "tbd3d": (0.2, 0.4)}, "holds in PSNR"),
+    ({"tbd": (0.1, 0.5), "tbd3d": (-0.2, 0.4)}, "holds in part in PSNR"),
+    ({"tbd": (-0.5, -0.1), "tbd3d": (-0.2, 0.4)}, "does not hold: worse in PSNR"),
+    ({"tbd": (0.1, 0.5), "tbd3d": (-0.4, -0.2)}, "mixed in PSNR"),
+    ({"tbd": (-0.1, 0.5), "tbd3d": (-0.2, 0.4)}, "not resolved (no difference) in PSNR"),
+])
+def test_a_claim_s_verdict_follows_the_psnr_intervals(intervals, said):
+    line = verdict_lines(_summary(intervals))[0]
+    assert line.startswith("- **D_T in place of L_T** (defmo+dt vs defmo, 3 seeds, paired 95% bootstrap")
+    assert f": {said}." in line

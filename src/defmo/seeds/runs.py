@@ -22,6 +22,7 @@ VALIDATION = "validation"  # the dataset name of the validation split's rows
 BOUNCE = "tbd3d_bounce"  # the TbD-3D frames with a bounce, reported on their own (issue: sharp objects)
 FRAME_COLUMNS = ("dataset", "sequence", "frame", "bounce", "psnr", "ssim", "tiou", "mask_iou")
 METRICS = ("psnr", "ssim", "tiou", "mask_iou")
+LABELS = {"psnr": "PSNR", "ssim": "SSIM", "tiou": "TIoU", "mask_iou": "mask IoU"}
 
 
 def _value(row: dict, key: str) -> float:

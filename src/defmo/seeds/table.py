@@ -9,13 +9,13 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from defmo.errors import UserError
 from defmo.seeds import runs
+from defmo.seeds.runs import LABELS
+from defmo.seeds.plots import plot_study
 from defmo.seeds.stats import paired_interval, spread, verdict
 from defmo.settings import Config
-from defmo.utils.io import atomic_path, write_json, write_text
+from defmo.utils.io import write_json, write_text
 from defmo.utils.table_io import write_table
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ CLAIMS = {
     "defmo+dt": "D_T in place of L_T",
     "proposed": "D_S and D_T in place of L_S and L_T (the proposed model)",
 }
-LABELS = {"psnr": "PSNR", "ssim": "SSIM", "tiou": "TIoU", "mask_iou": "mask IoU"}
 DATASET_ORDER = (runs.VALIDATION, "falling_objects", "tbd3d", runs.BOUNCE, "tbd")
 
 
@@ -116,52 +115,41 @@ def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _by_verdict(diffs: dict, metric: str) -> dict[str, list[str]]:
+    """Datasets by the verdict of ``metric``'s interval: ``{"better": [...], "worse": [...], ...}``."""
+    out: dict[str, list[str]] = {}
+    for dataset, per_metric in diffs.items():
+        out.setdefault(verdict(per_metric[metric]), []).append(dataset)
+    return out
+
+
+def _holds(psnr: dict[str, list[str]]) -> str:
+    """Whether a claim of improvement holds, from the PSNR verdicts over the datasets."""
+    better, worse = psnr.get("better", []), psnr.get("worse", [])
+    if better and not worse:
+        return "holds" if not psnr.get("no difference") else "holds in part"
+    if worse and not better:
+        return "does not hold: worse"
+    return "mixed" if better else "not resolved (no difference)"
+
+
 def verdict_lines(summary: dict) -> list[str]:
-    """One sentence per claim (approach against the reference): the PSNR and mask-IoU verdict per dataset."""
+    """One sentence per claim (approach against the reference): whether it holds in PSNR, the datasets where each
+    metric's interval lies above 0, below 0 or around it, and the PSNR differences with their intervals."""
     level = f"{100 * summary['confidence']:.0f}%"
     lines = []
-    for approach, per_dataset in summary["differences"].items():
+    for approach, diffs in summary["differences"].items():
         parts = []
-        for dataset, diffs in per_dataset.items():
-            psnr, iou = diffs["psnr"], diffs["mask_iou"]
-            parts.append(f"{dataset}: PSNR {verdict(psnr)} ({_interval(psnr, 2)} dB), mask IoU {verdict(iou)} "
-                         f"({_interval(iou, 3)})")
-        claim = CLAIMS.get(approach, approach)
-        lines.append(f"- **{claim}** ({approach} vs {summary['reference']}, {len(summary['seeds'])} seeds, paired "
-                     f"{level} bootstrap over seeds and frames): " + "; ".join(parts) + ".")
+        for metric in ("psnr", "mask_iou", "ssim"):
+            groups = _by_verdict(diffs, metric)
+            said = [f"{v} on {', '.join(ds)}" for v, ds in groups.items() if v != "n/a"]
+            parts.append(f"{LABELS[metric]} " + "; ".join(said))
+        psnr = ", ".join(f"{d} {_interval(per['psnr'], 2)}" for d, per in diffs.items())
+        lines.append(f"- **{CLAIMS.get(approach, approach)}** ({approach} vs {summary['reference']}, "
+                     f"{len(summary['seeds'])} seeds, paired {level} bootstrap over seeds and frames): "
+                     f"{_holds(_by_verdict(diffs, 'psnr'))} in PSNR. " + ". ".join(parts)
+                     + f". PSNR difference [interval], dB: {psnr}.")
     return lines
-
-
-def plot_study(study: dict, summary: dict, output: Path, scale: str) -> None:
-    """Every seed's PSNR and mask IoU per approach (dots) with the mean ± std (bars), one panel per dataset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = list(next(iter(summary["approaches"].values())))
-    approaches = list(summary["approaches"])
-    fig, axes = plt.subplots(2, len(datasets), figsize=(3.0 * len(datasets), 6.0), squeeze=False)
-    for col, dataset in enumerate(datasets):
-        for row, metric in enumerate(("psnr", "mask_iou")):
-            ax = axes[row][col]
-            for x, approach in enumerate(approaches):
-                values = [rec["scores"].get(dataset, {}).get(metric) for rec, _ in study[approach]]
-                values = [np.nan if v is None else v for v in values]
-                ax.plot(np.full(len(values), x) + np.linspace(-0.12, 0.12, len(values)), values, "o", ms=4,
-                        color=f"C{x}", alpha=0.7)
-                s = summary["approaches"][approach][dataset][metric]
-                if s["mean"] is not None:
-                    ax.errorbar(x + 0.25, s["mean"], yerr=s["std"] or 0.0, fmt="_", ms=12, color="k", capsize=3)
-            ax.set_xticks(range(len(approaches)), approaches, rotation=30, fontsize=7)
-            ax.set_title(f"{dataset}: {LABELS[metric]}", fontsize=9)
-            ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(f"Seed study (scale {scale}): {len(summary['seeds'])} seeds per approach; dots = seeds, "
-                 "bars = mean ± std", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
 
 
 def write_study(records: list[Path], frames: list[Path], stem: Path, summary_path: Path, figure: Path,
