@@ -160,6 +160,9 @@ def test_every_verb_that_writes_a_result_names_its_outputs(repo, tmp_path, tiny)
         "figures": (["curves", "--inputs", str(t / "c.csv"), "--output", str(t / "curves.png")], ["curves.png"]),
         "report": (["--table2", "a", "--table3", "a", "--table4", "a", "--table5", "a", "--quality-json", "a",
                     "--memory-json", "a", "--output", str(t / "report.md")], ["report.md"]),
+        "seeds": (["--approach", "defmo", "--seed", "1", "--checkpoint", ckpt, "--train-metrics", str(t / "v.json"),
+                   "--val", val, "--dataset", f"tbd={t / 'tbd'}", "--output", str(t / "s.json"), "--frames",
+                   str(t / "s.csv")], ["s.json", "s.csv"]),
     }
     assert set(cases) == set(VERBS)  # every verb writes a result the report shows
     for verb, (argv, names) in cases.items():
@@ -167,6 +170,10 @@ def test_every_verb_that_writes_a_result_names_its_outputs(repo, tmp_path, tiny)
         assert [o.path.name for o in outs][: len(names)] == names, verb
         assert all(o.data for o in outs), verb
     assert len(_outputs(repo, ["evaluate", *cases["evaluate"][0]], tiny)) == 3 + 2 * len(tiny.evaluate.background_variants)
+    study = _outputs(repo, ["seeds", "--summarize", "--runs", str(t / "s.json"), "--frames", str(t / "s.csv"), "--table",
+                            str(t / "seeds"), "--summary", str(t / "sum.json"), "--figure", str(t / "s.png")], tiny)
+    assert [o.path.name for o in study] == ["seeds.csv", "seeds.md", "seeds.tex", "seeds_verdicts.md", "sum.json",
+                                            "s.png"]
     bench = _outputs(repo, ["data", "--benchmark", "tbd", "--out", str(t / "tbd")], tiny)
     assert [o.path.name for o in bench] == ["tbd"] and "benchmark tbd" in bench[0].data
     train = _outputs(repo, ["train", *cases["train"][0]], tiny)[0]

@@ -99,12 +99,15 @@ def test_training_param_change_marks_training_and_what_follows(pipeline):
     """A training value invalidates train, ablate and report (and evaluate through the checkpoints), never data or
     quality: `dvc status` says `config` until `dvc repro config` has written what each phase reads."""
     params = (pipeline / "params.yaml").read_text()
+    # the seed study, which `dvc repro` leaves out, is already out of date after the previous test's window change
+    before = set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout))
+    assert before <= {"seeds/dvc.yaml:seeds"}, before
     try:
         set_param(pipeline, "train.lr_g", "0.0005")
-        assert set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout)) == {"config"}
+        assert set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout)) - before == {"config"}
         run(["dvc", "repro", "config"], pipeline, timeout=600)
         changed = set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout))
-        assert {"train", "ablate", "report"} <= changed, changed
+        assert {"train", "ablate", "report", "seeds/dvc.yaml:seeds"} <= changed, changed
         assert not changed & {"data", "quality"}, changed
     finally:
         (pipeline / "params.yaml").write_text(params)
