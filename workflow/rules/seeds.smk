@@ -4,8 +4,10 @@
 # paired bootstrap interval against the first approach (DeFMO), the verdicts and the figure. Phase target: `seeds`.
 import re
 
+from defmo.settings import Seeds
+
 SEEDS = CFG["seeds"]
-SEED_VALUES = [CFG["seed"] + k for k in range(SEEDS["count"])]
+SEED_VALUES = Seeds.from_dict(SEEDS, "seeds").values(CFG["seed"])
 SEED_RUNS = dict(approach=SEEDS["approaches"], seed=SEED_VALUES)
 
 
@@ -46,7 +48,7 @@ rule seed_evaluate:
         ckpt=rules.seed_train.output.ckpt,
         trained=rules.seed_train.output.metrics,
         val="data/synthetic/val",
-        data=[dataset_root(d) for d in DATASETS],
+        data=lambda wildcards: [dataset_root(d) for d in DATASETS],
         values=values("seed_evaluate"),
     output:
         json="results/seeds/metrics/{approach}/seed{seed}.json",
@@ -66,7 +68,7 @@ rule seed_evaluate:
     params:
         cli=CLI,
         reads=reads("seed_evaluate"),
-        datasets=Untracked(
+        datasets=lambda wildcards: Untracked(
             " ".join(f"--dataset {d}={dataset_root(d)}" for d in DATASETS)
         ),
     shell:

@@ -67,9 +67,7 @@ def build_method(name: str, checkpoint: Path | None, cfg: Config):
     from defmo.train.checkpoint import load_generator
 
     model, model_cfg = load_generator(checkpoint, device)  # the checkpoint's own config: a plain dict
-    res = int(model_cfg["data"]["resolution"])
-    method = methods.NetworkMethod(model, (res, res), cfg.evaluate.oversample, device, cfg.evaluate.composite)
-    return method, str(device)
+    return methods.NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device), str(device)
 
 
 def _sequence_csv(summary: dict) -> str:

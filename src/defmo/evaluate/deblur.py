@@ -225,9 +225,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 
     device = resolve_device(cfg)
     model, model_cfg = load_generator(args.checkpoint, device)  # the checkpoint's own config: a plain dict
-    res = int(model_cfg["data"]["resolution"])
     n = int(model_cfg["data"]["n_subframes"])
-    method = NetworkMethod(model, (res, res), cfg.evaluate.oversample, device, cfg.evaluate.composite)
+    method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device)
     with torch.no_grad():
         results = deblur_all(method, pairs, n, args.output_dir, args.projection)
     if args.figure is not None:

@@ -153,6 +153,13 @@ class NetworkMethod:
             self.resize_back(rgba, crop_box)[:, 3].cpu().double().numpy())
         return alpha
 
+    @classmethod
+    def of_trained(cls, model: torch.nn.Module, model_cfg: dict, evaluate, device: torch.device) -> "NetworkMethod":
+        """One of our trained generators (``model_cfg``: its checkpoint's config) at its own resolution, with the
+        run's ``evaluate`` section's oversampling and compositing."""
+        res = int(model_cfg["data"]["resolution"])
+        return cls(model, (res, res), evaluate.oversample, device, evaluate.composite)
+
     def __call__(self, image, background, box, n, radius, obj_dim) -> Estimate:
         crop_box = network_box(box, radius, self.size, image.shape)
         rgb, rgba = self.render(image, background, crop_box, n)

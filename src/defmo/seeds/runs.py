@@ -85,8 +85,7 @@ def score_run(checkpoint: Path, val_dir: Path, datasets: dict[str, Path], cfg: C
     samples: list[dict] = []
     result = validate.evaluate(generator, SyntheticFMODataset(val_dir, flips=False), device, 8, samples)
     rows, record = validation_rows(samples), {VALIDATION: _validation_record(result)}
-    res = int(model_cfg["data"]["resolution"])
-    method = NetworkMethod(generator, (res, res), cfg.evaluate.oversample, device, cfg.evaluate.composite)
+    method = NetworkMethod.of_trained(generator, model_cfg, cfg.evaluate, device)
     for name, root in datasets.items():
         per_seq = {seq.name: evaluate_sequence(seq, method, cfg.evaluate.background_window, cfg.evaluate.max_frames)
                    for seq in load_dataset(root, name)}

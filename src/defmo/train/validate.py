@@ -99,8 +99,8 @@ def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: in
              samples: list | None = None) -> dict:
     """Mean PSNR (dB) of the model and both baselines over ``dataset`` and the model's shape metrics
     (``shape``: :func:`shape_record`); returns a JSON-ready dict. With ``samples`` (a list), appends one row
-    per sample in dataset order: ``psnr`` and ``psnr_image`` (dB), ``mask_iou`` (mean over its sub-frames)
-    and ``length_ratios`` (per sub-frame, NaN where undefined), what the seed study pairs.
+    per sample in dataset order, what the seed study pairs: ``psnr`` (dB) and ``mask_iou`` (mean over its
+    sub-frames).
 
     Leaves every RNG and the generator's mode and weights as they were (safe to call during training).
     """
@@ -121,9 +121,8 @@ def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: in
         shape = batch_shape(pred[:, :, 3].float().clamp(0, 1).cpu().numpy(), gt[:, :, 3].cpu().numpy())
         scores += shape
         if samples is not None:
-            samples += [{"psnr": float(m), "psnr_image": float(i), "mask_iou": float(np.mean(sc["mask_iou"])),
-                         "length_ratios": sc["length_ratio"]}
-                        for m, i, sc in zip(psnr["model"], psnr["image"], shape)]
+            samples += [{"psnr": float(m), "mask_iou": float(np.mean(sc["mask_iou"]))}
+                        for m, sc in zip(psnr["model"], shape)]
         count += int(image.shape[0])
     generator.train(was_training)
     return _result(sums, count, shape_record(scores))
