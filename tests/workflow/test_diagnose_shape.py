@@ -90,3 +90,54 @@ def test_a_generator_that_returns_the_gt_has_no_error():
     for key in ("iou_0.3", "iou_0.5", "iou_0.7", "iou_centred", "mass"):
         assert out["overall"][key] == pytest.approx(1.0)
     assert out["overall"]["centre_px"] == pytest.approx(0.0) and out["overall"]["soft"] == 0.0
+
+
+def blat_residual(frames, image, background):
+    """Mean L1 of I - blat(sub-frames over the exposure), the quantity the fit minimises."""
+    alpha = frames[:, :, 3:]
+    blurred = (frames[:, :, :3] * alpha).mean(dim=1) + (1.0 - alpha.mean(dim=1)) * background
+    return float((blurred - image).abs().sum(dim=1).mean())
+
+
+def scene(seed=0, size=32):
+    """A textured background and the same with a bright bar streaked across it (what the fit gets)."""
+    gen = torch.Generator().manual_seed(seed)
+    background = 0.3 + 0.2 * torch.rand(1, 3, size, size, generator=gen)
+    image = background.clone()
+    image[:, :, 12:18, 6:26] = 0.5 * image[:, :, 12:18, 6:26] + 0.5 * torch.tensor([0.9, 0.8, 0.1])[None, :, None, None]
+    return image, background
+
+
+def test_the_fit_without_steps_places_the_networks_mask():
+    from defmo.models.object_arch import ObjectGenerator
+    torch.manual_seed(0)
+    generator = ObjectGenerator().eval()
+    image, background = scene()
+    times = torch.linspace(0.0, 1.0, 4)
+    with torch.no_grad():
+        network = generator(image, background, times)[0]
+    fitted = diag.fit_to_image(generator, image, background, times, steps=0)
+    assert fitted.shape == network.shape
+    # the same template at the same positions; only the mask's clamp before its logit differs
+    assert torch.allclose(fitted[:, :, 3], network[:, :, 3], atol=diag.FIT_CLAMP + 1e-5)
+
+
+def test_the_fit_lowers_the_blatting_residual_and_leaves_the_network_alone():
+    from defmo.models.object_arch import ObjectGenerator
+    from defmo.models.unet_arch import COVER_STEPS
+    torch.manual_seed(0)
+    generator = ObjectGenerator().eval()
+    weights = {k: v.clone() for k, v in generator.state_dict().items()}
+    image, background = scene()
+    grid = torch.linspace(0.0, 1.0, COVER_STEPS)
+    before = blat_residual(diag.fit_to_image(generator, image, background, grid, steps=0), image, background)
+    after = blat_residual(diag.fit_to_image(generator, image, background, grid, steps=30), image, background)
+    assert after < 0.7 * before
+    assert all(torch.equal(v, generator.state_dict()[k]) for k, v in weights.items())
+
+
+def test_the_knot_weights_interpolate_linearly():
+    weights = diag.knot_weights(torch.tensor([0.0, 0.125, 0.5, 1.0]), 5)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(4))
+    assert torch.allclose(weights[1], torch.tensor([0.5, 0.5, 0.0, 0.0, 0.0]))
+    assert torch.allclose(weights[2], torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0]))
