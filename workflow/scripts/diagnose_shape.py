@@ -50,6 +50,7 @@ SOFT = (0.1, 0.9)  # alpha strictly between these counts as soft
 # The fit's Adam step (pixels for the path's offsets, logits for the mask and colour), the knots of the path's
 # offsets (piecewise linear between them) and the clamps of the starting mask and colour before their logits:
 # 50 steps at 0.3 were the best of the probes in docs/CPU_TRAINING.md (100 steps or 9 knots did no better).
+FIT_STEPS = 50
 FIT_LR = 0.3
 FIT_KNOTS = 5
 FIT_CLAMP = 0.01
