@@ -94,9 +94,8 @@ def test_a_generator_that_returns_the_gt_has_no_error():
 
 def blat_residual(frames, image, background):
     """Mean L1 of I - blat(sub-frames over the exposure), the quantity the fit minimises."""
-    alpha = frames[:, :, 3:]
-    blurred = (frames[:, :, :3] * alpha).mean(dim=1) + (1.0 - alpha.mean(dim=1)) * background
-    return float((blurred - image).abs().sum(dim=1).mean())
+    from defmo.data.blatting import blat
+    return float((blat(frames, background) - image).abs().sum(dim=1).mean())
 
 
 def scene(seed=0, size=32):

@@ -38,8 +38,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from defmo.data.blatting import composite
+from defmo.data.blatting import blat, composite
 from defmo.errors import UserError
+from defmo.evaluate.metrics import mask_ious
 from defmo.evaluate.protocol import is_bounce
 from defmo.models.object_arch import ObjectGenerator, gather, place
 from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
@@ -91,10 +92,7 @@ def fit_to_image(generator: ObjectGenerator, image: torch.Tensor, background: to
     optimiser = torch.optim.Adam([offsets, mask, colour], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
-            frames = render(grid)
-            alpha = frames[:, :, 3:]
-            blurred = (frames[:, :, :3] * alpha).mean(dim=1) + (1.0 - alpha.mean(dim=1)) * background
-            loss = (blurred - image).abs().sum(dim=1).mean()
+            loss = (blat(render(grid), background) - image).abs().sum(dim=1).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -102,17 +100,16 @@ def fit_to_image(generator: ObjectGenerator, image: torch.Tensor, background: to
         return render(times).clamp(0.0, 1.0)
 
 
-def iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """IoU of two boolean masks ``(H, W)``; 1 when both are empty."""
-    union = np.logical_or(pred, gt).sum()
-    return float(np.logical_and(pred, gt).sum() / union) if union else 1.0
+def iou_at(pred: np.ndarray, gt: np.ndarray, threshold: float) -> float:
+    """The shape metrics' mask IoU (:func:`~defmo.evaluate.metrics.mask_ious`: GT alpha > 0.5) of one sub-frame,
+    alphas ``(H, W)``, with the prediction thresholded at ``threshold``."""
+    return float(mask_ious(gt[None], (pred[None] > threshold).astype(np.float64))[0])
 
 
 def subframe_diagnosis(pred: np.ndarray, gt: np.ndarray) -> dict:
     """The diagnosis of one sub-frame: alphas ``pred, gt (H, W)`` in [0, 1] -> a dict of floats (see the module
     docstring; ``centre_px`` and ``iou_centred`` are NaN when either alpha has no mass)."""
-    mask_gt = gt > 0.5
-    out = {f"iou_{t}": iou(pred > t, mask_gt) for t in THRESHOLDS}
+    out = {f"iou_{t}": iou_at(pred, gt, t) for t in THRESHOLDS}
     centres = alpha_centres(np.stack([pred, gt]))
     offset = centres[1] - centres[0]  # (x, y)
     if np.isnan(offset).any():
@@ -120,7 +117,7 @@ def subframe_diagnosis(pred: np.ndarray, gt: np.ndarray) -> dict:
     else:
         out["centre_px"] = float(np.hypot(*offset))
         moved = ndimage.shift(pred, (offset[1], offset[0]), order=1, mode="constant", cval=0.0)
-        out["iou_centred"] = iou(moved > 0.5, mask_gt)
+        out["iou_centred"] = iou_at(moved, gt, 0.5)
     mass = gt.sum()
     out["mass"] = float(pred.sum() / mass) if mass > 0 else float("nan")
     core = (pred > 0.5).sum()
@@ -130,11 +127,11 @@ def subframe_diagnosis(pred: np.ndarray, gt: np.ndarray) -> dict:
 
 def sample_diagnosis(pred: np.ndarray, gt: np.ndarray) -> list[dict]:
     """Per-sub-frame diagnoses of one sample, alphas ``(N, H, W)``, in the time direction whose mean IoU at 0.5
-    is higher (the shape metrics' convention)."""
-    forward = [subframe_diagnosis(p, g) for p, g in zip(pred, gt)]
-    backward = [subframe_diagnosis(p, g) for p, g in zip(pred[::-1], gt)]
-    mean = lambda rows: np.mean([r["iou_0.5"] for r in rows])  # noqa: E731
-    return forward if mean(forward) >= mean(backward) else backward
+    is higher (the shape metrics' convention, :func:`~defmo.evaluate.metrics.shape_scores`: a tie keeps the
+    prediction's order)."""
+    if mask_ious(gt, pred[::-1]).mean() > mask_ious(gt, pred).mean():
+        pred = pred[::-1]
+    return [subframe_diagnosis(p, g) for p, g in zip(pred, gt)]
 
 
 def summarise(rows: list[dict]) -> dict:
