@@ -114,6 +114,14 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     return out
 
 
+def _check_model(model: dict, source: str) -> None:
+    """The fit at inference places the object generator's template: no other generator has one."""
+    if model["fit_steps"] and model["generator"] != "object":
+        raise ConfigError(f"{source}: key 'model.fit_steps' = {model['fit_steps']} needs 'model.generator: object' "
+                          f"(the fit places the object's template; this generator is {model['generator']!r}): "
+                          "set model.fit_steps: 0")
+
+
 def _check_semantics(cfg: dict, source: str) -> None:
     """Cross-key checks the schema cannot express."""
     approaches = cfg["train"]["approach"]
@@ -130,6 +138,7 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 f"{source}: key 'evaluate.methods' names '{name}': use a trained approach "
                 f"({', '.join(approaches)}) or one of {', '.join(KNOWN_METHODS)}"
             )
+    _check_model(cfg["model"], source)
     path = cfg["data"]["trajectory"]
     if path["bounce"] + path["curve"] > 1:
         raise ConfigError(f"{source}: keys 'data.trajectory.bounce' + 'data.trajectory.curve' = "

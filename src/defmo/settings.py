@@ -103,9 +103,10 @@ class Model(Section):
     ds_input: str
     ds_noise: float
     dt_pairs: str
+    fit_steps: int
 
-    # What a checkpoint written before a key existed was trained with.
-    LEGACY: ClassVar[dict] = {"appearance": "image"}
+    # What a checkpoint written before a key existed was trained with (or, for the fit, evaluated with).
+    LEGACY: ClassVar[dict] = {"appearance": "image", "fit_steps": 0}
 
     @classmethod
     def from_saved(cls, model: Mapping) -> "Model":

@@ -68,6 +68,8 @@ def test_deep_merge_keeps_siblings():
         ("seeds.steps=0", "seeds.steps"),
         ("seeds.confidence=1.0", "seeds.confidence"),
         ("seeds.approaches=[]", "seeds.approaches"),
+        ("scales.cpu.model.fit_steps=-1", "model.fit_steps"),
+        ("scales.cpu.model.fit_steps=2.5", "model.fit_steps"),
     ],
 )
 def test_bad_values_name_the_key(raw, override, key):
@@ -104,6 +106,9 @@ def test_cross_key_checks(raw):
         resolve(apply_overrides(raw, ["evaluate.methods=[image, nope]"]))
     with pytest.raises(ConfigError, match="key 'seeds.approaches' names 'nope'"):
         resolve(apply_overrides(raw, ["seeds.approaches=[defmo, nope]"]))
+    # the fit at inference places the object generator's template: any other generator is refused by name
+    with pytest.raises(ConfigError, match="key 'model.fit_steps' = 5 needs 'model.generator: object'"):
+        resolve(apply_overrides(raw, ["model.fit_steps=5"]), "paper")
 
 
 def test_the_seed_study_s_seeds_start_at_the_base_seed(repo):

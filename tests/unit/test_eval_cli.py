@@ -26,7 +26,9 @@ def random_checkpoint(path: Path, repo: Path, generator: str | None = None) -> P
     from defmo.models import build_generator
     from defmo.train.checkpoint import FORMAT
 
-    cfg = load(repo / "params.yaml", "tiny", [f"model.generator={generator}"] if generator else [])
+    # the fit at inference (model.fit_steps) belongs to the object generator: off for any other
+    others = [f"model.generator={generator}", "model.fit_steps=0"] if generator and generator != "object" else []
+    cfg = load(repo / "params.yaml", "tiny", others)
     torch.manual_seed(0)
     gen = build_generator(cfg)
     payload = {"format": FORMAT, "trainer": {"nets": {"generator": gen.state_dict()}}, "cfg": cfg.to_dict(), "extra": {}}

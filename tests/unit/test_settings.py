@@ -55,7 +55,7 @@ def test_sections_are_typed_and_frozen(repo):
 def test_an_approach_is_one_object(repo):
     cfg = load(repo / "params.yaml", "cpu")
     defmo = cfg.approach("defmo")
-    assert isinstance(defmo, Approach) and (defmo.epochs, defmo.batch_size) == (4, 8)
+    assert isinstance(defmo, Approach) and (defmo.epochs, defmo.batch_size) == (3, 8)
     assert defmo.weights == {"F": 1.0, "I": 3.0, "T": 1.0, "S": 0.1}  # L is 0 at this scale: off
     assert defmo.lr_step is None and defmo.step_size(cfg.train.lr_step) == 1 and "lr_step" not in defmo.to_dict()
     own = Approach.from_dict({"epochs": 2, "batch_size": 3, "lr_step": 5, "losses": {"C": 1}}, "train.approach.x")

@@ -22,7 +22,7 @@ def test_seed_and_max_steps_replace_the_config_s(repo):
     run = with_run_options(cfg, _args(seed=7, max_steps=450))
     assert (run.seed, run.train.max_steps) == (7, 450)
     assert make_plan(run, "defmo", 2400, 1).total_steps == 450
-    assert make_plan(cfg, "defmo", 2400, 1).total_steps == 1200
+    assert make_plan(cfg, "defmo", 2400, 1).total_steps == 900
     assert with_run_options(cfg, _args()).to_dict() == cfg.to_dict()
 
 

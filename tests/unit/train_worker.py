@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
     cfg = load(REPO / "params.yaml", "tiny", [
         f"train.max_steps={args.steps}", f"{tiny}.checkpoint_every={args.every}", "device=cpu",
         f"{tiny}.approach.{args.approach}.batch_size={args.batch}", f"{tiny}.approach.{args.approach}.epochs=3",
-        *([f"scales.tiny.model.generator={args.generator}"] if args.generator else []),
+        *([f"scales.tiny.model.generator={args.generator}", "scales.tiny.model.fit_steps=0"]
+          if args.generator and args.generator != "object" else []),
     ])
     device = ddp.setup(torch.device("cpu"))
     seed_everything(int(cfg.seed) + ddp.rank())

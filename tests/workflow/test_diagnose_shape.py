@@ -1,5 +1,6 @@
 """workflow/scripts/diagnose_shape.py: each number of the IoU breakdown on masks whose answer is known by hand,
-and the whole diagnosis on a generator that returns the GT (every error zero)."""
+the whole diagnosis on a generator that returns the GT (every error zero), and ``--fit`` (the fit itself is
+tested with the model, tests/unit/test_models_deblat_fit.py)."""
 
 from __future__ import annotations
 
@@ -92,51 +93,13 @@ def test_a_generator_that_returns_the_gt_has_no_error():
     assert out["overall"]["centre_px"] == pytest.approx(0.0) and out["overall"]["soft"] == 0.0
 
 
-def blat_residual(frames, image, background):
-    """Mean L1 of I - blat(sub-frames over the exposure), the quantity the fit minimises."""
-    from defmo.data.blatting import blat
-    return float((blat(frames, background) - image).abs().sum(dim=1).mean())
-
-
-def scene(seed=0, size=32):
-    """A textured background and the same with a bright bar streaked across it (what the fit gets)."""
-    gen = torch.Generator().manual_seed(seed)
-    background = 0.3 + 0.2 * torch.rand(1, 3, size, size, generator=gen)
-    image = background.clone()
-    image[:, :, 12:18, 6:26] = 0.5 * image[:, :, 12:18, 6:26] + 0.5 * torch.tensor([0.9, 0.8, 0.1])[None, :, None, None]
-    return image, background
-
-
-def test_the_fit_without_steps_places_the_networks_mask():
+def test_fit_sets_the_object_generators_fit_and_refuses_other_generators():
     from defmo.models.object_arch import ObjectGenerator
-    torch.manual_seed(0)
-    generator = ObjectGenerator().eval()
-    image, background = scene()
-    times = torch.linspace(0.0, 1.0, 4)
-    with torch.no_grad():
-        network = generator(image, background, times)[0]
-    fitted = diag.fit_to_image(generator, image, background, times, steps=0)
-    assert fitted.shape == network.shape
-    # the same template at the same positions; only the mask's clamp before its logit differs
-    assert torch.allclose(fitted[:, :, 3], network[:, :, 3], atol=diag.FIT_CLAMP + 1e-5)
-
-
-def test_the_fit_lowers_the_blatting_residual_and_leaves_the_network_alone():
-    from defmo.models.object_arch import ObjectGenerator
-    from defmo.models.unet_arch import COVER_STEPS
-    torch.manual_seed(0)
-    generator = ObjectGenerator().eval()
-    weights = {k: v.clone() for k, v in generator.state_dict().items()}
-    image, background = scene()
-    grid = torch.linspace(0.0, 1.0, COVER_STEPS)
-    before = blat_residual(diag.fit_to_image(generator, image, background, grid, steps=0), image, background)
-    after = blat_residual(diag.fit_to_image(generator, image, background, grid, steps=30), image, background)
-    assert after < 0.7 * before
-    assert all(torch.equal(v, generator.state_dict()[k]) for k, v in weights.items())
-
-
-def test_the_knot_weights_interpolate_linearly():
-    weights = diag.knot_weights(torch.tensor([0.0, 0.125, 0.5, 1.0]), 5)
-    assert torch.allclose(weights.sum(dim=1), torch.ones(4))
-    assert torch.allclose(weights[1], torch.tensor([0.5, 0.5, 0.0, 0.0, 0.0]))
-    assert torch.allclose(weights[2], torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0]))
+    frames = torch.zeros(4, 4, 32, 32)
+    frames[:, :, 10:16, 10:16] = 1.0
+    items = [{"image": torch.rand(3, 32, 32), "background": torch.rand(3, 32, 32), "frames": frames}]
+    generator = ObjectGenerator(fit_steps=50)
+    diag.diagnose(generator, items, samples=1, fit=0)  # --fit 0: the network alone
+    assert generator.fit_steps == 0
+    with pytest.raises(diag.UserError, match="--fit needs the object generator"):
+        diag.diagnose(Oracle(items), items, samples=1, fit=5)

@@ -17,9 +17,10 @@ sub-frame (the better time direction per sample, as the shape metrics) this repo
 each as the mean over sub-frames, overall and for the samples whose GT path bounces or curves
 (:func:`defmo.evaluate.protocol.is_bounce` on the GT centroids) and those whose path is straight.
 
-``--fit N`` (object generator only) scores instead the sub-frames after :func:`fit_to_image`: N steps of
-Tracking by Deblatting's fit at inference, started from the network's prediction, which tells how much of the
-error the image itself can correct (no training; see docs/CPU_TRAINING.md).
+``--fit N`` (object generator only) sets the generator's fit at inference to N steps
+(:mod:`defmo.models.deblat_fit`: Tracking by Deblatting's fit of the path, mask and colour to the image, started
+from the network's prediction); the default is what the checkpoint was trained with (``model.fit_steps``), and
+``--fit 0`` scores the network's own sub-frames.
 
     python workflow/scripts/diagnose_shape.py results/train/checkpoints/defmo/final.pt \
         [--val data/synthetic/val] [--samples 200] [--fit 50] [--output diagnosis.json]
@@ -38,66 +39,15 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from defmo.data.blatting import blat, composite
+from defmo.data.blatting import composite
 from defmo.errors import UserError
 from defmo.evaluate.metrics import mask_ious
 from defmo.evaluate.protocol import is_bounce
-from defmo.models.object_arch import ObjectGenerator, gather, place
-from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
+from defmo.models.object_arch import ObjectGenerator
 from defmo.train.validate import alpha_centres, psnr_composited
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 SOFT = (0.1, 0.9)  # alpha strictly between these counts as soft
-# The fit's Adam step (pixels for the path's offsets, logits for the mask and colour), the knots of the path's
-# offsets (piecewise linear between them) and the clamps of the starting mask and colour before their logits:
-# 50 steps at 0.3 were the best of the probes in docs/CPU_TRAINING.md (100 steps or 9 knots did no better).
-FIT_STEPS = 50
-FIT_LR = 0.3
-FIT_KNOTS = 5
-FIT_CLAMP = 0.01
-
-
-def knot_weights(times: torch.Tensor, knots: int) -> torch.Tensor:
-    """Piecewise-linear interpolation weights ``(T, K)`` of ``knots`` equally spaced in [0, 1] at ``times (T,)``."""
-    return (1.0 - (times[:, None] * (knots - 1) - torch.arange(knots, dtype=times.dtype)).abs()).clamp_min(0.0)
-
-
-def fit_to_image(generator: ObjectGenerator, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
-                 steps: int, lr: float = FIT_LR, knots: int = FIT_KNOTS) -> torch.Tensor:
-    """The object generator's sub-frames refined on the image they came from, as Tracking by Deblatting fits its
-    model: the path's positions (an offset at each of ``knots`` times, zero at the start), the object's mask and
-    its colour in the object's own frame (the network's template and the deblatted appearance gathered along the
-    path at the start) minimise ``|I - mean_t(F_t M_t) - (1 - mean_t M_t) B|_1`` over the exposure by ``steps``
-    Adam steps; the network's weights are not touched.
-
-    ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> sub-frames ``(B, T, 4, H, W)`` in [0, 1].
-    """
-    size = tuple(image.shape[-2:])
-    grid = torch.linspace(0.0, 1.0, COVER_STEPS, dtype=image.dtype)
-    with torch.no_grad():
-        path, trunk, _ = generator.path(image, background)
-        template = generator.object_template(path, trunk, image, background)
-        start, angles = path.positions(grid), path.angles(grid)
-        coverage = place(template[:, :1], start, angles, size)[:, :, 0].mean(dim=1)
-        colour = gather(deblat_appearance(image, background, coverage), start, angles, template.shape[-1])
-    offsets = torch.zeros(len(image), knots, 2, dtype=image.dtype, requires_grad=True)
-    mask = torch.logit(template[:, :1].clamp(FIT_CLAMP, 1 - FIT_CLAMP)).requires_grad_(True)
-    colour = torch.logit(colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).requires_grad_(True)
-
-    def render(at: torch.Tensor) -> torch.Tensor:
-        positions = path.positions(at) + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
-        obj = torch.cat((torch.sigmoid(colour), torch.sigmoid(mask)), dim=1)
-        return place(obj, positions, path.angles(at), size)  # (B, T, 4, H, W)
-
-    optimiser = torch.optim.Adam([offsets, mask, colour], lr=lr)
-    with torch.enable_grad():
-        for _ in range(steps):
-            loss = (blat(render(grid), background) - image).abs().sum(dim=1).mean()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    with torch.no_grad():
-        return render(times).clamp(0.0, 1.0)
 
 
 def iou_at(pred: np.ndarray, gt: np.ndarray, threshold: float) -> float:
@@ -143,11 +93,16 @@ def summarise(rows: list[dict]) -> dict:
 
 
 @torch.no_grad()
-def diagnose(generator: torch.nn.Module, dataset, samples: int, fit: int = 0) -> dict:
-    """``overall``, ``bounce`` (GT path bounces or curves) and ``straight`` summaries over the first ``samples``;
-    with ``fit`` > 0 of the sub-frames after that many steps of :func:`fit_to_image`."""
-    if fit and not isinstance(generator, ObjectGenerator):
-        raise UserError(f"--fit needs the object generator (model.generator: object), not {type(generator).__name__}")
+def diagnose(generator: torch.nn.Module, dataset, samples: int, fit: int | None = None) -> dict:
+    """``overall``, ``bounce`` (GT path bounces or curves) and ``straight`` summaries over the first ``samples``
+    of the generator's inference, with ``fit`` (not None) steps of the object generator's fit at inference."""
+    if fit is not None:
+        if not isinstance(generator, ObjectGenerator):
+            if fit:
+                raise UserError(f"--fit needs the object generator (model.generator: object), not "
+                                f"{type(generator).__name__}")
+        else:
+            generator.fit_steps = fit
     generator.eval()
     groups: dict[str, list[dict]] = {"overall": [], "bounce": [], "straight": []}
     for index in range(min(samples, len(dataset))):
@@ -155,7 +110,7 @@ def diagnose(generator: torch.nn.Module, dataset, samples: int, fit: int = 0) ->
         gt = item["frames"][None]
         image, background = item["image"][None], item["background"][None]
         times = torch.linspace(0.0, 1.0, gt.shape[1])
-        pred = fit_to_image(generator, image, background, times, fit) if fit else generator(image, background, times)[0]
+        pred = generator(image, background, times)[0]
         gt_alpha, pred_alpha = gt[0, :, 3].numpy(), pred[0, :, 3].float().clamp(0, 1).numpy()
         rows = sample_diagnosis(pred_alpha, gt_alpha)
         psnr = float(psnr_composited(composite(pred.float().clamp(0, 1), background), composite(gt, background))[0])
@@ -173,12 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path, help="a training checkpoint (train's final.pt)")
     parser.add_argument("--val", type=Path, default=Path("data/synthetic/val"), help="validation split folder")
     parser.add_argument("--samples", type=int, default=200, help="first validation samples to diagnose")
-    parser.add_argument("--fit", type=int, default=0, help="steps of the fit at inference (0: the network alone)")
+    parser.add_argument("--fit", type=int, help="steps of the fit at inference (0: the network alone; default: the "
+                        "checkpoint's model.fit_steps)")
     parser.add_argument("--output", type=Path, help="also write the diagnosis as JSON here")
     args = parser.parse_args(argv)
     from defmo.data.dataset import SyntheticFMODataset
     from defmo.train.checkpoint import load_generator
     try:
+        if args.fit is not None and args.fit < 0:
+            raise UserError(f"--fit {args.fit}: must be 0 (the network alone) or more")
         if not args.val.is_dir():
             raise UserError(f"{args.val}: no validation split (render it: snakemake --cores all data)")
         generator, _ = load_generator(args.checkpoint)

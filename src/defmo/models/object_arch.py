@@ -25,6 +25,9 @@ template placed at the path's position at time t (differentiable resampling, :fu
   equation's static appearance for the predicted coverage, ``B + (I - B) / mean_t M_t`` (``deblatted``), so that
   the untrained generator's sub-frames re-blur to I wherever A stays in [0, 1].
 - **Per-time change**: an in-plane rotation ``omega (t - 1/2)`` of the template (omega predicted, 0 at init).
+- **The fit at inference** (``fit_steps`` > 0, evaluation mode only): the predicted path, mask and colour are the
+  start of Tracking by Deblatting's fit to the image, and the sub-frames are the fitted object's slices of the
+  exposure (:mod:`defmo.models.deblat_fit`); training, and ``fit_steps`` 0, use the network's sub-frames.
 
 Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
 ``(B, T, 4, H, W)`` in [0, 1]; positions in pixels, (x, y) = (column, row) of pixel centres.
@@ -39,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from defmo.models.checkpointing import checkpoint_segment
+from defmo.models.deblat_fit import fit_to_image
 from defmo.models.unet_arch import (APPEARANCES, COVER_STEPS, DIFF_SCALE, EXTENT_INIT, LOGIT_EPS, STRETCH_INIT, TAU,
                                     UNetDecoder, _grid, _UNetBase, deblat_appearance, streak_moments)
 
@@ -197,13 +201,18 @@ class TemplateNet(nn.Module):
 class ObjectGenerator(_UNetBase):
     """Blurred image + background -> N sharp RGBA sub-frames: one template of the object placed along its path
     (see the module's docstring). ``template_size``: the canvas side as a share of the input's shorter side
-    (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour)."""
+    (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour); ``fit_steps``: Adam
+    steps of the fit at inference in evaluation mode (0: the network's sub-frames; set :attr:`fit_steps` to
+    change it on a built generator)."""
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none", appearance: str = "deblatted",
-                 template_size: float = 0.5) -> None:
+                 template_size: float = 0.5, fit_steps: int = 0) -> None:
         super().__init__(encoder, pretrained)
         if appearance not in APPEARANCES:
             raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
+        if fit_steps < 0:
+            raise ValueError(f"fit_steps must be 0 or more, got {fit_steps}")
+        self.fit_steps = int(fit_steps)
         self.decoder = UNetDecoder(self.encoder.channels, out_channels=2)  # streak alpha logit, time residual z
         # half-length and half-width fractions, streak stretch, direction g, spin, path ends kappa
         self.extent = nn.Linear(self.encoder.channels[-1], 6)
@@ -266,9 +275,12 @@ class ObjectGenerator(_UNetBase):
 
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``."""
+        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``; in
+        evaluation mode with :attr:`fit_steps` > 0 the frames are the fit's (:func:`fit_to_image`)."""
         path, trunk, feats = self.path(image, background)
         template = self.object_template(path, trunk, image, background)
+        if self.fit_steps and not self.training:
+            return fit_to_image(self, image, background, times, self.fit_steps, path, template), feats[-1]
         steps = times.shape[0]
         grid = torch.linspace(0.0, 1.0, COVER_STEPS, device=times.device, dtype=times.dtype)
         every = torch.cat((times, grid)) if self.appearance == "deblatted" else times

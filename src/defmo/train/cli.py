@@ -66,13 +66,19 @@ def _datasets(cfg: Config, args: argparse.Namespace):
 
 
 def _finish(trainer: Trainer, cfg: Config, val_set, history: History, outputs: Outputs) -> dict:
-    """Rank 0: final checkpoint, curve CSV (the last row with the final validation), validation metrics JSON."""
+    """Rank 0: final checkpoint, curve CSV (the last row with the final validation of the network's sub-frames,
+    as every row of the curve), validation metrics JSON (the generator's inference, with the fit at inference
+    when ``model.fit_steps`` > 0; then the network's own under ``network``)."""
     save_state(trainer, cfg, history, outputs.last)
     if not ddp.is_main():
         return {}
-    metrics = validate_now(trainer, cfg, val_set)
+    network = validate_now(trainer, cfg, val_set)
     if history.rows:
-        history.rows[-1].update(validation_columns(metrics))
+        history.rows[-1].update(validation_columns(network))
+    metrics = network
+    if cfg.model.fit_steps:
+        metrics = validate_now(trainer, cfg, val_set, fit=True)
+        metrics["network"] = {"psnr": network["psnr"]["model"], "shape": network["shape"]}
     checkpoint.save(outputs.final, trainer, cfg, {"seconds": history.seconds})
     write_text(outputs.curve, curve_csv(history.rows))
     metrics.update({

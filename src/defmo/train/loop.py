@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from defmo.errors import UserError
+from defmo.models.deblat_fit import network_only
 from defmo.settings import Config
 from defmo.train import checkpoint, ddp
 from defmo.train.trainer import LOSS_TERMS, Trainer
@@ -152,12 +153,17 @@ def validation_columns(metrics: dict) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in zip(VAL_COLUMNS, values)}
 
 
-def validate_now(trainer: Trainer, cfg: Config, val_set) -> dict:
-    """Rank 0: validation metrics of the current weights (``{}`` on the other ranks)."""
+def validate_now(trainer: Trainer, cfg: Config, val_set, fit: bool = False) -> dict:
+    """Rank 0: validation metrics of the current weights (``{}`` on the other ranks): of the network's
+    sub-frames, or with ``fit`` of the generator's inference (the object generator's fit at inference when
+    ``model.fit_steps`` > 0)."""
     if not ddp.is_main():
         return {}
     batch = cfg.approach(trainer.approach).batch_size
-    return evaluate(trainer.generator, val_set, trainer.device, batch)
+    if fit:
+        return evaluate(trainer.generator, val_set, trainer.device, batch)
+    with network_only(trainer.generator):
+        return evaluate(trainer.generator, val_set, trainer.device, batch)
 
 
 def _validation_due(cfg: Config, step: int, plan: Plan) -> bool:

@@ -1,0 +1,135 @@
+"""The object generator's fit at inference (``model.fit_steps``): Tracking by Deblatting's model fitted to the image.
+
+The network predicts the object's path, mask and appearance in one pass; its centres stay about 2 pixels off
+(docs/CPU_TRAINING.md, "Where the mask IoU is lost") however it is trained. Tracking by Deblatting does not
+predict, it fits: ``I = H * F + (1 - H * M) B`` holds for the true path, mask and appearance, so the image
+itself tells where they are wrong. :func:`fit_to_image` starts from the network's prediction and minimises
+``|I - mean_t(F_t M_t) - (1 - mean_t M_t) B|_1`` over the exposure by Adam steps (``FIT_LR``; the mask's
+``FIT_MASK_LR``) on
+
+- the path: an offset of the network's positions at ``FIT_KNOTS`` times, piecewise linear between them (a bend
+  or a bounce the network missed can be followed);
+- the mask: the template's mask logits;
+- the colour: the object's appearance in its own frame, started from the blatting equation's solution for the
+  network's coverage gathered along the path;
+
+the network's weights are not touched (its parameters get no gradient).
+
+**Sub-frames are slices of the exposure.** The fitted path is the object's physical path over the exposure
+[0, 1], and a sub-frame is what a high-speed camera records: the mean over its own slice of the exposure (as the
+synthetic data and the benchmark render them, :mod:`defmo.data.renderer`). Sub-frame i of T, asked for at time
+``times[i]`` (``i / (T - 1)`` for the usual ``linspace``), is the mean of the fitted object over the slice of
+width ``1 / T`` centred at ``times[i] (T - 1) / T + 1 / (2 T)``, sampled at ``ceil(COVER_STEPS / T)`` times,
+so that the sub-frames tile the exposure and together re-blur to the fitted blur. Rendering at the slice's
+ends instead (time 0 and 1 exactly) puts the first and last sub-frame half a slice beyond the object (1-2 pixels
+on the cpu scale; validation mask IoU 0.64 -> 0.69 from this alone, docs/CPU_TRAINING.md).
+
+Shapes: ``image, background (B, 3, H, W)`` in [0, 1]; ``times (T,)`` in [0, 1]; sub-frames ``(B, T, 4, H, W)``
+in [0, 1]. Runs in float32 outside autocast (an Adam fit in fp16 loses the path's sub-pixel steps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import torch
+
+from defmo.data.blatting import blat
+from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
+
+if TYPE_CHECKING:  # object_arch imports this module
+    from defmo.models.object_arch import Path
+
+# Adam's step (pixels for the path's offsets, logits for the colour), its step for the mask's logits, the knots
+# of the path's offsets and the clamp of the starting mask and colour before their logits: 50 steps at 0.3 (the
+# mask at 1.0, so that a soft network mask turns crisp within them) with 5 knots were the best of the probes in
+# docs/CPU_TRAINING.md (100 steps, 7 or 9 knots, a step of 0.5 for all did no better).
+FIT_LR = 0.3
+FIT_MASK_LR = 1.0
+FIT_KNOTS = 5
+FIT_CLAMP = 0.01
+
+
+def knot_weights(times: torch.Tensor, knots: int) -> torch.Tensor:
+    """Piecewise-linear interpolation weights ``(T, K)`` of ``knots`` equally spaced in [0, 1] at ``times (T,)``;
+    each row sums to 1."""
+    nodes = torch.arange(knots, device=times.device, dtype=times.dtype)
+    return (1.0 - (times[:, None] * (knots - 1) - nodes).abs()).clamp_min(0.0)
+
+
+def slice_times(times: torch.Tensor) -> torch.Tensor:
+    """The exposure times ``(T, k)`` whose renders average into sub-frame i of ``times (T,)``: ``k =
+    ceil(COVER_STEPS / T)`` evenly spaced inside the slice of width ``1 / T`` centred at
+    ``times[i] (T - 1) / T + 1 / (2 T)`` (the slices of ``linspace(0, 1, T)`` tile [0, 1])."""
+    count = len(times)
+    samples = math.ceil(COVER_STEPS / count)
+    centres = times * (count - 1) / count + 0.5 / count
+    inside = ((torch.arange(samples, device=times.device, dtype=times.dtype) + 0.5) / samples - 0.5) / count
+    return (centres[:, None] + inside[None]).clamp(0.0, 1.0)
+
+
+def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
+                 steps: int, path: Path | None = None, template: torch.Tensor | None = None,
+                 lr: float = FIT_LR, mask_lr: float = FIT_MASK_LR, knots: int = FIT_KNOTS) -> torch.Tensor:
+    """The object generator's sub-frames fitted to the image they came from (see the module docstring):
+    ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
+    network untouched. ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``."""
+    from defmo.models.object_arch import gather, place  # object_arch imports this module
+
+    with torch.autocast(image.device.type, enabled=False):
+        image, background = image.float(), background.float()
+        size = tuple(image.shape[-2:])
+        grid = torch.linspace(0.0, 1.0, COVER_STEPS, device=image.device)
+        with torch.no_grad():
+            if path is None or template is None:
+                path, trunk, _ = generator.path(image, background)
+                template = generator.object_template(path, trunk, image, background)
+            template = template.float()
+            start, angles = path.positions(grid).float(), path.angles(grid).float()
+            coverage = place(template[:, :1], start, angles, size)[:, :, 0].mean(dim=1)
+            colour = gather(deblat_appearance(image, background, coverage), start, angles, template.shape[-1])
+        offsets = torch.zeros(len(image), knots, 2, device=image.device, requires_grad=True)
+        mask = torch.logit(template[:, :1].clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+        colour = torch.logit(colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+
+        def render(at: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                base, turn = path.positions(at).float(), path.angles(at).float()
+            positions = base + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
+            obj = torch.cat((torch.sigmoid(colour), torch.sigmoid(mask)), dim=1)
+            return place(obj, positions, turn, size)  # (B, T, 4, H, W)
+
+        optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_lr}])
+        with torch.enable_grad():
+            for _ in range(steps):
+                loss = (blat(render(grid), background) - image).abs().sum(dim=1).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        with torch.no_grad():
+            at = slice_times(times.float())
+            frames = render(at.flatten()).view(len(image), *at.shape, 4, *size).mean(dim=2)
+            return frames.clamp(0.0, 1.0)
+
+
+@contextmanager
+def network_only(generator: torch.nn.Module) -> Iterator[None]:
+    """Within the block, ``generator`` (or the module a DDP wrapper holds) gives the network's sub-frames, not
+    the fit's: what the training curve's validations score (the fit costs 0.2 s per sample on 2 cores)."""
+    module = getattr(generator, "module", generator)
+    steps = getattr(module, "fit_steps", 0)
+    if steps:
+        module.fit_steps = 0
+    try:
+        yield
+    finally:
+        if steps:
+            module.fit_steps = steps
+
+
+def fit_steps_of(generator: torch.nn.Module) -> int:
+    """The generator's steps of the fit at inference (0 for a generator without one; DDP wrappers looked into)."""
+    return int(getattr(getattr(generator, "module", generator), "fit_steps", 0))

@@ -1,0 +1,157 @@
+"""The object generator's fit at inference (models/deblat_fit.py): the sub-frames tile the exposure, no steps
+give back the network's template, the fit follows a bounce the start missed, lowers the blatting residual and
+leaves the network alone, and only evaluation mode fits."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from defmo.data.blatting import blat
+from defmo.models import build_generator
+from defmo.models.deblat_fit import (FIT_CLAMP, fit_steps_of, fit_to_image, knot_weights, network_only,
+                                     slice_times)
+from defmo.models.object_arch import ObjectGenerator, canvas_offsets, place
+from defmo.models.unet_arch import COVER_STEPS
+from defmo.settings import Model
+
+torch.set_num_threads(1)
+
+
+def scene(seed: int = 0, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A textured background and the same with a bright bar streaked across it."""
+    gen = torch.Generator().manual_seed(seed)
+    background = 0.3 + 0.2 * torch.rand(1, 3, size, size, generator=gen)
+    image = background.clone()
+    image[:, :, 12:18, 6:26] = 0.5 * image[:, :, 12:18, 6:26] + 0.5 * torch.tensor([0.9, 0.8, 0.1])[None, :, None, None]
+    return image, background
+
+
+def residual(frames: torch.Tensor, image: torch.Tensor, background: torch.Tensor) -> float:
+    """Mean L1 of I - blat(sub-frames), what the fit minimises."""
+    return float((blat(frames, background) - image).abs().sum(dim=1).mean())
+
+
+def test_the_sub_frames_slices_tile_the_exposure():
+    for count in (1, 4, 8, 41):
+        at = slice_times(torch.linspace(0.0, 1.0, count) if count > 1 else torch.zeros(1))
+        samples = math.ceil(COVER_STEPS / count)
+        assert at.shape == (count, samples)
+        # every slice sampled at its own evenly spaced times; together evenly spaced over [0, 1]
+        expected = (torch.arange(count * samples, dtype=torch.float32) + 0.5) / (count * samples)
+        torch.testing.assert_close(at.flatten(), expected)
+
+
+def test_the_knot_weights_interpolate_linearly():
+    weights = knot_weights(torch.tensor([0.0, 0.125, 0.5, 1.0]), 5)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(4))
+    torch.testing.assert_close(weights[1], torch.tensor([0.5, 0.5, 0.0, 0.0, 0.0]))
+    torch.testing.assert_close(weights[2], torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0]))
+
+
+def test_no_steps_give_the_networks_template_averaged_over_each_slice():
+    torch.manual_seed(0)
+    generator = ObjectGenerator().eval()
+    image, background = scene()
+    times = torch.linspace(0.0, 1.0, 4)
+    at = slice_times(times)
+    with torch.no_grad():
+        network = generator(image, background, at.flatten())[0].view(1, *at.shape, 4, 32, 32).mean(dim=2)
+    fitted = fit_to_image(generator, image, background, times, steps=0)
+    assert fitted.shape == (1, 4, 4, 32, 32)
+    # the same template at the same positions; only the mask's clamp before its logit differs
+    torch.testing.assert_close(fitted[:, :, 3], network[:, :, 3], atol=FIT_CLAMP + 1e-5, rtol=0)
+
+
+class Line:
+    """A path the fit can start from: a straight line between two points, no rotation."""
+
+    def __init__(self, start, end):
+        self.start, self.end = torch.tensor([start]), torch.tensor([end])
+
+    def positions(self, times):
+        return self.start[:, None] + times[None, :, None] * (self.end - self.start)[:, None]
+
+    def angles(self, times):
+        return torch.zeros(1, len(times))
+
+
+def bounce(times):
+    """A bounce at t = 1/2 (a knot of the fit): down-right, then up-right; (1, T, 2) pixels."""
+    first = torch.tensor([10.0, 12.0]) + times.clamp(max=0.5)[:, None] * torch.tensor([24.0, 28.0])
+    return (first + (times - 0.5).clamp(min=0.0)[:, None] * torch.tensor([24.0, -24.0]))[None]
+
+
+def centroids(alpha):
+    """Alpha-weighted centres (x, y) of ``(T, H, W)`` -> (T, 2)."""
+    ys, xs = torch.meshgrid(torch.arange(alpha.shape[1]), torch.arange(alpha.shape[2]), indexing="ij")
+    mass = alpha.sum(dim=(1, 2))
+    return torch.stack(((alpha * xs).sum(dim=(1, 2)), (alpha * ys).sum(dim=(1, 2))), dim=1) / mass[:, None]
+
+
+def test_the_fit_follows_a_bounce_that_its_start_missed():
+    """A disk blurred along a bounce; the fit starts on the straight line between the bounce's ends with the
+    disk's own mask: its sub-frames land on the slices' true centres (as a high-speed camera films them)."""
+    size, canvas = 48, 10
+    dy, dx = canvas_offsets(canvas, torch.zeros(1))
+    disk = torch.sigmoid((3.0 - torch.sqrt(dx ** 2 + dy ** 2)) * 4)[None, None]
+    obj = torch.cat((torch.tensor([0.9, 0.2, 0.1])[None, :, None, None] * torch.ones_like(disk), disk), dim=1)
+    gen = torch.Generator().manual_seed(1)
+    background = 0.2 + 0.3 * torch.rand(1, 3, size, size, generator=gen)
+    grid = torch.linspace(0.0, 1.0, 4 * COVER_STEPS)
+    image = blat(place(obj, bounce(grid), torch.zeros(1, len(grid)), (size, size)), background)
+    times = torch.linspace(0.0, 1.0, 8)
+    truth = bounce(slice_times(times).mean(dim=1))[0]  # each slice's mean position
+    template = torch.cat((disk, torch.zeros(1, 3, canvas, canvas)), dim=1)
+    start = Line([10.0, 12.0], [34.0, 14.0])
+    fitted = fit_to_image(None, image, background, times, steps=150, path=start, template=template)
+    before = fit_to_image(None, image, background, times, steps=0, path=start, template=template)
+    err_before = (centroids(before[0, :, 3]) - truth).norm(dim=1)
+    err_after = (centroids(fitted[0, :, 3]) - truth).norm(dim=1)
+    assert float(err_before.max()) > 5.0
+    assert float(err_after.max()) < 0.75, err_after
+
+
+def test_the_fit_lowers_the_blatting_residual_and_leaves_the_network_alone():
+    torch.manual_seed(0)
+    generator = ObjectGenerator().eval()
+    weights = {k: v.clone() for k, v in generator.state_dict().items()}
+    image, background = scene()
+    times = torch.linspace(0.0, 1.0, COVER_STEPS)
+    before = residual(fit_to_image(generator, image, background, times, steps=0), image, background)
+    after = residual(fit_to_image(generator, image, background, times, steps=30), image, background)
+    assert after < 0.7 * before
+    assert all(torch.equal(v, generator.state_dict()[k]) for k, v in weights.items())
+    assert all(p.grad is None for p in generator.parameters())
+
+
+def test_only_evaluation_mode_fits():
+    torch.manual_seed(0)
+    generator = ObjectGenerator(fit_steps=5)
+    image, background = scene()
+    times = torch.linspace(0.0, 1.0, 4)
+    with torch.no_grad():
+        trained = generator.train()(image, background, times)[0]  # training: the network's sub-frames
+        generator.eval()
+        fitted = generator(image, background, times)[0]
+        with network_only(generator):
+            network = generator(image, background, times)[0]
+        assert generator.fit_steps == 5 and fit_steps_of(generator) == 5  # restored after the block
+    torch.testing.assert_close(fitted, fit_to_image(generator, image, background, times, steps=5))
+    generator.fit_steps = 0
+    with torch.no_grad():
+        torch.testing.assert_close(network, generator(image, background, times)[0])
+        torch.testing.assert_close(trained, generator.train()(image, background, times)[0])
+    assert not torch.allclose(fitted, network)
+
+
+def test_the_option_reaches_the_generator_and_old_checkpoints_do_not_fit():
+    model = {"generator": "object", "appearance": "deblatted", "encoder": "resnet18", "pretrained": "none",
+             "fit_steps": 7}
+    assert build_generator({"model": model}).fit_steps == 7
+    old = {k: v for k, v in model.items() if k != "fit_steps"}
+    assert Model.from_saved(old).fit_steps == 0
+    with pytest.raises(ValueError, match="fit_steps"):
+        ObjectGenerator(fit_steps=-1)
