@@ -13,7 +13,7 @@ from defmo.data.blatting import blat
 from defmo.data.dataset import SyntheticFMODataset
 from defmo.data.generate import render_split
 from defmo.data.renderer import CAMERA_DISTANCE, HALF_EXTENT, ObjectRenderer
-from defmo.data.sample import Sources, compose, render_sample, sample_rng
+from defmo.data.sample import Sources, Trajectory, compose, render_sample, sample_rng
 
 torch.set_num_threads(1)
 
@@ -136,6 +136,35 @@ def test_centroids_follow_trajectory(rendered):
         along = centres @ (shift / np.linalg.norm(shift))
         assert (np.diff(along) > -0.75).all(), (i, along)  # monotone along the translation
     assert checked >= 3
+
+
+def test_rendered_bounces_follow_the_bent_path_not_its_chord(repo, tmp_path):
+    """With every path bouncing, the GT sub-frames' alpha centroids follow the stored bent path: closer to its
+    projection than to the straight line between the path's ends."""
+    cfg = tiny_cfg(repo, "scales.tiny.data.resolution=48", "scales.tiny.data.n_subframes=8",
+                   "scales.tiny.data.train_samples=8", "data.trajectory.bounce=1.0",
+                   "data.trajectory.travel_sizes=[2.0, 3.0]")
+    render_split(cfg, "train", tmp_path / "train")
+    ds = SyntheticFMODataset(tmp_path / "train")
+    bent = 0
+    for i in range(len(ds)):
+        traj = Trajectory.from_json(ds.meta(i)["trajectory"])
+        assert traj.kind == "bounce"
+        alpha = ds.raw(i)["frames"][..., 3] / 255.0
+        n = len(alpha)
+        observed = np.array([centroid(a) for a in alpha])
+        times = (np.arange(n) + 0.5) / n  # sub-frame i: slice i of the exposure, centred there
+        expected = np.array([project(c, 48) for c in traj.centre(times)])
+        ends = np.array([project(c, 48) for c in traj.centre(np.array([0.5 / n, 1 - 0.5 / n]))])
+        chord = ends[0] + (times - times[0])[:, None] / (times[-1] - times[0]) * (ends[1] - ends[0])
+        if np.linalg.norm(expected - chord, axis=1).max() < 4:  # a bounce too shallow to tell from a line
+            continue
+        bent += 1
+        # up to a constant shift: an object's alpha centroid need not be its mesh's origin
+        on_path = np.linalg.norm(observed - expected - (observed - expected).mean(0), axis=1).mean()
+        on_chord = np.linalg.norm(observed - chord - (observed - chord).mean(0), axis=1).mean()
+        assert on_path < 0.5 and on_path < 0.25 * on_chord, (i, on_path, on_chord)
+    assert bent >= 3
 
 
 def test_train_and_val_share_no_mesh_or_background(rendered):
