@@ -129,7 +129,3 @@ def network_only(generator: torch.nn.Module) -> Iterator[None]:
         if steps:
             module.fit_steps = steps
 
-
-def fit_steps_of(generator: torch.nn.Module) -> int:
-    """The generator's steps of the fit at inference (0 for a generator without one; DDP wrappers looked into)."""
-    return int(getattr(getattr(generator, "module", generator), "fit_steps", 0))
