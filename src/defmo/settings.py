@@ -165,6 +165,7 @@ class Train(Section):
     log_every: int
     val_every: int | None
     max_steps: int | None
+    max_skipped_steps: int
     approach: FrozenMap
 
     def spec(self, name: str) -> Approach:

@@ -99,16 +99,22 @@ def test_evaluate_methods_then_table3_and_figure(tmp_path, repo, monkeypatch):
     table3 = provenance.read(stem.with_suffix(".md"))
     assert table3["device"].startswith("n/a (no network); ") and set(table3["inputs"]) == set(inputs)
     header, *body = list(csv.reader(stem.with_suffix(".csv").open()))
-    assert header[:6] == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image", "Background", "DeFMO (ours)"]
-    assert "Image (w=2)" in header and [r[1] for r in body] == [
+    assert header == ["Dataset", "Metric", "Image", "Background", "DeFMO (ours)"]  # main window, measured only
+    assert [r[0] for r in body] == ["TbD (synthetic)"] * 6 and [r[1] for r in body] == [
         "TIoU", "PSNR", "SSIM", "mask IoU", "length ratio", "time/frame [ms]"]  # tbd: no bounce-frames block
-    assert header[6] == "DeFMO (ours) + proj." and "Image + proj." not in header and "DeFMO (ours) (w=2) + proj." in header
+    header, *body = list(csv.reader(table.table_stem(stem, "variants").with_suffix(".csv").open()))
+    assert "Image (w=2)" in header and "DeFMO (original) [quoted]" not in header
+    assert header[5] == "DeFMO (ours) + proj." and "Image + proj." not in header and "DeFMO (ours) (w=2) + proj." in header
     psnr = dict(zip(header, body[1]))
     assert float(psnr["DeFMO (ours) + proj."]) == pytest.approx(ours["psnr_proj"], abs=1e-3)
     tiou = dict(zip(header, body[0]))
-    assert tiou["Metric"] == "TIoU" and tiou["Image"] == "" and float(tiou["DeFMO (original) [quoted]"]) == 0.583
+    assert tiou["Metric"] == "TIoU" and tiou["Image"] == ""
     md = stem.with_suffix(".md").read_text()
     assert "n/a" in md and "| 0.000 |" not in md.split("TIoU")[1].split("\n")[0]
+    quoted_stem = table.table_stem(stem, "quoted")
+    header, *body = list(csv.reader(quoted_stem.with_suffix(".csv").open()))
+    assert header == ["Dataset", "Metric", "DeFMO (original) [quoted]"] and float(body[0][2]) == 0.583
+    assert body[0][0] == "TbD" and "not comparable" in quoted_stem.with_suffix(".md").read_text()
 
     fig = tmp_path / "benchmark_tbd.png"
     samples = [out / f"{m}_sample.npz" for m in ("image", "background", "defmo")]
@@ -121,8 +127,10 @@ def test_table3_never_writes_zero_for_missing_tiou(repo):
     recs = [dict(dataset="tbd", method="image", background_window=50, tiou=None, psnr=20.0, ssim=0.5,
                  seconds_per_frame=0.01, data_source="embedded"), table.quoted_record("tbd", 50)]
     header, rows = table.build_table3(recs, cfg)
-    assert header == ["Dataset", "Metric", "DeFMO (original) [quoted]", "Image"]
-    assert rows[0] == ["TbD", "TIoU", 0.583, None]
+    assert header == ["Dataset", "Metric", "Image"]
+    assert rows[0] == ["TbD (synthetic)", "TIoU", None]
+    header, rows = table.build_table3(recs, cfg, "quoted")  # the paper's real-data numbers: their own table
+    assert header == ["Dataset", "Metric", "DeFMO (original) [quoted]"] and rows[0] == ["TbD", "TIoU", 0.583]
 
 
 def test_evaluate_missing_dataset_is_a_user_error(tmp_path, repo, capsys, monkeypatch):
@@ -167,19 +175,19 @@ def test_table3_shape_rows_na_for_baselines_and_the_tbd3d_bounce_block(repo, tmp
         return dict(common, dataset=dataset, method=method, psnr=psnr, **shape, bounce=bounce)
 
     recs = [rec(d, m, p) for d in ("tbd3d", "tbd") for m, p in (("image", 20.0), ("defmo", 22.0))]
-    header, rows = table.build_table3(recs + [table.quoted_record("tbd3d", 50)], cfg)
-    assert header[2:] == ["DeFMO (original) [quoted]", "Image", "DeFMO (ours)", "DeFMO (ours) + proj."]
+    header, rows = table.build_table3(recs + [table.quoted_record("tbd3d", 50)], cfg, "variants")
+    assert header[2:] == ["Image", "DeFMO (ours)", "DeFMO (ours) + proj."]
     metrics_rows = ["TIoU", "PSNR", "SSIM", "mask IoU", "length ratio", "time/frame [ms]"]
-    blocks = ("TbD-3D", "TbD-3D (bounce frames)", "TbD")
+    blocks = ("TbD-3D (synthetic)", "TbD-3D (synthetic) (bounce frames)", "TbD (synthetic)")
     assert [r[:2] for r in rows] == [[d, m] for d in blocks for m in metrics_rows]
-    by = {(r[0], r[1]): r[2:] for r in rows}
-    assert by["TbD-3D", "mask IoU"] == [None, None, 0.61, 0.61]
-    assert by["TbD-3D", "length ratio"] == [None, None, "0.93 [0.80, 1.10]", "0.93 [0.80, 1.10]"]
-    assert by["TbD-3D (bounce frames)", "PSNR"] == [None, 18.0, 20.0, None]  # no projected score in the record
-    assert by["TbD-3D (bounce frames)", "length ratio"] == [None, None, "0.50 [0.80, 1.10]", "0.50 [0.80, 1.10]"]
-    assert by["TbD", "mask IoU"] == [None, None, 0.61, 0.61]
+    by = {(r[0].replace(" (synthetic)", ""), r[1]): r[2:] for r in rows}
+    assert by["TbD-3D", "mask IoU"] == [None, 0.61, 0.61]
+    assert by["TbD-3D", "length ratio"] == [None, "0.93 [0.80, 1.10]", "0.93 [0.80, 1.10]"]
+    assert by["TbD-3D (bounce frames)", "PSNR"] == [18.0, 20.0, None]  # no projected score in the record
+    assert by["TbD-3D (bounce frames)", "length ratio"] == [None, "0.50 [0.80, 1.10]", "0.50 [0.80, 1.10]"]
+    assert by["TbD", "mask IoU"] == [None, 0.61, 0.61]
     assert table.BOUNCE_BLOCKS == ("tbd3d",)
     paths = write_table(tmp_path / "t3", header, rows)
-    assert "| TbD-3D | length ratio | n/a | n/a | 0.93 [0.80, 1.10] | 0.93 [0.80, 1.10] |" in paths[1].read_text()
-    assert "TbD-3D,mask IoU,,,0.61,0.61" in paths[0].read_text()
-    assert r"TbD-3D (bounce frames) & length ratio & n/a & n/a & 0.50 [0.80, 1.10]" in paths[2].read_text()
+    assert "| TbD-3D (synthetic) | length ratio | n/a | 0.93 [0.80, 1.10] | 0.93 [0.80, 1.10] |" in paths[1].read_text()
+    assert "TbD-3D (synthetic),mask IoU,,0.61,0.61" in paths[0].read_text()
+    assert r"TbD-3D (synthetic) (bounce frames) & length ratio & n/a & 0.50 [0.80, 1.10]" in paths[2].read_text()

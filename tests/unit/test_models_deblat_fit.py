@@ -1,6 +1,7 @@
 """The object generator's fit at inference (models/deblat_fit.py): the sub-frames tile the exposure, no steps
 give back the network's template, the fit follows a bounce the start missed, lowers the blatting residual and
-leaves the network alone, and only evaluation mode fits."""
+leaves the network alone, it runs only when asked (``infer``), and on the benchmark its sub-frames are the
+protocol's slices."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from defmo.data.blatting import blat
 from defmo.models import build_generator
-from defmo.models.deblat_fit import FIT_CLAMP, fit_to_image, knot_weights, network_only, slice_times
+from defmo.models.deblat_fit import FIT_CLAMP, fit_to_image, infer, knot_weights, slice_times
 from defmo.models.object_arch import ObjectGenerator, canvas_offsets, place
 from defmo.models.unet_arch import COVER_STEPS
 from defmo.settings import Model
@@ -126,24 +127,41 @@ def test_the_fit_lowers_the_blatting_residual_and_leaves_the_network_alone():
     assert all(p.grad is None for p in generator.parameters())
 
 
-def test_only_evaluation_mode_fits():
+def test_infer_fits_only_when_asked():
     torch.manual_seed(0)
-    generator = ObjectGenerator(fit_steps=5)
+    generator = ObjectGenerator(fit_steps=5).eval()
     image, background = scene()
     times = torch.linspace(0.0, 1.0, 4)
     with torch.no_grad():
-        trained = generator.train()(image, background, times)[0]  # training: the network's sub-frames
-        generator.eval()
-        fitted = generator(image, background, times)[0]
-        with network_only(generator):
-            network = generator(image, background, times)[0]
-        assert generator.fit_steps == 5  # restored after the block
+        network = generator(image, background, times)[0]  # evaluation mode: still the network's sub-frames
+        torch.testing.assert_close(infer(generator, image, background, times), network)
+        fitted = infer(generator, image, background, times, fit=True)
     torch.testing.assert_close(fitted, fit_to_image(generator, image, background, times, steps=5))
-    generator.fit_steps = 0
-    with torch.no_grad():
-        torch.testing.assert_close(network, generator(image, background, times)[0])
-        torch.testing.assert_close(trained, generator.train()(image, background, times)[0])
     assert not torch.allclose(fitted, network)
+    generator.fit_steps = 0  # no fit configured: the network alone even when asked
+    with torch.no_grad():
+        torch.testing.assert_close(infer(generator, image, background, times, fit=True), network)
+
+
+def test_benchmark_subframes_with_the_fit_are_centred_on_the_protocols_slices(monkeypatch):
+    """The protocol's sub-frame i of n is the mean over the slice [i/n, (i+1)/n] of the exposure. With the fit,
+    NetworkMethod asks for n sub-frames, each the fit's mean over its own slice, centred at (i + 1/2)/n (asking
+    for the 5n+1 oversampled times and dropping the last, as for the network alone, shifted them early)."""
+    from defmo.evaluate import methods
+
+    asked = []
+    monkeypatch.setattr(methods, "infer", lambda model, image, bg, times, fit: asked.append((times, fit)) or
+                        torch.zeros(1, len(times), 4, *image.shape[-2:]))
+    n = 8
+    for fit in (False, True):
+        method = methods.NetworkMethod(None, (32, 32), 5, torch.device("cpu"), "full", fit=fit)
+        method.render(torch.rand(40, 40, 3).numpy(), torch.rand(40, 40, 3).numpy(), [0, 0, 40, 40], n)
+    (network_times, _), (fit_times, fitted) = asked
+    assert len(network_times) == 5 * n + 1 and fitted and len(fit_times) == n
+    centres = slice_times(fit_times).mean(dim=1)
+    torch.testing.assert_close(centres, (torch.arange(n) + 0.5) / n)
+    shifted = methods.group_mean(slice_times(network_times).mean(dim=1), n)  # the fit on the oversampled times
+    assert float((shifted - (torch.arange(n) + 0.5) / n).abs().max()) > 0.02
 
 
 def test_the_option_reaches_the_generator_and_old_checkpoints_do_not_fit():

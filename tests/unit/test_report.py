@@ -173,15 +173,18 @@ def test_table3_reading_from_numbers(cpu_cfg):
     text = reading_table3(records, cpu_cfg)
     assert "- tbd3d: best PSNR: Proposed (21.30)" in text
     assert "- falling_objects: best PSNR: DeFMO (ours) (22.80)" in text
-    assert "Proposed beats the Image baseline (the blurred input) in PSNR on 2 of 3 datasets" in text
-    assert "falling_objects -0.50 dB" in text
-    assert "DeFMO (ours) beats the Image baseline (the blurred input) in PSNR on 3 of 3" in text
+    assert ("Proposed beats Image and Background in PSNR and SSIM in 10 of 12 comparisons; it loses in 2: "
+            "falling_objects PSNR 19.50 vs Image 20.00; falling_objects SSIM 0.487 vs Image 0.500.") in text
+    assert "DeFMO (ours) beats Image and Background in PSNR and SSIM in 12 of 12 comparisons" in text
+    bounce = [dict(r, bounce=dict(psnr=r["psnr"], ssim=0.9 if r["method"] == "background" else 0.5))
+              for r in records if r["dataset"] == "tbd3d"]
+    assert "tbd3d bounce frames SSIM 0.500 vs Background 0.900" in reading_table3(bounce, cpu_cfg)
     assert "Proposed beats the DeFMO re-implementation" in text and "on 2 of 3 datasets (falling_objects -3.30 dB" in text
     w5 = [dict(r, background_window=5, psnr=r["psnr"] + (5.0 if r["method"] == "image" else 0.0)) for r in records]
     both = reading_table3(records + w5, cpu_cfg)
     assert both.startswith(text.split("\n- DeFMO (original)")[0])  # main window first, unchanged
     assert "With a background median over 5 frames" in both
-    assert "DeFMO (ours) beats the Image baseline (the blurred input) in PSNR on 0 of 3" in both.split("5 frames")[1]
+    assert "DeFMO (ours) beats Image and Background in PSNR and SSIM in 9 of 12" in both.split("5 frames")[1]
     same = reading_table3(records + [dict(r, background_window=5) for r in records], cpu_cfg).split("5 frames")[1]
     assert "- tbd3d: as with the main window." in same and "best PSNR" not in same  # said once
     no_traj = [dict(r, tiou=None) for r in records if r["dataset"] == "tbd"]
@@ -208,8 +211,11 @@ def test_table5_and_training_readings_follow_the_numbers():
     assert "Average complexity 3.75" in broken and "is broken: 2 blocks over" in broken
     text = reading_training({"a": {"psnr": {"model": 21.0, "image": 20.0, "background": 18.0}},
                              "b": {"psnr": {"model": 19.0, "image": 20.0, "background": 18.0}}})
-    assert "- a: validation PSNR 21.00 dB" in text and "it beats both trivial baselines" in text
-    assert "- b: validation PSNR 19.00 dB" in text and "it beats the Background baseline only" in text
+    assert "- a (network alone): validation PSNR 21.00 dB" in text and "it beats both trivial baselines" in text
+    assert "- b (network alone): validation PSNR 19.00 dB" in text and "it beats the Background baseline only" in text
+    fitted = reading_training({"a": {"psnr": {"model": 21.0, "image": 20.0, "background": 18.0},
+                                     "fit": {"psnr": {"model": 19.0}, "fit_steps": 50}}})
+    assert "With the fit at inference (50 steps): 19.00 dB, which beats the Background baseline only" in fitted
     assert "beats neither" in reading_training({"c": {"psnr": {"model": 1.0, "image": 20.0, "background": 18.0}}})
 
 

@@ -74,7 +74,7 @@ def test_step_reports_weighted_terms_and_updates_every_network(cfg):
     tr = Trainer(cfg, "proposed", "cpu", False, False)
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in tr.nets.items()}
     terms = tr.train_step(batch())
-    assert set(terms) == {"F", "I", "L", "G", "N", "total", "ds", "dt"}
+    assert set(terms) == {"F", "I", "L", "G", "N", "total", "ds", "dt", "skipped"} and terms["skipped"] == 0
     w = cfg.approach("proposed").losses
     assert terms["total"] == pytest.approx(sum(w[k] * terms[k] for k in w), rel=1e-5)
     for name, params in before.items():
@@ -87,7 +87,7 @@ def test_probe_trains_the_generator_on_the_metric_alone(cfg):
     assert set(tr.nets) == {"generator"}
     b = batch()
     terms = tr.train_step(b)
-    assert set(terms) == {"C", "total"} and terms["total"] == pytest.approx(terms["C"])
+    assert set(terms) == {"C", "total", "skipped"} and terms["total"] == pytest.approx(terms["C"])
     assert 0.0 < terms["C"] < 1.0
 
 
@@ -185,27 +185,39 @@ def test_dt_column_logs_the_mean_bce_per_pair(cfg, monkeypatch):
         assert out["dt"] == pytest.approx(sum(optimised) / len(optimised) / scale, rel=1e-6)
 
 
-def test_nan_loss_names_the_term_and_updates_nothing(cfg, monkeypatch):
-    tr = Trainer(cfg, "defmo", "cpu", False, False)
+def test_nan_loss_is_skipped_then_stops_naming_the_term(monkeypatch):
+    """A NaN loss skips the update (weights untouched) and is counted; the run stops only once
+    train.max_skipped_steps (here 2) consecutive generator updates were skipped, naming the term."""
+    c = load(REPO / "params.yaml", "tiny", ["device=cpu", "train.max_skipped_steps=2"])
+    tr = Trainer(c, "defmo", "cpu", False, False)
     before = [p.detach().clone() for p in tr.generator.parameters()]
     monkeypatch.setattr(ldefmo, "loss_t", lambda pred: pred.sum() * float("nan"))
-    with pytest.raises(LossNotFinite, match="loss term 'T'"):
+    terms = tr.train_step(batch())
+    assert terms["skipped"] == 1 and math.isnan(terms["T"]) and tr.skipped == {"generator": 1}
+    with pytest.raises(LossNotFinite, match=r"step 2: .* 2 consecutive steps .*loss \('T' = nan\)"):
         tr.train_step(batch())
+    assert tr.step == 1 and tr.skipped == {"generator": 2}
     assert all(torch.equal(a, b) for a, b in zip(before, tr.generator.parameters()))
 
 
 def test_nan_in_the_loop_keeps_the_last_good_checkpoint(cfg, tmp_path, monkeypatch):
     c = load(REPO / "params.yaml", "tiny", ["device=cpu", "scales.tiny.train.checkpoint_every=1",
-                                            "scales.tiny.train.approach.defmo.batch_size=2"])
+                                            "scales.tiny.train.approach.defmo.batch_size=2",
+                                            "train.max_skipped_steps=2"])
     tr = Trainer(c, "defmo", "cpu", False, False)
     data = dataset(8)
     plan = loop.make_plan(c, "defmo", len(data), 1)
     outputs = loop.Outputs(tmp_path / "f.pt", tmp_path / "c.csv", tmp_path / "m.json", tmp_path / "resume")
     real_t = ldefmo.loss_t
     monkeypatch.setattr(ldefmo, "loss_t", lambda p: real_t(p) * (float("inf") if tr.step >= 2 else 1.0))
-    with pytest.raises(LossNotFinite, match="step 3: loss term 'T' is inf"):
-        loop.run_steps(tr, c, data, plan, outputs, loop.History())
-    assert checkpoint.load(outputs.last)["trainer"]["step"] == 2
+    history = loop.History()
+    with pytest.raises(LossNotFinite, match=r"step 4: .* 2 consecutive steps .*'T' = inf"):
+        loop.run_steps(tr, c, data, plan, outputs, history)
+    assert [r["skipped"] for r in history.rows] == [0, 0, 1]  # step 3 skipped, step 4 stopped the run
+    assert "skipped" in loop.curve_csv(history.rows).splitlines()[0].split(",")
+    saved = checkpoint.load(outputs.last)["trainer"]
+    assert saved["step"] == 3 and saved["skipped"] == {"generator": 1}  # written after the skipped step 3
+    assert all(torch.isfinite(w).all() for w in saved["nets"]["generator"].values() if w.is_floating_point())
 
 
 def test_checkpoint_round_trip_and_load_generator(cfg, tmp_path):
@@ -309,6 +321,7 @@ def test_paper_scale_one_step_smoke(tmp_path):
     outputs = loop.Outputs(tmp_path / "final.pt", tmp_path / "c.csv", tmp_path / "m.json", tmp_path / "r")
     metrics = cli.train(c, "proposed", data, data[:1], outputs)
     assert metrics["steps"] == 1 and metrics["samples"] == 1 and math.isfinite(metrics["psnr"]["model"])
+    assert metrics["skipped_steps"] == {"generator": 0, "ds": 0, "dt": 0}
     assert checkpoint.load_generator(outputs.final)[1]["scale"] == "paper"
     assert len(read_curve(outputs.curve)["step"]) == 1
 

@@ -96,14 +96,16 @@ def curve_inputs(wildcards):
 import os
 
 from defmo.evaluate.loaders import PUBLISHED
-from defmo.evaluate.outputs import is_quoted, variant_path
+from defmo.evaluate.outputs import approach_of, fitted_methods, is_quoted, variant_path
 
 EVAL = CFG["evaluate"]
-EVAL_METHODS = EVAL["methods"]
+# A trained approach is scored twice when the model fits at inference: its network alone ({approach}) and
+# with the fit ({approach}+fit).
+EVAL_TRAINED = [m for m in EVAL["methods"] if m in APPROACHES]
+EVAL_METHODS = EVAL["methods"] + fitted_methods(EVAL_TRAINED, CFG)
 # A quoted method (the paper's numbers) has no data, no model, no window variants and no figure row.
 EVAL_QUOTED = [m for m in EVAL_METHODS if is_quoted(m, CFG)]
 EVAL_COMPUTED = [m for m in EVAL_METHODS if m not in EVAL_QUOTED]
-EVAL_TRAINED = [m for m in EVAL_COMPUTED if m in APPROACHES]
 EVAL_WINDOWS = EVAL["background_variants"]
 # An evaluation record of the main background window, and of window {window} (evaluate.background_variants).
 EVAL_RECORD = "results/evaluate/metrics/{dataset}/{method}.json"
@@ -130,8 +132,8 @@ def eval_data(wildcards):
 
 
 def eval_checkpoint(wildcards):
-    if wildcards.method in EVAL_TRAINED:
-        return [f"results/train/checkpoints/{wildcards.method}/final.pt"]
+    if approach_of(wildcards.method) in EVAL_TRAINED:
+        return [f"results/train/checkpoints/{approach_of(wildcards.method)}/final.pt"]
     return []
 
 

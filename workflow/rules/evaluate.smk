@@ -25,13 +25,13 @@ rule evaluate_method:
         "results/evaluate/timing/{dataset}/{method}.tsv"
     wildcard_constraints:
         dataset="|".join(DATASETS),
-        method="|".join(EVAL_COMPUTED) or "^$",
+        method="|".join(re.escape(m) for m in EVAL_COMPUTED) or "^$",
     conda:
         ENV
     threads: THREADS
     resources:
         gpu=lambda wildcards: (
-            1 if wildcards.method in EVAL_TRAINED + ["original"] else 0
+            1 if approach_of(wildcards.method) in EVAL_TRAINED + ["original"] else 0
         ),
     params:
         cli=CLI,
@@ -77,6 +77,14 @@ rule table3:
             category="Tables",
         ),
         tex="results/evaluate/tables/table3.tex",
+        variants=multiext(
+            "results/evaluate/tables/table3_variants", ".csv", ".md", ".tex"
+        ),
+        quoted=(
+            multiext("results/evaluate/tables/table3_quoted", ".csv", ".md", ".tex")
+            if EVAL_QUOTED
+            else []
+        ),
     log:
         "results/evaluate/logs/table3.log",
     benchmark:

@@ -71,11 +71,12 @@ rule report_md:
         notes=REPORT_NOTES,
         values=values("report_md"),
     output:
-        report(
+        md=report(
             "results/report/report.md",
             caption="../report/report.rst",
             category="Report",
         ),
+        summary="results/report/summary.md",
     log:
         "results/report/logs/report.log",
     benchmark:
@@ -92,7 +93,8 @@ rule report_md:
         "{params.cli} report {params.paper_arg} --seeds {params.seeds} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
         " --table5 {input.table5} --quality-json {input.quality} --quality-details {input.details}"
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
-        " --figures {input.figures} --benchmarks {input.notes} --output {output} --log {log}"
+        " --figures {input.figures} --benchmarks {input.notes} --output {output.md} --summary {output.summary}"
+        " --log {log}"
 
 
 rule report:

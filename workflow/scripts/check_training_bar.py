@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Check the bar of the models issues from the committed training and evaluation outputs (not a timed test):
 
-1. validation: at scale ``cpu``, each trained approach's raw validation PSNR (the network's own composited
-   sub-frames, ``results/train/metrics/<approach>.json`` -> ``psnr.model``) is at least ``--margin-db`` (1 dB)
+The bar was set for the pipeline's models, each network plus its fit at inference where the model has one (the
+metrics' ``fit`` block, the ``<approach>+fit`` evaluation records), else the network alone.
+
+1. validation: at scale ``cpu``, each trained approach's validation PSNR (its composited sub-frames,
+   ``results/train/metrics/<approach>.json`` -> ``psnr.model``, ``fit.psnr.model`` with the fit) is at least ``--margin-db`` (1 dB)
    above the Image baseline and above the Background baseline (the PSNR after the blatting projection is
    printed alongside but does not count); its shape (``shape``): mean mask IoU at least ``--iou-min`` (0.67)
    and at least the reference run's + ``--iou-gain`` (0.10), and the length ratio's interquartile range inside
@@ -41,7 +44,7 @@ from pathlib import Path
 
 from defmo import config
 from defmo.errors import UserError
-from defmo.evaluate.outputs import variant_path
+from defmo.evaluate.outputs import FIT_SUFFIX, variant_path
 
 DATASETS = ("falling_objects", "tbd3d", "tbd")
 DT_APPROACH = "proposed"
@@ -136,7 +139,7 @@ def check_validation(approach: str, m: dict, bar: Bar, ref: dict | None = None) 
              f"image {p['image']:.2f}, background {p['background']:.2f}: margin {margin:+.2f} dB (required "
              f">= {bar.margin_db:g}) -> {verdict(good)}",
              f"{'':>10}   {shape_line} -> {verdict(shape_ok)}"]
-    if "model_projected" in p:  # reported, not part of the bar: the bar is the network's own sub-frames
+    if "model_projected" in p:  # reported, not part of the bar
         proj = p["model_projected"] - max(p["image"], p["background"])
         lines.append(f"{'':>10}   after the blatting projection: {p['model_projected']:.2f} dB, margin "
                      f"{proj:+.2f} dB (reported only)")
@@ -181,7 +184,9 @@ def check_reference_psnr(r: dict, ref: dict | None, bar: Bar) -> tuple[bool, str
 def check_method(root: Path, approach: str, dataset: str, image: dict, where: tuple[int, int],
                  reference: Path | None, bar: Bar) -> tuple[bool, list[str]]:
     window, main = where
-    r = read_eval(root, dataset, approach, window, main)
+    fitted = approach + FIT_SUFFIX  # the pipeline's model: the network plus its fit, where it has one
+    r = read_eval(root, dataset, fitted if eval_path(root, dataset, fitted, window, main).is_file() else approach,
+                  window, main)
     ref = read_reference(reference, dataset, approach, window, main)
     good = beats_image(r, image) and tiou_computed(r["tiou"])
     tiou = f"{r['tiou']:.3f}" if tiou_computed(r["tiou"]) else "NOT COMPUTED"
@@ -266,7 +271,7 @@ def check(root: Path, approaches: list[str], limit_min: float, bar: Bar = Bar(),
                                                        "the reference run's `validate`")
         seconds, source = wall_seconds(root, approach, m)
         total += seconds
-        good, more = check_validation(approach, m, bar, ref)
+        good, more = check_validation(approach, dict(m, **m.get("fit", {})), bar, ref)
         ok &= good
         lines += more + [f"{'':>10}   training time {seconds / 60:.1f} min ({source})"]
     where = resolve_window(root, window)

@@ -43,6 +43,7 @@ from defmo.data.blatting import composite
 from defmo.errors import UserError
 from defmo.evaluate.metrics import mask_ious
 from defmo.evaluate.protocol import is_bounce
+from defmo.models.deblat_fit import infer
 from defmo.models.object_arch import ObjectGenerator
 from defmo.train.validate import alpha_centres, psnr_composited
 
@@ -110,7 +111,7 @@ def diagnose(generator: torch.nn.Module, dataset, samples: int, fit: int | None 
         gt = item["frames"][None]
         image, background = item["image"][None], item["background"][None]
         times = torch.linspace(0.0, 1.0, gt.shape[1])
-        pred = generator(image, background, times)[0]
+        pred = infer(generator, image, background, times, fit=bool(getattr(generator, "fit_steps", 0)))
         gt_alpha, pred_alpha = gt[0, :, 3].numpy(), pred[0, :, 3].float().clamp(0, 1).numpy()
         rows = sample_diagnosis(pred_alpha, gt_alpha)
         psnr = float(psnr_composited(composite(pred.float().clamp(0, 1), background), composite(gt, background))[0])

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from defmo.errors import UserError
 from defmo.evaluate import methods, table
 from defmo.evaluate.loaders import load_dataset
-from defmo.evaluate.outputs import is_quoted, variant_path
+from defmo.evaluate.outputs import approach_of, is_fitted, is_quoted, variant_path
 from defmo.evaluate.protocol import evaluate_sequence, summarize
 from defmo.utils.table_io import to_csv
 from defmo.settings import Config
@@ -37,7 +37,8 @@ ORIGINAL_SIZE = (240, 320)  # (height, width) of the published DeFMO's network i
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="falling_objects | tbd3d | tbd")
     parser.add_argument("--data", type=Path, help="dataset root in the FMO benchmark layout")
-    parser.add_argument("--method", help="image | background | original | a trained approach")
+    parser.add_argument("--method", help="image | background | original | a trained approach (its network "
+                        "alone) | <approach>+fit (the network plus its fit at inference, model.fit_steps)")
     parser.add_argument("--checkpoint", type=Path, help="final.pt of a trained approach")
     parser.add_argument("--output", type=Path, help="metrics JSON (main background window)")
     parser.add_argument("--csv", type=Path, help="per-sequence CSV (main background window)")
@@ -67,7 +68,11 @@ def build_method(name: str, checkpoint: Path | None, cfg: Config):
     from defmo.train.checkpoint import load_generator
 
     model, model_cfg = load_generator(checkpoint, device)  # the checkpoint's own config: a plain dict
-    return methods.NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device), str(device)
+    fit = is_fitted(name)
+    if fit and not getattr(model, "fit_steps", 0):
+        raise UserError(f"evaluate --method {name}: {checkpoint} was trained with model.fit_steps 0 (no fit at "
+                        f"inference); evaluate --method {approach_of(name)} scores its network")
+    return methods.NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit), str(device)
 
 
 def _sequence_csv(summary: dict) -> str:
@@ -138,10 +143,13 @@ def evaluate(args, cfg: Config) -> int:
     return 0
 
 
-def _table3_outputs(args: argparse.Namespace) -> list[Output]:
+def _table3_outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     """Table 3's files, with the device and data of the records it was assembled from."""
     device, data = inherited(args.inputs, "device") or "n/a", inherited(args.inputs, "data") or "not recorded"
-    return [Output(p, data, device, tuple(args.inputs)) for p in table_files(args.table)]
+    quoted = any(is_quoted(m, cfg.to_dict()) for m in cfg.evaluate.methods)
+    stems = [table.table_stem(args.table, which) for which in table.TABLES if which != "quoted" or quoted]
+    files = [p for stem in stems for p in table_files(stem)]
+    return [Output(p, data, device, tuple(args.inputs)) for p in files]
 
 
 def _benchmark_data(args: argparse.Namespace, cfg: Config) -> str:
@@ -153,7 +161,7 @@ def _benchmark_data(args: argparse.Namespace, cfg: Config) -> str:
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     """Table 3 (``--aggregate``), or one method's records, CSVs and sample (every background window)."""
     if args.aggregate:
-        return _table3_outputs(args)
+        return _table3_outputs(args, cfg)
     if is_quoted(args.method, cfg.to_dict()):
         return [Output(args.output, "numbers quoted from the DeFMO paper", "n/a (quoted)")]
     device = "n/a (no network)" if args.method in ("image", "background") else None

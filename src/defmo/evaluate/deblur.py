@@ -61,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figure", type=Path, help="overview PNG of all inputs")
     parser.add_argument("--projection", action="store_true",
                         help="move the sub-frames by the blatting projection so that their mean is the input frame")
+    parser.add_argument("--network-only", action="store_true",
+                        help="the network's sub-frames alone, without the fit at inference (model.fit_steps)")
 
 
 def find_object(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -187,8 +189,9 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
     return results
 
 
-def plot_overview(results: list[Result], output: Path) -> None:
-    """One row per deblurred input (at most 4, the strongest motion first): input crop, sub-frames, trajectory."""
+def plot_overview(results: list[Result], output: Path, shows: str = "") -> None:
+    """One row per deblurred input (at most 4, the strongest motion first): input crop, sub-frames, trajectory;
+    ``shows`` titles the figure (which sub-frames: the network alone or with the fit)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,6 +208,8 @@ def plot_overview(results: list[Result], output: Path) -> None:
         for ax, frame in zip(row[1:], res.frames):
             ax.imshow(np.clip(_crop(res, frame), 0, 1))
         row[-1].imshow(_crop(res, draw_trajectory(res.image, res.traj)))
+    if shows:
+        fig.suptitle(f"sub-frames: {shows}", fontsize=8)
     fig.tight_layout()
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
@@ -226,10 +231,12 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     device = resolve_device(cfg)
     model, model_cfg = load_generator(args.checkpoint, device)  # the checkpoint's own config: a plain dict
     n = int(model_cfg["data"]["n_subframes"])
-    method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device)
+    steps = 0 if args.network_only else int(getattr(model, "fit_steps", 0))
+    method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=bool(steps))
     with torch.no_grad():
         results = deblur_all(method, pairs, n, args.output_dir, args.projection)
     if args.figure is not None:
-        plot_overview(results, args.figure)
+        shows = f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone"
+        plot_overview(results, args.figure, shows)
     log.info("deblurred %d frames (n=%d) -> %s", len(results), n, args.output_dir)
     return 0

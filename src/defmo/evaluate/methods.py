@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from defmo.data.blatting import composite
 from defmo.evaluate.protocol import Estimate
+from defmo.models.deblat_fit import infer
 
 
 def image_method(image, background, box, n, radius, obj_dim):
@@ -105,22 +106,26 @@ class NetworkMethod:
     """
 
     def __init__(self, model: torch.nn.Module, size: tuple[int, int], oversample: int, device: torch.device,
-                 composite: str = "crop"):
+                 composite: str = "crop", fit: bool = False):
         if composite not in COMPOSITES:
             raise ValueError(f"composite must be one of {COMPOSITES}, got {composite!r}")
         self.model, self.size, self.oversample, self.device = model, size, oversample, device
-        self.composite = composite
+        self.composite, self.fit = composite, fit
 
     @torch.no_grad()
     def render(self, image: np.ndarray, background: np.ndarray, box: np.ndarray, n: int):
         """Sub-frames in the crop: composited RGB ``(n, 3, h, w)``, RGBA ``(n, 4, h, w)`` (network size).
 
         As the benchmark's DeFMO wrapper: the straight RGBA of each group of ``oversample`` time steps is
-        averaged first (all four channels, a plain mean), then composited once over the background crop.
+        averaged first (all four channels, a plain mean), then composited once over the background crop. With
+        :attr:`fit` the fit renders each of the n sub-frames as the mean over its own slice of the exposure
+        (:func:`defmo.models.deblat_fit.slice_times`), which is what the protocol's oversampling approximates,
+        so it is asked for n sub-frames directly (no group drops a time step, none is shifted).
         """
         img_t = _to_tensor(image, box, self.size, self.device)
         bg_t = _to_tensor(background, box, self.size, self.device)
-        frames, _ = self.model(img_t, bg_t, render_times(n, self.oversample).to(self.device))
+        times = render_times(n, 1 if self.fit else self.oversample).to(self.device)
+        frames = infer(self.model, img_t, bg_t, times, self.fit)
         rgba = group_mean(frames[0].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
         return composite(rgba, bg_t[0]), rgba
 
@@ -154,11 +159,12 @@ class NetworkMethod:
         return alpha
 
     @classmethod
-    def of_trained(cls, model: torch.nn.Module, model_cfg: dict, evaluate, device: torch.device) -> "NetworkMethod":
+    def of_trained(cls, model: torch.nn.Module, model_cfg: dict, evaluate, device: torch.device,
+                   fit: bool = False) -> "NetworkMethod":
         """One of our trained generators (``model_cfg``: its checkpoint's config) at its own resolution, with the
-        run's ``evaluate`` section's oversampling and compositing."""
+        run's ``evaluate`` section's oversampling and compositing; with ``fit``, plus its fit at inference."""
         res = int(model_cfg["data"]["resolution"])
-        return cls(model, (res, res), evaluate.oversample, device, evaluate.composite)
+        return cls(model, (res, res), evaluate.oversample, device, evaluate.composite, fit)
 
     def __call__(self, image, background, box, n, radius, obj_dim) -> Estimate:
         crop_box = network_box(box, radius, self.size, image.shape)

@@ -31,17 +31,12 @@ in [0, 1]. Runs in float32 outside autocast (an Adam fit in fp16 loses the path'
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import torch
 
 from defmo.data.blatting import blat
+from defmo.models.object_arch import Path, gather, place
 from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
-
-if TYPE_CHECKING:  # object_arch imports this module
-    from defmo.models.object_arch import Path
 
 # Adam's step (pixels for the path's offsets, logits for the colour), its step for the mask's logits, the knots
 # of the path's offsets and the clamp of the starting mask and colour before their logits: 50 steps at 0.3 (the
@@ -77,8 +72,6 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
     network untouched. ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``."""
-    from defmo.models.object_arch import gather, place  # object_arch imports this module
-
     with torch.autocast(image.device.type, enabled=False):
         image, background = image.float(), background.float()
         size = tuple(image.shape[-2:])
@@ -115,17 +108,22 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
             return frames.clamp(0.0, 1.0)
 
 
-@contextmanager
-def network_only(generator: torch.nn.Module) -> Iterator[None]:
-    """Within the block, ``generator`` (or the module a DDP wrapper holds) gives the network's sub-frames, not
-    the fit's: what the training curve's validations score (the fit costs 0.2 s per sample on 2 cores)."""
-    module = getattr(generator, "module", generator)
-    steps = getattr(module, "fit_steps", 0)
-    if steps:
-        module.fit_steps = 0
-    try:
-        yield
-    finally:
-        if steps:
-            module.fit_steps = steps
+def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
+          fit: bool = False) -> torch.Tensor:
+    """A generator's sub-frames ``(B, T, 4, H, W)``: the network's own (one forward pass), or with ``fit`` the
+    object generator's fit at inference from them (:func:`fit_to_image`, ``generator.fit_steps`` Adam steps;
+    the network alone when that is 0 or the generator has no fit). Evaluation, validation, the seed study and
+    ``deblur`` call this; the generator's ``forward`` never fits.
 
+    Example:
+        >>> from defmo.models.object_arch import ObjectGenerator
+        >>> g = ObjectGenerator(fit_steps=2).eval()
+        >>> x = torch.rand(1, 3, 32, 32)
+        >>> infer(g, x, x, torch.linspace(0, 1, 4), fit=True).shape
+        torch.Size([1, 4, 4, 32, 32])
+    """
+    module = getattr(generator, "module", generator)  # a DDP wrapper's generator
+    steps = int(getattr(module, "fit_steps", 0))
+    if fit and steps:
+        return fit_to_image(module, image, background, times, steps)
+    return generator(image, background, times)[0]

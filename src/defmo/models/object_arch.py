@@ -25,9 +25,9 @@ template placed at the path's position at time t (differentiable resampling, :fu
   equation's static appearance for the predicted coverage, ``B + (I - B) / mean_t M_t`` (``deblatted``), so that
   the untrained generator's sub-frames re-blur to I wherever A stays in [0, 1].
 - **Per-time change**: an in-plane rotation ``omega (t - 1/2)`` of the template (omega predicted, 0 at init).
-- **The fit at inference** (``fit_steps`` > 0, evaluation mode only): the predicted path, mask and colour are the
-  start of Tracking by Deblatting's fit to the image, and the sub-frames are the fitted object's slices of the
-  exposure (:mod:`defmo.models.deblat_fit`); training, and ``fit_steps`` 0, use the network's sub-frames.
+- **The fit at inference** is a separate step (:func:`defmo.models.deblat_fit.infer`, ``fit_steps`` Adam steps):
+  the predicted path, mask and colour are the start of Tracking by Deblatting's fit to the image; ``forward``
+  always returns the network's own sub-frames.
 
 Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
 ``(B, T, 4, H, W)`` in [0, 1]; positions in pixels, (x, y) = (column, row) of pixel centres.
@@ -42,9 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from defmo.models.checkpointing import checkpoint_segment
-from defmo.models.deblat_fit import fit_to_image
-from defmo.models.unet_arch import (APPEARANCES, COVER_STEPS, DIFF_SCALE, EXTENT_INIT, LOGIT_EPS, STRETCH_INIT, TAU,
-                                    UNetDecoder, _grid, _UNetBase, deblat_appearance, streak_moments)
+from defmo.models.unet_arch import (APPEARANCES, COVER_STEPS, DIFF_SCALE, EXTENT_INIT, LOGIT_EPS, STRETCH_INIT,
+                                    UNetDecoder, _grid, _UNetBase, deblat_appearance, ellipse_edge, streak_moments)
 
 # Width of the band of the time map (its units: 1 over the streak's length) whose streak pixels' centroid is
 # the object's centre at one time: about 1.5 pixels of a 30-pixel streak.
@@ -53,6 +52,8 @@ TIME_SIGMA = 0.05
 WEIGHT_FLOOR = 1e-6
 # The fitted mask, clamped to [c, 1 - c] before its logit: the template network's residual can still reach 0 or 1.
 PRIOR_CLAMP = 0.01
+# The object's half-width over the streak's width lies in [WIDTH_FLOOR, 1 - WIDTH_FLOOR] (see width_fraction).
+WIDTH_FLOOR = 0.1
 # Times at which the features are aligned into the object's frame and averaged (H's adjoint at 5 points).
 KNOTS = 5
 # Landweber iterations (and their step) that fit the template's mask to the streak's coverage: the mask blurred
@@ -76,7 +77,8 @@ class Path:
     """What the generator predicts of the motion, per sample: ``weight (B, H, W)`` (streak alpha times
     ``|I - B|`` saturation), ``tau (B, H, W)`` the time map, ``kappa (B,)`` the object's half-length over the
     streak's length, ``axis (B, 2)``, ``half, radius (B,)`` the object's half-length and half-width (pixels),
-    ``spin (B,)`` the rotation over the exposure (radians)."""
+    ``spin (B,)`` the rotation over the exposure (radians), ``width_logit (B,)`` the half-width's logit before
+    :func:`width_fraction` (for diagnostics)."""
 
     weight: torch.Tensor
     tau: torch.Tensor
@@ -85,6 +87,7 @@ class Path:
     half: torch.Tensor
     radius: torch.Tensor
     spin: torch.Tensor
+    width_logit: torch.Tensor | None = None
 
     def positions(self, times: torch.Tensor) -> torch.Tensor:
         """The object's centre ``(B, T, 2)`` (x, y pixels) at ``times (T,)`` in [0, 1]."""
@@ -94,6 +97,20 @@ class Path:
     def angles(self, times: torch.Tensor) -> torch.Tensor:
         """The template's rotation ``(B, T)`` (radians) at ``times (T,)``."""
         return self.spin[:, None] * (times.to(self.spin.dtype)[None] - 0.5)
+
+
+def width_fraction(logit: torch.Tensor) -> torch.Tensor:
+    """The object's half-width over the streak's width from the head's logit: ``f + (1 - 2 f) sigmoid(logit)``
+    with ``f = WIDTH_FLOOR``; 1/2 at logit 0 (exact for a bar).
+
+    The floor keeps the prior's width finite for any logit: with a plain sigmoid a quarter of the training
+    samples' logits drifted below -10 and one reached -44 (a radius of 1e-18 px), where nothing pulls it back.
+
+    Example:
+        >>> width_fraction(torch.tensor([-1e4, 0.0, 1e4]))
+        tensor([0.1000, 0.5000, 0.9000])
+    """
+    return WIDTH_FLOOR + (1.0 - 2.0 * WIDTH_FLOOR) * torch.sigmoid(logit)
 
 
 def band_centroids(weight: torch.Tensor, tau: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -114,9 +131,7 @@ def ellipse_logits(dx: torch.Tensor, dy: torch.Tensor, axis: torch.Tensor, half:
     shape = (-1,) + (1,) * (dx.dim() - 1)
     ax, ay = axis[:, 0].view(shape), axis[:, 1].view(shape)
     along, across = dx * ax + dy * ay, dy * ax - dx * ay
-    inside = 1.0 - (across / radius.view(shape)) ** 2
-    reach = half.view(shape) * torch.sign(inside) * torch.sqrt(inside.abs() + 1e-4)
-    return (reach - along.abs()) / TAU
+    return ellipse_edge(along, across, half.view(shape), radius.view(shape))
 
 
 def canvas_offsets(size: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,8 +217,8 @@ class ObjectGenerator(_UNetBase):
     """Blurred image + background -> N sharp RGBA sub-frames: one template of the object placed along its path
     (see the module's docstring). ``template_size``: the canvas side as a share of the input's shorter side
     (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour); ``fit_steps``: Adam
-    steps of the fit at inference in evaluation mode (0: the network's sub-frames; set :attr:`fit_steps` to
-    change it on a built generator)."""
+    steps of the fit at inference that :func:`defmo.models.deblat_fit.infer` runs when asked (0: none; recorded
+    with the checkpoint's model)."""
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none", appearance: str = "deblatted",
                  template_size: float = 0.5, fit_steps: int = 0) -> None:
@@ -241,6 +256,7 @@ class ObjectGenerator(_UNetBase):
         out = self.decoder.head(trunk)
         raw = self.extent(feats[-1].mean(dim=(2, 3)))
         frac = torch.sigmoid(raw[:, :3])
+        frac_width = width_fraction(raw[:, 1])
         saturation = ((image - background).abs().sum(dim=1) / DIFF_SCALE).clamp(0.0, 1.0)
         weight = torch.sigmoid(out[:, 0] + COVER_LOGIT_INIT) * saturation
         centre, axis, length, width = streak_moments(weight)
@@ -249,8 +265,8 @@ class ObjectGenerator(_UNetBase):
         rho = ((xs - centre[:, 0, None, None]) * axis[:, 0, None, None]
                + (ys - centre[:, 1, None, None]) * axis[:, 1, None, None]) / (length[:, None, None] / 2)
         tau = 0.5 + torch.tanh(raw[:, 3, None, None]) * rho / 2 + out[:, 1]
-        path = Path(weight, tau, torch.sigmoid(raw[:, 5]) / 2, axis, frac[:, 0] * length / 2, frac[:, 1] * width,
-                    raw[:, 4])
+        path = Path(weight, tau, torch.sigmoid(raw[:, 5]) / 2, axis, frac[:, 0] * length / 2, frac_width * width,
+                    raw[:, 4], raw[:, 1])
         return path, trunk, feats
 
     def object_template(self, path: Path, trunk: torch.Tensor, image: torch.Tensor,
@@ -275,12 +291,10 @@ class ObjectGenerator(_UNetBase):
 
     def forward(self, image: torch.Tensor, background: torch.Tensor,
                 times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``; in
-        evaluation mode with :attr:`fit_steps` > 0 the frames are the fit's (:func:`fit_to_image`)."""
+        """``image, background (B, 3, H, W)``, ``times (T,)`` -> ``(frames (B, T, 4, H, W), latent)``: the
+        network's sub-frames, one pass in either mode (the fit is :func:`defmo.models.deblat_fit.infer`)."""
         path, trunk, feats = self.path(image, background)
         template = self.object_template(path, trunk, image, background)
-        if self.fit_steps and not self.training:
-            return fit_to_image(self, image, background, times, self.fit_steps, path, template), feats[-1]
         steps = times.shape[0]
         grid = torch.linspace(0.0, 1.0, COVER_STEPS, device=times.device, dtype=times.dtype)
         every = torch.cat((times, grid)) if self.appearance == "deblatted" else times

@@ -31,6 +31,8 @@ LOGIT_EPS = 1e-3
 DIFF_SCALE = 0.1
 TAU = 1.0
 EXTENT_INIT = 0.0
+# Smallest half-width of a soft ellipse (pixels): thinner than half a pixel is below what an image resolves.
+RADIUS_MIN = 0.5
 # StreakGenerator: the swept region's length is sqrt(12 var) * (1 + sigmoid(z_2)). sqrt(12 var) is exact for a
 # uniform bar but short for a taper: a disk of size s travelling d with weights proportional to its coverage has
 # var = d^2 / 12 + s^2 / 16, so sqrt(12 var) / (d + s) is 0.66-0.78 for d = s..3s; weights that saturate
@@ -305,6 +307,16 @@ def window_gates(weight: torch.Tensor, fraction: torch.Tensor, times: torch.Tens
     dx, dy = xs - pos[..., 0, None, None], ys - pos[..., 1, None, None]  # (B, T, H, W)
     ax, ay = axis[:, None, 0, None, None], axis[:, None, 1, None, None]
     along, across = dx * ax + dy * ay, dy * ax - dx * ay
-    inside = 1.0 - (across / radius[:, None, None, None]) ** 2  # > 0 within the half-width
-    reach = half[:, None, None, None] * torch.sign(inside) * torch.sqrt(inside.abs() + 1e-4)  # < 0 beyond it
-    return torch.sigmoid((reach - along.abs()) / TAU)
+    return torch.sigmoid(ellipse_edge(along, across, half[:, None, None, None], radius[:, None, None, None]))
+
+
+def ellipse_edge(along: torch.Tensor, across: torch.Tensor, half: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Logit of a soft ellipse with half-axes ``half`` along the motion and ``radius`` across it, at offsets
+    ``along, across`` from its centre (broadcasting): positive inside, edges ``TAU`` pixels soft along the motion.
+
+    The half-width is floored at ``RADIUS_MIN`` pixels: a radius that reaches 0 (a collapsed width) would
+    overflow ``(across / radius)^2`` to inf and turn the backward pass's ``0 * inf`` into NaN.
+    """
+    inside = 1.0 - (across / radius.clamp_min(RADIUS_MIN)) ** 2  # > 0 within the half-width
+    reach = half * torch.sign(inside) * torch.sqrt(inside.abs() + 1e-4)  # < 0 beyond it
+    return (reach - along.abs()) / TAU

@@ -8,6 +8,7 @@ per dataset, whether trained models clear the Image baseline) are :mod:`defmo.re
 
 from __future__ import annotations
 
+from defmo.evaluate.outputs import approach_of, is_fitted
 from defmo.report import quoted
 from defmo.report.tables import LABELS, ROWS, column
 from defmo.settings import Config
@@ -17,7 +18,10 @@ METHOD_LABELS = {**LABELS, "image": "Image", "background": "Background", "origin
 
 
 def label(method: str) -> str:
-    """Display name of a method or approach (``defmo`` -> ``DeFMO (ours)``); unknown names unchanged."""
+    """Display name of a method or approach (``defmo`` -> ``DeFMO (ours)``, ``defmo+fit`` -> ``DeFMO (ours) +
+    fit``); unknown names unchanged."""
+    if is_fitted(method):
+        return label(approach_of(method)) + " + fit"
     return METHOD_LABELS.get(method, method)
 
 
@@ -124,7 +128,13 @@ def reading_training(vals: dict[str, dict]) -> str:
         after = "" if projected is None else (
             f" After the blatting projection onto the input image: {projected:.2f} dB, which "
             f"{_verdict(projected, image, background)}.")
-        lines.append(f"- {label(approach)}: validation PSNR {model:.2f} dB after {v.get('steps', '?')} steps "
-                     f"({v.get('train_seconds', '?')} s on {v.get('device', '?')}); it {_verdict(model, image, background)} "
-                     f"(Image {image:.2f} dB, Background {background:.2f} dB).{after}")
+        fit = v.get("fit") or {}
+        fitted = as_number(fit.get("psnr", {}).get("model"))
+        with_fit = "" if fitted is None else (
+            f" With the fit at inference ({fit.get('fit_steps', '?')} steps): {fitted:.2f} dB, which "
+            f"{_verdict(fitted, image, background)}.")
+        lines.append(f"- {label(approach)} (network alone): validation PSNR {model:.2f} dB after "
+                     f"{v.get('steps', '?')} steps ({v.get('train_seconds', '?')} s on {v.get('device', '?')}); it "
+                     f"{_verdict(model, image, background)} (Image {image:.2f} dB, Background {background:.2f} dB)."
+                     f"{after}{with_fit}")
     return "\n".join(lines) if lines else "No validation metrics were given."

@@ -26,6 +26,7 @@ from pathlib import Path
 from defmo.errors import UserError
 from defmo.report.readings import reading_table2, reading_table4, reading_table5, reading_training
 from defmo.report.readings_benchmark import reading_table3
+from defmo.report.summary import summary_markdown
 from defmo.config import add_paper_argument, paper_config
 from defmo.settings import Config
 from defmo.utils import provenance
@@ -128,8 +129,13 @@ def section_table2(ctx: Context, args: argparse.Namespace) -> list[str]:
 
 
 def section_table3(ctx: Context, args: argparse.Namespace, records: list[dict]) -> list[str]:
+    """Table 3, links to its companions that exist (projection and other windows; the quoted real-data
+    numbers), and the readings."""
+    companions = [Path(args.table3).with_name(f"{Path(args.table3).stem}_{which}.md") for which in ("variants", "quoted")]
+    links = [f"[{p.stem}]({ctx.rel(p)})" for p in companions if p.is_file()]
+    more = ["Also: " + ", ".join(links) + ".", ""] if links else []
     return ["## Table 3: FMO deblurring benchmark", "", _table_text(args.table3),
-            ctx.provenance(args.table3, "evaluate --aggregate"), "", reading_table3(records, ctx.cfg), ""]
+            ctx.provenance(args.table3, "evaluate --aggregate"), "", *more, reading_table3(records, ctx.cfg), ""]
 
 
 def section_table4(ctx: Context, args: argparse.Namespace, memory: dict) -> list[str]:
@@ -216,7 +222,9 @@ def section_seeds(ctx: Context, paths: list[Path]) -> list[str]:
         return []
     lines = ["## Seed study: the report's claims with error bars", "",
              "Each approach trained from several seeds on a shortened schedule (`snakemake --cores all seeds`, "
-             "outside the default run; `seeds` in params.yaml); differences are paired by seed and frame.", ""]
+             "outside the default run; `seeds` in params.yaml); differences are paired by seed and frame. Its runs "
+             "are scored as each network plus its fit at inference (`model.fit_steps`), not the networks alone, and "
+             "the files below are those the study last wrote (their provenance says which commit).", ""]
     for path in present:
         if path.suffix == ".png":
             lines += [f"![{path.stem}]({ctx.rel(path)})", ""]
@@ -254,6 +262,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=Path, nargs="*", default=[],
                         help="the seed study's verdicts, table and figure (optional: missing ones are left out)")
     parser.add_argument("--output", type=Path, required=True, help="results/report/report.md")
+    parser.add_argument("--summary", type=Path,
+                        help="also write the results summary README.md includes (results/report/summary.md)")
     add_paper_argument(parser)
 
 
@@ -277,12 +287,18 @@ def gather(args: argparse.Namespace) -> dict:
     return {"records": records, "vals": vals, "memory": memory, "quality": read_json(args.quality_json, "quality")}
 
 
+def summary_of(data: dict, cfg: Config) -> str:
+    """The results summary (:mod:`defmo.report.summary`) of the gathered inputs."""
+    return summary_markdown(data["vals"], data["records"], list(cfg.train.approaches), cfg.evaluate.background_window,
+                            list(cfg.evaluate.datasets))
+
+
 def build(args: argparse.Namespace, cfg: Config) -> str:
     """The whole report as Markdown text."""
     check_inputs(args)
     ctx = Context(cfg, git_commit(Path.cwd()), args.output.parent)
     data = gather(args)
-    lines = header(ctx) + section_table2(ctx, args)
+    lines = header(ctx) + ["## Summary", "", summary_of(data, cfg)] + section_table2(ctx, args)
     lines += section_training(ctx, args, data["vals"])
     lines += section_table3(ctx, args, data["records"])
     lines += section_table4(ctx, args, data["memory"]) + section_table5(ctx, args, data["quality"])
@@ -292,13 +308,15 @@ def build(args: argparse.Namespace, cfg: Config) -> str:
 
 
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
-    """results/report/report.md."""
-    return [Output(args.output, "the tables, metrics, figures and notes named on its command line",
-                   "n/a (assembles text)")]
+    """results/report/report.md and the summary."""
+    return [Output(p, "the tables, metrics, figures and notes named on its command line", "n/a (assembles text)")
+            for p in (args.output, args.summary) if p is not None]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
     text = build(args, cfg)
     write_text(args.output, text)
+    if args.summary:
+        write_text(args.summary, summary_of(gather(args), cfg))
     log.info("report: %d lines, %d figures -> %s", text.count("\n"), len(args.figures), args.output)
     return 0

@@ -83,9 +83,11 @@ def score_run(checkpoint: Path, val_dir: Path, datasets: dict[str, Path], cfg: C
     device = resolve_device(cfg)
     generator, model_cfg = load_generator(checkpoint, device)
     samples: list[dict] = []
-    result = validate.evaluate(generator, SyntheticFMODataset(val_dir, flips=False), device, 8, samples)
+    # the study's runs are scored as the network plus its fit at inference (when the model has one)
+    fit = bool(getattr(generator, "fit_steps", 0))
+    result = validate.evaluate(generator, SyntheticFMODataset(val_dir, flips=False), device, 8, samples, fit=fit)
     rows, record = validation_rows(samples), {VALIDATION: _validation_record(result)}
-    method = NetworkMethod.of_trained(generator, model_cfg, cfg.evaluate, device)
+    method = NetworkMethod.of_trained(generator, model_cfg, cfg.evaluate, device, fit)
     for name, root in datasets.items():
         per_seq = {seq.name: evaluate_sequence(seq, method, cfg.evaluate.background_window, cfg.evaluate.max_frames)
                    for seq in load_dataset(root, name)}

@@ -26,6 +26,7 @@ from defmo.train import checkpoint, ddp
 from defmo.train.loop import (History, Outputs, curve_csv, make_plan, run_steps, save_state, try_resume,
                                  validate_now, validation_columns)
 from defmo.train.trainer import Trainer
+from defmo.train.validate import width_logits, width_record
 from defmo.utils.io import write_json, write_text
 from defmo.utils.provenance import Output, device_name, digest_label, inherited
 from defmo.utils.runtime import configure_threads, resolve_device, seed_everything
@@ -65,26 +66,27 @@ def _datasets(cfg: Config, args: argparse.Namespace):
     return SyntheticFMODataset(args.data, flips=cfg.data.flips), SyntheticFMODataset(args.val, flips=False)
 
 
-def _finish(trainer: Trainer, cfg: Config, val_set, history: History, outputs: Outputs) -> dict:
+def _finish(trainer: Trainer, cfg: Config, data_set, val_set, history: History, outputs: Outputs) -> dict:
     """Rank 0: final checkpoint, curve CSV (the last row with the final validation of the network's sub-frames,
-    as every row of the curve), validation metrics JSON (the generator's inference, with the fit at inference
-    when ``model.fit_steps`` > 0; then the network's own under ``network``)."""
+    as every row of the curve), validation metrics JSON: the network alone (the report's method), and under
+    ``fit`` the network plus its fit at inference when ``model.fit_steps`` > 0; the non-finite updates skipped;
+    the half-width logits of the first 320 training samples (:func:`~defmo.train.validate.width_record`)."""
     save_state(trainer, cfg, history, outputs.last)
     if not ddp.is_main():
         return {}
-    network = validate_now(trainer, cfg, val_set)
+    metrics = validate_now(trainer, cfg, val_set)
     if history.rows:
-        history.rows[-1].update(validation_columns(network))
-    metrics = network
+        history.rows[-1].update(validation_columns(metrics))
     if cfg.model.fit_steps:
-        metrics = validate_now(trainer, cfg, val_set, fit=True)
-        metrics["network"] = {"psnr": network["psnr"]["model"], "shape": network["shape"]}
+        metrics["fit"] = dict(validate_now(trainer, cfg, val_set, fit=True), fit_steps=cfg.model.fit_steps)
+    metrics["width_logit"] = width_record(width_logits(trainer.generator, data_set, trainer.device))
     checkpoint.save(outputs.final, trainer, cfg, {"seconds": history.seconds})
     write_text(outputs.curve, curve_csv(history.rows))
     metrics.update({
         "approach": trainer.approach, "scale": cfg.scale, "steps": trainer.step,
         "train_seconds": round(history.seconds, 1), "device": device_name(trainer.device),
         "threads": torch.get_num_threads(), "world_size": ddp.world_size(),
+        "skipped_steps": dict(trainer.skipped),  # updates skipped as non-finite, per network
     })
     write_json(outputs.metrics, metrics)
     return metrics
@@ -103,7 +105,7 @@ def train(cfg: Config, approach: str, data_set, val_set, outputs: Outputs) -> di
              approach, device, len(data_set), plan.batch_size, plan.steps_per_epoch, plan.total_steps, trainer.step)
     run_steps(trainer, cfg, data_set, plan, outputs, history, val_set)
     log.info("trained %s: %d steps in %.1f s", approach, trainer.step, history.seconds)
-    return _finish(trainer, cfg, val_set, history, outputs)
+    return _finish(trainer, cfg, data_set, val_set, history, outputs)
 
 
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:

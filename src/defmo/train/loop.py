@@ -21,7 +21,6 @@ import torch
 from tqdm import tqdm
 
 from defmo.errors import UserError
-from defmo.models.deblat_fit import network_only
 from defmo.settings import Config
 from defmo.train import checkpoint, ddp
 from defmo.train.trainer import LOSS_TERMS, Trainer
@@ -30,7 +29,9 @@ from defmo.utils.io import write_text
 
 log = logging.getLogger(__name__)
 VAL_COLUMNS = ("val_model", "val_projected", "val_image", "val_background")  # validation PSNR [dB], some steps
-CURVE_COLUMNS = ("step", "epoch", "lr_g", *LOSS_TERMS, "total", "ds", "dt", "seconds", *VAL_COLUMNS)
+# skipped: the step's updates skipped as non-finite (Trainer.train_step)
+CURVE_COLUMNS = ("step", "epoch", "lr_g", *LOSS_TERMS, "total", "ds", "dt", "skipped", "seconds",
+                 *VAL_COLUMNS)
 RESUME_SECTIONS = ("seed", "data", "model", "train")
 
 
@@ -155,15 +156,10 @@ def validation_columns(metrics: dict) -> dict[str, float]:
 
 def validate_now(trainer: Trainer, cfg: Config, val_set, fit: bool = False) -> dict:
     """Rank 0: validation metrics of the current weights (``{}`` on the other ranks): of the network's
-    sub-frames, or with ``fit`` of the generator's inference (the object generator's fit at inference when
-    ``model.fit_steps`` > 0)."""
+    sub-frames, or with ``fit`` of the network plus its fit at inference (``model.fit_steps``)."""
     if not ddp.is_main():
         return {}
-    batch = cfg.approach(trainer.approach).batch_size
-    if fit:
-        return evaluate(trainer.generator, val_set, trainer.device, batch)
-    with network_only(trainer.generator):
-        return evaluate(trainer.generator, val_set, trainer.device, batch)
+    return evaluate(trainer.generator, val_set, trainer.device, cfg.approach(trainer.approach).batch_size, fit=fit)
 
 
 def _validation_due(cfg: Config, step: int, plan: Plan) -> bool:

@@ -8,6 +8,10 @@ approach sets its own). Mixed
 precision: fp16 autocast with one GradScaler per optimizer on CUDA, bf16 autocast on CPU. Gradient
 checkpointing is the Generator's.
 Under ``torchrun`` (an initialised process group) every network is wrapped in DistributedDataParallel.
+
+Non-finite steps: an update whose loss or gradient is NaN/inf is skipped (weights and optimizer state
+untouched) and counted per network (``skipped``); the run stops with :class:`LossNotFinite` only after
+``train.max_skipped_steps`` consecutive steps whose generator update was skipped.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ BATCH_KEYS = ("image", "background", "image2", "background2", "frames")
 
 
 class LossNotFinite(UserError):
-    """A loss term became NaN or inf; the message names the term, the step and what to try."""
+    """The generator's update was non-finite (loss or gradient) for ``train.max_skipped_steps`` consecutive
+    steps; the message names the network, the step, the cause and what to try."""
 
 
 class Trainer:
@@ -74,6 +79,10 @@ class Trainer:
         self.scalers = {name: torch.amp.GradScaler("cuda", enabled=use_scaler) for name in self.optimizers}
         self.pair_rng = torch.Generator().manual_seed(int(cfg.seed) + 7919 * ddp.rank())
         self.step = 0
+        self.max_skipped_steps = int(cfg.train.max_skipped_steps)
+        self.skipped = dict.fromkeys(self.nets, 0)  # updates skipped per network (non-finite loss or grad)
+        self.consecutive_skipped = 0  # steps in a row whose generator update was skipped and counted
+        self.skip_cause = ""  # why the last skipped update was skipped: "loss" or "gradient"
 
     # ------------------------------------------------------------------ construction
     def _build_networks(self, gradient_checkpointing: bool) -> dict[str, nn.Module]:
@@ -114,12 +123,17 @@ class Trainer:
             every computed loss term (unweighted) as a float, plus ``total`` (the weighted generator loss)
             and ``ds``/``dt`` (the discriminators' own losses, mean over their steps; ``dt`` as the mean BCE
             per pair, see :meth:`_discriminator_steps`) when present. ``N`` is ``loss_n`` as optimised (scaled).
+            ``skipped``: how many of this step's updates (generator and discriminators) were skipped as
+            non-finite.
         Raises:
-            LossNotFinite: a term was NaN or inf (nothing was updated by that step's term).
+            LossNotFinite: the generator's update was skipped for ``train.max_skipped_steps`` consecutive
+                steps (this one included; ``self.step`` is not advanced).
         """
         batch = self._to_device(batch)
+        before = sum(self.skipped.values())
         fake, terms = self._generator_step(batch)
         terms.update(self._discriminator_steps(batch["frames"], fake.detach()))
+        terms["skipped"] = sum(self.skipped.values()) - before
         self.step += 1
         return terms
 
@@ -142,10 +156,16 @@ class Trainer:
         with frozen([self.nets[name] for name in ("ds", "dt") if name in self.nets]):
             values = self._generator_terms(fake, latent, latent2, batch)
             total = sum(self.weights[k] * v for k, v in values.items())
-            self._check_finite(values)
+            skipped = self.skipped["generator"]
             self._update("generator", total)
         out = {k: float(v.detach()) for k, v in values.items()}
         out["total"] = float(total.detach())
+        if self.skipped["generator"] == skipped:
+            self.consecutive_skipped = 0
+        elif self._counts_toward_stop():
+            self.consecutive_skipped += 1
+            if self.consecutive_skipped >= self.max_skipped_steps:
+                raise LossNotFinite(self._stop_message(out))
         return fake, out
 
     def _render(self, batch: dict[str, torch.Tensor], times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,26 +215,62 @@ class Trainer:
                     loss = llearned.wgan_critic_loss(self.wrapped["ds"], real, fake).float()
                 else:
                     loss = llearned.loss_n(self.wrapped["dt"], fake, self.pairs, self.pair_rng).float()
-            self._check_finite({name: loss})
             self._update(name, loss)
             sums.setdefault(name, []).append(float(loss.detach()) / log_scale[name])
         return {name: sum(v) / len(v) for name, v in sums.items()}
 
     def _update(self, name: str, loss: torch.Tensor) -> None:
+        """Backward ``loss`` and step ``name``'s optimizer, unless the loss or any (unscaled) gradient is
+        NaN/inf: then skip the step (weights and optimizer state untouched, gradients cleared), count it in
+        ``self.skipped[name]`` and set ``self.skip_cause``. The fp16 GradScaler's own overflow skips are
+        caught here too (the check runs after ``unscale_``), so they are counted; its ``update`` still lowers
+        the scale. Under DDP all ranks decide alike (gradients are all-reduced, losses are not)."""
         opt, scaler = self.optimizers[name], self.scalers[name]
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        scaler.step(opt)
+        scaler.unscale_(opt)  # a no-op when the scaler is off
+        grads = [p.grad for p in self.nets[name].parameters() if p.grad is not None]
+        max_abs = torch._foreach_norm(grads, float("inf")) if grads else []  # max |g|: NaN/inf iff one is
+        flags = torch.isfinite(torch.stack([loss.detach().float(), *max_abs]))
+        loss_ok, ok = bool(flags[0]), bool(flags.all())
+        if ddp.all_mean(float(ok)) == 1.0:
+            scaler.step(opt)
+        else:
+            opt.zero_grad(set_to_none=True)
+            self.skipped[name] += 1
+            # every rank takes the same cause, so every rank counts toward the stop alike
+            self.skip_cause = "gradient" if ddp.all_mean(float(loss_ok)) == 1.0 else "loss"
         scaler.update()
 
-    def _check_finite(self, values: dict[str, torch.Tensor]) -> None:
-        for name, value in values.items():
-            if not bool(torch.isfinite(value.detach()).all()):
-                raise LossNotFinite(
-                    f"approach '{self.approach}', step {self.step + 1}: loss term '{name}' is "
-                    f"{float(value.detach())}; training stopped and the last good checkpoint is kept. "
-                    "Lower the learning rates (train.lr_*) or turn off train.mixed_precision, then resume."
-                )
+    def _counts_toward_stop(self) -> bool:
+        """Whether a skipped generator update counts toward ``train.max_skipped_steps``: always, except a
+        gradient overflow under the fp16 GradScaler while its scale is still >= 1 (the scaler calibrating)."""
+        scaler = self.scalers["generator"]
+        return self.skip_cause == "loss" or not scaler.is_enabled() or scaler.get_scale() < 1.0
+
+    def _stop_message(self, terms: dict[str, float]) -> str:
+        """Why the run stops and what to try, after the generator's last skipped update (``terms``: its
+        losses)."""
+        bad = [f"'{k}' = {v}" for k, v in terms.items() if k != "total" and not math.isfinite(v)]
+        if self.skip_cause == "loss":
+            cause = f"a non-finite loss ({', '.join(bad) or 'total = ' + str(terms['total'])})"
+        else:
+            cause = "a non-finite gradient while every loss term was finite"
+        if self.mixed_precision:
+            advice = "Turn off train.mixed_precision (fp16/bf16 overflow is the likely cause) and run again."
+        elif self.skip_cause == "loss":
+            advice = "Lower the learning rates (train.lr_g, train.lr_ds, train.lr_dt) and run again."
+        else:
+            advice = ("A non-finite gradient with finite losses points at a degenerate operation in the "
+                      "model (e.g. 0 * inf in backward): please report it with this message; lowering the "
+                      "learning rates (train.lr_*) may get past it.")
+        return (
+            f"approach '{self.approach}', step {self.step + 1}: the generator's update was skipped for "
+            f"{self.consecutive_skipped} consecutive steps (train.max_skipped_steps = "
+            f"{self.max_skipped_steps}), the last for {cause}. Training stopped (the skipped steps left the "
+            f"weights untouched) and the last good checkpoint in the resume folder is kept. {advice} "
+            "(With a changed train section the run starts from step 0.)"
+        )
 
     # ------------------------------------------------------------------ epochs and state
     def end_epoch(self) -> None:
@@ -232,6 +288,8 @@ class Trainer:
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
             "pair_rng": self.pair_rng.get_state(),
+            "skipped": dict(self.skipped),
+            "consecutive_skipped": self.consecutive_skipped,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -246,6 +304,9 @@ class Trainer:
                 obj.load_state_dict(state[group][name])
         self.pair_rng.set_state(state["pair_rng"])
         self.step = int(state["step"])
+        saved = state.get("skipped", {})  # checkpoints from before the counters: none skipped
+        self.skipped = {name: int(saved.get(name, 0)) for name in self.nets}
+        self.consecutive_skipped = int(state.get("consecutive_skipped", 0))
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from defmo.data.blatting import composite, project_to_image
 from defmo.errors import UserError
 from defmo.evaluate import metrics
 from defmo.losses.probe import best_direction_mse
+from defmo.models.deblat_fit import infer
 from defmo.settings import Config
 from defmo.utils.io import write_json
 from defmo.utils.provenance import Output, digest_label
@@ -96,11 +97,12 @@ def shape_record(scores: list[dict]) -> dict:
 
 @torch.no_grad()
 def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: int,
-             samples: list | None = None) -> dict:
+             samples: list | None = None, fit: bool = False) -> dict:
     """Mean PSNR (dB) of the model and both baselines over ``dataset`` and the model's shape metrics
-    (``shape``: :func:`shape_record`); returns a JSON-ready dict. With ``samples`` (a list), appends one row
-    per sample in dataset order, what the seed study pairs: ``psnr`` (dB) and ``mask_iou`` (mean over its
-    sub-frames).
+    (``shape``: :func:`shape_record`); returns a JSON-ready dict. The model is the network alone, or with
+    ``fit`` the network plus its fit at inference (:func:`defmo.models.deblat_fit.infer`). With ``samples`` (a
+    list), appends one row per sample in dataset order, what the seed study pairs: ``psnr`` (dB) and
+    ``mask_iou`` (mean over its sub-frames).
 
     Leaves every RNG and the generator's mode and weights as they were (safe to call during training).
     """
@@ -114,7 +116,7 @@ def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: in
     count, scores = 0, []
     for batch in tqdm(loader, desc="validation", leave=False):
         image, bg, gt = (batch[k].to(device) for k in ("image", "background", "frames"))
-        pred, _ = generator(image, bg, torch.linspace(0.0, 1.0, gt.shape[1], device=device))
+        pred = infer(generator, image, bg, torch.linspace(0.0, 1.0, gt.shape[1], device=device), fit)
         psnr = _batch_psnr(pred, image, bg, gt)
         for key, value in psnr.items():
             sums[key] += float(value.sum())
@@ -141,6 +143,38 @@ def _result(sums: dict, count: int, shape: dict) -> dict:
             "projected_margin_db": psnr["model_projected"] - best_baseline, "shape": shape}
 
 
+COLLAPSED_LOGIT = -10.0  # a half-width logit below this has collapsed (sigmoid < 5e-5: no width left to learn)
+
+
+@torch.no_grad()
+def width_logits(generator: nn.Module, dataset, device: torch.device, count: int = 320,
+                 batch_size: int = 32) -> np.ndarray | None:
+    """The half-width logits ``(count,)`` the generator's extent head gives the first ``count`` samples of
+    ``dataset`` (a fixed set: the diagnostic of a width that collapses in training); None for a generator
+    without that head. Leaves the generator's mode as it was."""
+    module = getattr(generator, "module", generator)
+    if not hasattr(module, "extent") or not hasattr(module, "encoder"):
+        return None
+    was_training = module.training
+    module.eval()
+    out = []
+    for start in range(0, min(count, len(dataset)), batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, count, len(dataset)))]
+        pair = torch.cat([torch.stack([it[k] for it in items]).to(device) for k in ("image", "background")], dim=1)
+        out.append(module.extent(module.encoder(pair)[-1].mean(dim=(2, 3)))[:, 1].float().cpu())
+    module.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def width_record(logits: np.ndarray | None) -> dict | None:
+    """Summary of :func:`width_logits`: samples, min, quartiles and the share below :data:`COLLAPSED_LOGIT`."""
+    if logits is None or not logits.size:
+        return None
+    q25, median, q75 = (float(v) for v in np.percentile(logits, [25, 50, 75]))
+    return {"samples": int(logits.size), "min": float(logits.min()), "q25": q25, "median": median, "q75": q75,
+            "collapsed_share": float((logits < COLLAPSED_LOGIT).mean()), "collapsed_below": COLLAPSED_LOGIT}
+
+
 # ---------------------------------------------------------------- the `validate` verb
 
 
@@ -149,6 +183,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val", required=True, type=Path, help="validation split folder (manifest + shards)")
     parser.add_argument("--output", required=True, type=Path, help="JSON with the validation metrics")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default 8)")
+    parser.add_argument("--fit", action="store_true",
+                        help="score the network plus its fit at inference (model.fit_steps), not the network alone")
 
 
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
@@ -169,6 +205,6 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 
     device = resolve_device(cfg)
     generator, _ = load_generator(args.checkpoint, device)
-    result = evaluate(generator, SyntheticFMODataset(args.val, flips=False), device, args.batch_size)
+    result = evaluate(generator, SyntheticFMODataset(args.val, flips=False), device, args.batch_size, fit=args.fit)
     write_json(args.output, result)
     return 0

@@ -1,0 +1,49 @@
+"""README.md's numbers come from the results files: its generated results block equals the summary regenerated
+from the committed metrics (so a retrained model, a rescored benchmark or a hand edit that is not synced fails
+here), and every relative link of the README resolves."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from defmo.config import load
+from defmo.report.summary import BEGIN, END, readme_block, summary_markdown
+
+
+def _committed_summary(repo) -> str:
+    cfg = load(repo / "params.yaml")
+    vals = {a: json.loads((repo / "results" / "train" / "metrics" / f"{a}.json").read_text())
+            for a in cfg.train.approaches}
+    records = [json.loads(p.read_text()) for p in sorted((repo / "results" / "evaluate" / "metrics").glob("*/*.json"))]
+    return summary_markdown(vals, records, list(cfg.train.approaches), cfg.evaluate.background_window,
+                            list(cfg.evaluate.datasets))
+
+
+def test_readme_results_block_is_generated_from_the_committed_results(repo):
+    block = readme_block(repo / "README.md")
+    expected = _committed_summary(repo)
+    assert block == expected, ("README.md's results block differs from the committed results: run the pipeline's "
+                               "report step, then `python workflow/scripts/sync_readme.py`")
+    assert (repo / "results" / "report" / "summary.md").read_text() == expected  # the pipeline wrote the same
+    numbers = re.findall(r"\d+\.\d+", block)
+    assert len(numbers) > 40  # the table and sentences are numbers from results, not prose
+
+
+def test_a_changed_result_changes_the_block(repo, tmp_path):
+    """The check above can fail: one PSNR in a metrics file changes the generated block."""
+    cfg = load(repo / "params.yaml")
+    vals = {a: json.loads((repo / "results" / "train" / "metrics" / f"{a}.json").read_text())
+            for a in cfg.train.approaches}
+    before = summary_markdown(vals, [], cfg.train.approaches, cfg.evaluate.background_window)
+    vals[cfg.train.approaches[0]]["psnr"]["model"] += 0.5
+    assert summary_markdown(vals, [], cfg.train.approaches, cfg.evaluate.background_window) != before
+    assert before.startswith(BEGIN) and before.rstrip().endswith(END)
+
+
+def test_readme_links_resolve(repo):
+    text = (repo / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#\s]+)\)", text)
+    local = [t for t in targets if not t.startswith(("http://", "https://"))]
+    assert local and all((repo / t).exists() for t in local), [t for t in local if not (repo / t).exists()]
+    assert "../shared" not in text
