@@ -257,15 +257,44 @@ def write_resolved(cfg: Config | dict, folder: str | Path) -> Path:
     return path
 
 
+def _check_resolved(raw: dict, path: Path) -> None:
+    """Refuse a params file given where a resolved configuration is expected: in a resolved file, merging its own
+    ``scales.<scale>`` block changes nothing; in ``params.yaml`` it does (the scale's values are not applied yet)."""
+    blocks, scale = raw.get("scales"), raw.get("scale")
+    if not isinstance(blocks, dict) or not isinstance(blocks.get(scale), dict):
+        return  # the schema names what is missing
+    top = {k: v for k, v in raw.items() if k != "scales"}
+    if deep_merge(top, blocks[scale]) != top:
+        changed = sorted(_changed_keys(top, blocks[scale]))
+        raise ConfigError(
+            f"{path}: this is a params file, not a resolved configuration: its scales.{scale} block would still "
+            f"change {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}. Pass it with --params "
+            f"{path} (and --scale NAME), not --config-file."
+        )
+
+
+def _changed_keys(top: dict, block: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of ``block`` whose value differs from ``top``'s."""
+    out = []
+    for key, value in block.items():
+        if isinstance(value, dict) and isinstance(top.get(key), dict):
+            out += _changed_keys(top[key], value, f"{prefix}{key}.")
+        elif top.get(key) != value:
+            out.append(prefix + key)
+    return out
+
+
 def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     """Read a resolved configuration (:func:`write_resolved`) as is, apply ``key=value`` overrides, validate."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such resolved config file (Snakemake writes it when it reads the workflow)")
     try:
-        cfg = apply_overrides(yaml.safe_load(path.read_text()) or {}, overrides)
+        raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    _check_resolved(raw, path)
+    cfg = apply_overrides(raw, overrides)
     validate(cfg, str(path))
     _check_semantics(cfg, str(path))
     return build(cfg)

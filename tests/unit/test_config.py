@@ -222,3 +222,12 @@ def test_cli_reads_the_resolved_file_not_params(repo, tmp_path):
     with pytest.raises(ConfigError, match="--scale"):
         load_config(build_parser(["figures"]).parse_args(["--scale", "tiny", "--config-file", str(path), "figures",
                                                           "samples", "--output", "x.png"]))
+
+
+def test_config_file_refuses_a_params_file(repo):
+    """`--config-file params.yaml` would run the top-level (paper) values under the file's `scale` label: refused,
+    naming a key the scale block would still change and pointing at --params."""
+    args = build_parser(["figures"]).parse_args(["--config-file", str(repo / "params.yaml"), "figures", "samples",
+                                                 "--output", "x.png"])
+    with pytest.raises(ConfigError, match=r"params file, not a resolved configuration.*data\.\w+.*--params"):
+        load_config(args)
