@@ -8,7 +8,7 @@ import json
 import re
 
 from defmo.config import load
-from defmo.report.summary import BEGIN, END, readme_block, summary_markdown
+from defmo.report.summary import BEGIN, END, readme_block, spread_line, summary_markdown
 
 
 def _committed_summary(repo) -> str:
@@ -16,8 +16,9 @@ def _committed_summary(repo) -> str:
     vals = {a: json.loads((repo / "results" / "train" / "metrics" / f"{a}.json").read_text())
             for a in cfg.train.approaches}
     records = [json.loads(p.read_text()) for p in sorted((repo / "results" / "evaluate" / "metrics").glob("*/*.json"))]
+    spread = [json.loads(p.read_text()) for p in sorted((repo / "results" / "spread").glob("*.json"))]
     return summary_markdown(vals, records, list(cfg.train.approaches), cfg.evaluate.background_window,
-                            list(cfg.evaluate.datasets))
+                            list(cfg.evaluate.datasets), spread)
 
 
 def test_readme_results_block_is_generated_from_the_committed_results(repo):
@@ -47,3 +48,14 @@ def test_readme_links_resolve(repo):
     local = [t for t in targets if not t.startswith(("http://", "https://"))]
     assert local and all((repo / t).exists() for t in local), [t for t in local if not (repo / t).exists()]
     assert "../shared" not in text
+
+
+def test_spread_line_reads_the_seeds_range_and_std():
+    def run(network, fit):
+        return {"approach": "defmo", "psnr": {"model": network}, "fit": {"psnr": {"model": fit}}}
+
+    line = spread_line({"defmo": run(31.0, 34.0)}, [run(31.4, 33.0), run(30.8, 34.5)])
+    assert "over 3 training seeds" in line
+    assert "DeFMO (ours) network 30.80-31.40 dB (std 0.31)" in line  # std of (31.0, 31.4, 30.8), n - 1
+    assert "DeFMO (ours) with the fit 33.00-34.50 dB (std 0.76)" in line
+    assert spread_line({"defmo": run(31.0, 34.0)}, []) is None

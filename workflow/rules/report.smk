@@ -25,6 +25,8 @@ SEED_FILES = [
     "results/seeds/figures/seeds.png",
 ]
 REPORT_SEEDS = Untracked(" ".join(p for p in SEED_FILES if os.path.isfile(p)))
+# Other seeds' training runs (workflow/scripts/seed_spread.sh, outside the pipeline), read where committed.
+REPORT_SPREAD = Untracked(" ".join(sorted(glob("results/spread/*.json"))))
 
 
 rule table2:
@@ -89,8 +91,9 @@ rule report_md:
         reads=reads("report_md"),
         paper_arg=PAPER_ARG,
         seeds=REPORT_SEEDS,
+        spread=REPORT_SPREAD,
     shell:
-        "{params.cli} report {params.paper_arg} --seeds {params.seeds} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
+        "{params.cli} report {params.paper_arg} --seeds {params.seeds} --spread {params.spread} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
         " --table5 {input.table5} --quality-json {input.quality} --quality-details {input.details}"
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
         " --figures {input.figures} --benchmarks {input.notes} --output {output.md} --summary {output.summary}"

@@ -262,6 +262,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=Path, nargs="*", default=[],
                         help="the seed study's verdicts, table and figure (optional: missing ones are left out)")
     parser.add_argument("--output", type=Path, required=True, help="results/report/report.md")
+    parser.add_argument("--spread", type=Path, nargs="*", default=[],
+                        help="other seeds' validation metrics (results/spread/*.json, optional) for the summary")
     parser.add_argument("--summary", type=Path,
                         help="also write the results summary README.md includes (results/report/summary.md)")
     add_paper_argument(parser)
@@ -284,13 +286,15 @@ def gather(args: argparse.Namespace) -> dict:
     records = eval_records(args.eval_metrics)
     vals = {p.stem.removeprefix("val_"): read_json(p, "train") for p in args.val_metrics}
     memory = read_json(args.memory_json, "ablate")
-    return {"records": records, "vals": vals, "memory": memory, "quality": read_json(args.quality_json, "quality")}
+    spread = [read_json(p, "workflow/scripts/seed_spread.sh") for p in args.spread if Path(p).is_file()]
+    return {"records": records, "vals": vals, "memory": memory, "quality": read_json(args.quality_json, "quality"),
+            "spread": spread}
 
 
 def summary_of(data: dict, cfg: Config) -> str:
     """The results summary (:mod:`defmo.report.summary`) of the gathered inputs."""
     return summary_markdown(data["vals"], data["records"], list(cfg.train.approaches), cfg.evaluate.background_window,
-                            list(cfg.evaluate.datasets))
+                            list(cfg.evaluate.datasets), data["spread"])
 
 
 def build(args: argparse.Namespace, cfg: Config) -> str:

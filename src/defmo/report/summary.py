@@ -110,13 +110,43 @@ def _fit_sentence(val: dict[str, dict]) -> str:
             "fit per frame (`model.fit_steps`)." if steps else "")
 
 
+def _std(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
+def _seed_range(approach: str, runs: list[dict]) -> list[str]:
+    """``"DeFMO (ours) network 30.9-31.4 dB (std 0.25)"`` and the same with the fit, over ``runs``."""
+    out = []
+    for name, key in (("network", None), ("with the fit", "fit")):
+        values = [(r.get(key) if key else r)["psnr"]["model"] for r in runs if not key or r.get(key)]
+        if len(values) >= 2:
+            out.append(f"{label(approach)} {name} {min(values):.2f}-{max(values):.2f} dB (std {_std(values):.2f})")
+    return out
+
+
+def spread_line(val: dict[str, dict], spread: list[dict]) -> str | None:
+    """Run-to-run spread of the validation scores: the committed run and the other seeds' runs of the same
+    approach (``spread``: the train verb's metrics JSONs of ``workflow/scripts/seed_spread.sh``), network alone
+    and with the fit: range and sample standard deviation over the seeds."""
+    parts = []
+    for approach in dict.fromkeys(r.get("approach") for r in spread):
+        if approach in val:
+            parts += _seed_range(approach, [val[approach], *(r for r in spread if r.get("approach") == approach)])
+    if not parts:
+        return None
+    return (f"- Run-to-run spread, validation PSNR over {1 + len(spread)} training seeds of the same settings (the "
+            "committed run and `results/spread/`): " + "; ".join(parts) + ".")
+
+
 def summary_markdown(val: dict[str, dict], records: list[dict], approaches: list[str], main_window: int,
-                     datasets: list[str] = ()) -> str:
+                     datasets: list[str] = (), spread: list[dict] = ()) -> str:
     """The block README.md includes: the results table, then the generated sentences; the benchmark's datasets
-    in ``datasets``' order (then any other, by name)."""
+    in ``datasets``' order (then any other, by name); with ``spread`` (other seeds' metrics), their spread."""
     by_dataset = _main_records(records, main_window, list(datasets))
     lines = [BEGIN, "", *results_table(val, by_dataset, approaches), ""]
     lines += [line for line in (_fit_sentence(val), "") if line] + [_training_line(val)]
+    lines += [line for line in [spread_line(val, list(spread))] if line]
     lines += [line for line in [_versus_line(val, by_dataset)] if line]
     lines += [line for m in _models(approaches, _fitted(val)) if (line := baseline_line(by_dataset, m))]
     return "\n".join([*lines, "", END]) + "\n"
