@@ -227,12 +227,11 @@ class Quality(Section):
 @dataclass(frozen=True, eq=False)
 class Seeds(Section):
     """The seed study (``seeds``): each approach trained from ``count`` seeds on a schedule cut at ``steps``,
-    compared with a paired bootstrap of ``resamples`` draws at ``confidence``."""
+    compared by the t-interval over seeds of the per-seed mean paired difference at ``confidence``."""
 
     count: int
     approaches: tuple[str, ...]
     steps: int | None
-    resamples: int
     confidence: float
 
     def values(self, base: int) -> tuple[int, ...]:

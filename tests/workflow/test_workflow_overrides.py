@@ -112,7 +112,7 @@ def test_the_seed_study_is_current_in_a_fresh_clone(fresh):
 
 
 def test_a_seeds_override_reruns_the_seed_table_only(fresh, override):
-    out = dry_run(fresh, "seeds", "--configfile", override("seeds: {resamples: 500}\n"))
+    out = dry_run(fresh, "seeds", "--configfile", override("seeds: {confidence: 0.9}\n"))
     assert scheduled(out) == {"config_phase", "seeds_table", "seeds_record", "seeds"}
     assert scheduled_records(out) == {"seeds"}
 

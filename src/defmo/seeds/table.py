@@ -1,5 +1,5 @@
 """The seed study's summary: per approach and dataset the mean and standard deviation over seeds, against the
-reference approach (the first of ``seeds.approaches``, DeFMO) the paired difference with its bootstrap interval
+reference approach (the first of ``seeds.approaches``, DeFMO) the paired difference with its t-interval over seeds
 (:func:`defmo.seeds.stats.paired_interval`), one verdict per claim, and the figure of every seed's scores.
 """
 
@@ -55,32 +55,33 @@ def _spreads(items: list[tuple[dict, list[dict]]], dataset: str) -> dict:
     return out
 
 
-def summarize_study(study: dict, reference: str, resamples: int, confidence: float) -> dict:
+def summarize_study(study: dict, reference: str, confidence: float) -> dict:
     """The summary (``summary.json``): per approach and dataset the spreads, per non-reference approach the
     paired intervals of every metric against ``reference``."""
     if reference not in study:
         raise UserError(f"seeds: the reference approach '{reference}' has no runs; train it (seeds.approaches)")
     datasets = _datasets(study)
-    summary = {"reference": reference, "resamples": resamples, "confidence": confidence,
+    summary = {"reference": reference, "interval": "t over seeds", "confidence": confidence,
                "seeds": [record["seed"] for record, _ in study[reference]],
                "steps": {a: items[0][0]["steps"] for a, items in study.items()},
                "approaches": {}, "differences": {}}
     for approach, items in study.items():
         summary["approaches"][approach] = {d: _spreads(items, d) for d in datasets}
         if approach != reference:
-            summary["differences"][approach] = _differences(items, study[reference], datasets, resamples, confidence)
+            summary["differences"][approach] = _differences(items, study[reference], datasets, confidence)
     return summary
 
 
-def _differences(items: list, reference: list, datasets: list[str], resamples: int, confidence: float) -> dict:
-    """Per dataset and metric, the paired interval of one approach's runs (``items``) against the reference's."""
+def _differences(items: list, reference: list, datasets: list[str], confidence: float) -> dict:
+    """Per dataset and metric, the paired interval of one approach's runs (``items``) against the reference's
+    (None with fewer than 2 seeds: no interval)."""
     approach, ref = items[0][0]["approach"], reference[0][0]["approach"]
     if [rec["seed"] for rec, _ in items] != [rec["seed"] for rec, _ in reference]:
         raise UserError(f"seeds: {approach} has seeds {[rec['seed'] for rec, _ in items]}, {ref} "
                         f"{[rec['seed'] for rec, _ in reference]}; pair them seed by seed (rerun `seeds`)")
     rows, ref_rows = [r for _, r in items], [r for _, r in reference]
-    return {d: {m: paired_interval(runs.metric_grid(rows, d, m), runs.metric_grid(ref_rows, d, m), resamples,
-                                   confidence) for m in runs.METRICS} for d in datasets}
+    return {d: {m: paired_interval(runs.metric_grid(rows, d, m), runs.metric_grid(ref_rows, d, m), confidence)
+                for m in runs.METRICS} for d in datasets}
 
 
 def _mean_std(s: dict, digits: int) -> str:
@@ -146,7 +147,7 @@ def verdict_lines(summary: dict) -> list[str]:
             parts.append(f"{LABELS[metric]} " + "; ".join(said))
         psnr = ", ".join(f"{d} {_interval(per['psnr'], 2)}" for d, per in diffs.items())
         lines.append(f"- **{CLAIMS.get(approach, approach)}** ({approach} vs {summary['reference']}, "
-                     f"{len(summary['seeds'])} seeds, paired {level} bootstrap over seeds and frames): "
+                     f"{len(summary['seeds'])} seeds, paired {level} t-interval over seeds): "
                      f"{_holds(_by_verdict(diffs, 'psnr'))} in PSNR. " + ". ".join(parts)
                      + f". PSNR difference [interval], dB: {psnr}.")
     return lines
@@ -158,10 +159,11 @@ def write_study(records: list[Path], frames: list[Path], stem: Path, summary_pat
     summary JSON and the figure; return the summary."""
     study = load_runs(records, frames)
     s = cfg.seeds
-    summary = summarize_study(study, s.approaches[0], s.resamples, s.confidence)
+    summary = summarize_study(study, s.approaches[0], s.confidence)
     header, rows = table_rows(summary)
     caption = (f"Seed study (scale {cfg.scale}): mean ± std over seeds {summary['seeds']}; Δ: paired difference "
-               f"to {summary['reference']} [{100 * s.confidence:.0f}% bootstrap interval over seeds and frames]")
+               f"to {summary['reference']} [{100 * s.confidence:.0f}% t-interval over seeds of the per-seed mean "
+               f"differences; n/a: fewer than 2 seeds]")
     write_table(stem, header, rows, caption)
     write_text(stem.with_name(stem.name + "_verdicts.md"), "\n".join(verdict_lines(summary)) + "\n")
     write_json(summary_path, summary)
