@@ -1,4 +1,5 @@
-"""Command line: one verb per pipeline step, ``python -m defmo [--params P] [--scale S] <verb> ...``.
+"""Command line: one verb per pipeline step, ``defmo [--params P] [--scale S] <verb> ...`` (or ``python -m
+defmo``; the shared options may also follow the verb).
 
 Snakemake's rules call ``python -m defmo --config-file results/config/<scale>-<hash>.yaml <verb> ...``: the
 configuration it resolved once for the run (params.yaml, the scale, then ``--configfile``/``--config``), used
@@ -43,25 +44,37 @@ VERBS = {
 }
 
 
-def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m defmo", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--scale", default=None, help="override params.yaml's `scale` (cpu, paper, tiny)")
+def _add_global_options(parser: argparse.ArgumentParser, verb_level: bool = False) -> None:
+    """The options every verb shares. Given again after the verb (``defmo train --scale tiny ...``) they
+    override the ones before it: at the verb level their defaults are suppressed, so an option left out there
+    keeps the value given (or defaulted) before the verb."""
+    def default(value):
+        return argparse.SUPPRESS if verb_level else value
+
+    parser.add_argument("--params", default=default("params.yaml"), help="params file (default: params.yaml)")
+    parser.add_argument("--scale", default=default(None), help="override params.yaml's `scale` (cpu, paper, tiny)")
     parser.add_argument(
-        "--config-file", default=None, metavar="YAML",
+        "--config-file", default=default(None), metavar="YAML",
         help="a resolved configuration, used as is instead of --params/--scale (Snakemake writes one per run "
              "under results/config/)",
     )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set", dest="overrides", action="append", default=default([]), metavar="KEY=VALUE",
         help="override one param, e.g. --set train.lr_g=0.0005 (repeatable)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False), help="debug logging")
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="defmo", description=__doc__.splitlines()[0])
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, (module, help_text) in VERBS.items():
         p = sub.add_parser(verb, help=help_text)
         p.set_defaults(_module=module)
         p.add_argument("--log", default=None, help="also write the log to this file")
+        _add_global_options(p.add_argument_group("options shared by every verb (also accepted before it)"),
+                            verb_level=True)
         _add_verb_arguments(p, module, verb, _requested_verb(argv))
     return parser
 

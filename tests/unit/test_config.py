@@ -231,3 +231,20 @@ def test_config_file_refuses_a_params_file(repo):
                                                  "--output", "x.png"])
     with pytest.raises(ConfigError, match=r"params file, not a resolved configuration.*data\.\w+.*--params"):
         load_config(args)
+
+
+def test_shared_options_are_accepted_after_the_verb_and_win_there(repo):
+    before = build_parser(["figures"]).parse_args(["--scale", "paper", "--set", "seed=1", "figures", "samples",
+                                                   "--output", "x.png"])
+    assert (before.scale, before.overrides, before.params) == ("paper", ["seed=1"], "params.yaml")
+    after = build_parser(["figures"]).parse_args(["--scale", "paper", "figures", "samples", "--output", "x.png",
+                                                  "--scale", "tiny", "--set", "seed=3", "-v"])
+    assert (after.scale, after.overrides, after.verbose) == ("tiny", ["seed=3"], True)
+    assert load_config(after).seed == 3 and load_config(after).scale == "tiny"
+
+
+def test_every_verb_builds_with_the_shared_options():
+    from defmo.cli import VERBS
+
+    for verb in VERBS:  # a verb's own option named like a shared one would raise an argparse conflict here
+        build_parser([verb])
