@@ -264,24 +264,11 @@ def _check_resolved(raw: dict, path: Path) -> None:
     if not isinstance(blocks, dict) or not isinstance(blocks.get(scale), dict):
         return  # the schema names what is missing
     top = {k: v for k, v in raw.items() if k != "scales"}
-    if deep_merge(top, blocks[scale]) != top:
-        changed = sorted(_changed_keys(top, blocks[scale]))
-        raise ConfigError(
-            f"{path}: this is a params file, not a resolved configuration: its scales.{scale} block would still "
-            f"change {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}. Pass it with --params "
-            f"{path} (and --scale NAME), not --config-file."
-        )
-
-
-def _changed_keys(top: dict, block: dict, prefix: str = "") -> list[str]:
-    """Dotted keys of ``block`` whose value differs from ``top``'s."""
-    out = []
-    for key, value in block.items():
-        if isinstance(value, dict) and isinstance(top.get(key), dict):
-            out += _changed_keys(top[key], value, f"{prefix}{key}.")
-        elif top.get(key) != value:
-            out.append(prefix + key)
-    return out
+    changed = [k for k, v in deep_merge(top, blocks[scale]).items() if top.get(k) != v]
+    if changed:
+        raise ConfigError(f"{path}: this is a params file, not a resolved configuration: its scales.{scale} block "
+                          f"would still change {', '.join(changed)}. Pass it with --params {path} (and --scale "
+                          "NAME), not --config-file.")
 
 
 def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> Config:

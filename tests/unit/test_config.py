@@ -229,7 +229,7 @@ def test_config_file_refuses_a_params_file(repo):
     naming a key the scale block would still change and pointing at --params."""
     args = build_parser(["figures"]).parse_args(["--config-file", str(repo / "params.yaml"), "figures", "samples",
                                                  "--output", "x.png"])
-    with pytest.raises(ConfigError, match=r"params file, not a resolved configuration.*data\.\w+.*--params"):
+    with pytest.raises(ConfigError, match=r"params file, not a resolved configuration.*change .*data.*--params"):
         load_config(args)
 
 
