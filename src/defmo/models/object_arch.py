@@ -77,8 +77,7 @@ class Path:
     """What the generator predicts of the motion, per sample: ``weight (B, H, W)`` (streak alpha times
     ``|I - B|`` saturation), ``tau (B, H, W)`` the time map, ``kappa (B,)`` the object's half-length over the
     streak's length, ``axis (B, 2)``, ``half, radius (B,)`` the object's half-length and half-width (pixels),
-    ``spin (B,)`` the rotation over the exposure (radians), ``width_logit (B,)`` the half-width's logit before
-    :func:`width_fraction` (for diagnostics)."""
+    ``spin (B,)`` the rotation over the exposure (radians)."""
 
     weight: torch.Tensor
     tau: torch.Tensor
@@ -87,7 +86,6 @@ class Path:
     half: torch.Tensor
     radius: torch.Tensor
     spin: torch.Tensor
-    width_logit: torch.Tensor | None = None
 
     def positions(self, times: torch.Tensor) -> torch.Tensor:
         """The object's centre ``(B, T, 2)`` (x, y pixels) at ``times (T,)`` in [0, 1]."""
@@ -266,7 +264,7 @@ class ObjectGenerator(_UNetBase):
                + (ys - centre[:, 1, None, None]) * axis[:, 1, None, None]) / (length[:, None, None] / 2)
         tau = 0.5 + torch.tanh(raw[:, 3, None, None]) * rho / 2 + out[:, 1]
         path = Path(weight, tau, torch.sigmoid(raw[:, 5]) / 2, axis, frac[:, 0] * length / 2, frac_width * width,
-                    raw[:, 4], raw[:, 1])
+                    raw[:, 4])
         return path, trunk, feats
 
     def object_template(self, path: Path, trunk: torch.Tensor, image: torch.Tensor,
