@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from defmo.config import add_paper_argument, paper_config
-from defmo.settings import Config, Train, as_dict
+from defmo.settings import Config, Evaluate, Train, as_dict
 from defmo.utils.io import write_text
 from defmo.utils.provenance import Output
 
@@ -41,6 +41,8 @@ RESULTS = Path("results")
 STUDIES = ("seeds",)
 # What the seed study's evaluation reads of the benchmark's settings (not the methods, windows or figures).
 _SEED_EVAL = ("datasets", "background_window", "oversample", "composite", "max_frames")
+# The benchmark's values: all of ``evaluate`` but the detector, which only ``deblur`` reads
+_BENCHMARK = tuple(f"evaluate.{f.name}" for f in fields(Evaluate) if f.name != "detect")
 # Keys of the resolved configuration each phase's jobs read (RULE_READS below splits them by rule).
 READS: dict[str, tuple[str, ...]] = {
     "data": ("scale", "seed", "data", "benchmark_data", "evaluate.datasets"),
@@ -48,7 +50,7 @@ READS: dict[str, tuple[str, ...]] = {
     "evaluate": ("scale", "device", "evaluate", "model.fit_steps"),
     "ablate": ("scale", "seed", "threads", "device", "model", "train", "ablate"),
     "quality": ("quality",),
-    "report": ("scale", "device", "data", "model", "train", "evaluate"),
+    "report": ("scale", "device", "data", "model", "train", *_BENCHMARK),
     "seeds": ("scale", "seed", "device", "data", "model", "train", *(f"evaluate.{k}" for k in _SEED_EVAL), "seeds"),
 }
 PAPER_READS = ("data", "model", "train")  # the report's values, for Table 2 (phase report)
@@ -67,17 +69,17 @@ RULE_READS: dict[str, tuple[str, tuple[str, ...]]] = {
     "train_approach": ("train", ("scale", "seed", "device", "data", "model", *_TRAIN_SHARED,
                                  "train.approach.{approach}")),
     "figure_curves": ("train", ("scale", "train.approaches")),
-    "evaluate_method": ("evaluate", ("scale", "device", "evaluate", "model.fit_steps")),
-    "evaluate_quoted": ("evaluate", ("scale", "evaluate")),
-    "table3": ("evaluate", ("scale", "evaluate", "model.fit_steps")),
-    "figure_benchmark": ("evaluate", ("scale", "evaluate", "model.fit_steps")),
+    "evaluate_method": ("evaluate", ("scale", "device", *_BENCHMARK, "model.fit_steps")),
+    "evaluate_quoted": ("evaluate", ("scale", *_BENCHMARK)),
+    "table3": ("evaluate", ("scale", *_BENCHMARK, "model.fit_steps")),
+    "figure_benchmark": ("evaluate", ("scale", *_BENCHMARK, "model.fit_steps")),
     "deblur_real": ("evaluate", ("scale", "device", "evaluate")),
     "ablate_cell": ("ablate", ("scale", "seed", "threads", "device", "model", "train", "ablate")),
     "table4": ("ablate", ("scale", "ablate")),
     "figure_memory": ("ablate", ("scale", "ablate")),
     "quality_radon": ("quality", ("quality",)),
     "table2": ("report", ("scale", "data", "model", "train", "paper")),
-    "report_md": ("report", ("scale", "device", "data", "evaluate", "train", "paper")),
+    "report_md": ("report", ("scale", "device", "data", *_BENCHMARK, "train", "paper")),
     "seed_train": ("seeds", ("scale", "device", "data", "model", *_TRAIN_SHARED, "train.approach.{approach}",
                              "seeds.steps")),
     "seed_evaluate": ("seeds", ("scale", "device", *(f"evaluate.{k}" for k in _SEED_EVAL))),

@@ -21,7 +21,7 @@ from typing import ClassVar
 from defmo.utils.frozen import FrozenMap, Section, SettingsError, plain, table
 
 __all__ = [  # FrozenMap and SettingsError are defmo.utils.frozen's, read from here too
-    "LOSSES", "FrozenMap", "SettingsError", "Trajectory", "Data", "BenchmarkData", "Model", "Approach", "Train",
+    "LOSSES", "FrozenMap", "SettingsError", "Trajectory", "Data", "Detect", "BenchmarkData", "Model", "Approach", "Train",
     "Evaluate", "Ablate", "Quality", "Seeds", "Config", "model_of", "as_dict",
 ]
 
@@ -185,8 +185,33 @@ class Train(Section):
 
 
 @dataclass(frozen=True, eq=False)
+class Detect(Section):
+    """How ``deblur`` finds the fast-moving object in a video (``evaluate.detect``,
+    :mod:`defmo.evaluate.detect`): ``threshold`` of a channel's |difference| in [0, 1]; ``window`` frames each
+    side of the running-median background, recomputed every ``stride`` frames; a candidate's ``min_area``
+    (pixels), ``min_radius`` (half-width, pixels) and ``min_whole`` (share of its background-difference region
+    it covers); ``min_track`` consecutive frames; ``max_angle`` (degrees) between the streak's axis and its
+    step; ``min_exposure``, the least travel within the exposure over the step between frames;
+    ``pair_threshold``, the threshold for an image and its background (``--image``)."""
+
+    threshold: float
+    window: int
+    stride: int
+    min_area: int
+    min_radius: float
+    min_whole: float
+    min_track: int
+    max_angle: float
+    min_exposure: float
+    pair_threshold: float
+
+
+@dataclass(frozen=True, eq=False)
 class Evaluate(Section):
-    """The FMO deblurring benchmark (``evaluate``): datasets, background model, methods, compositing."""
+    """The FMO deblurring benchmark (``evaluate``): datasets, background model, methods, compositing; the
+    detector of ``deblur``."""
+
+    NESTED: ClassVar[dict] = {"detect": Detect.from_dict}
 
     datasets: FrozenMap
     background_window: int
@@ -197,6 +222,7 @@ class Evaluate(Section):
     composite: str
     max_frames: int | None
     real_examples: str
+    detect: Detect
 
 
 @dataclass(frozen=True, eq=False)

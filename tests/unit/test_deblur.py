@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from defmo.cli import main
+from defmo.config import load
 from defmo.evaluate import deblur
 from test_eval_cli import random_checkpoint
 
@@ -30,7 +31,8 @@ def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
     out, fig = tmp_path / "deblur", tmp_path / "deblur_real.png"
     rc = main(["--params", "params.yaml", "--scale", "tiny", "--set", "threads=1", "deblur", "--checkpoint", str(ckpt),
                "--image", str(examples / "im.png"), "--background", str(examples / "bgr.png"),
-               "--video", str(examples / "falling_pen.avi"), "--output-dir", str(out), "--figure", str(fig)])
+               "--video", str(examples / "falling_pen.avi"), "--min-track", "2", "--output-dir", str(out),
+               "--figure", str(fig)])
     assert rc == 0
     n = 4  # tiny scale's n_subframes, stored in the checkpoint's cfg
     subframes = sorted((out / "im").glob("subframe_*.png"))
@@ -39,7 +41,7 @@ def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
     gif = Image.open(out / "im.gif")
     assert gif.n_frames == n
     video_frames = sorted(p for p in out.glob("falling_pen_*") if p.is_dir())
-    assert video_frames, "no video frame had a moving object"
+    assert [p.name for p in video_frames] == ["falling_pen_0000", "falling_pen_0001"]  # the pen's two clear frames
     assert Image.open(out / "falling_pen.gif").n_frames == n * len(video_frames)
     assert (out / "im" / "trajectory.png").is_file() and fig.stat().st_size > 1000
 
@@ -63,15 +65,30 @@ def test_deblur_projection_makes_the_subframes_average_to_the_input(tmp_path, re
     assert np.mean(errors["projected"] <= 1.0) > 0.99  # ... projected it does, up to each PNG's 8-bit rounding
 
 
-def test_find_object_locates_the_difference():
+def test_find_object_locates_the_difference(repo):
+    settings = load(repo / "params.yaml").evaluate.detect
     rng = np.random.default_rng(0)
     bg = rng.uniform(0.2, 0.4, (50, 70, 3))
     img = bg.copy()
     img[10:20, 30:52] = 0.9
-    box, radius = deblur.find_object(img, bg)
-    assert tuple(box) == (10, 30, 20, 52)
-    assert radius == pytest.approx(5, abs=1)
-    assert deblur.find_object(bg, bg) is None
+    streak = deblur.find_object(img, bg, settings)
+    assert tuple(streak.box) == (10, 30, 20, 52)
+    assert streak.radius == pytest.approx(5, abs=1)
+    assert deblur.find_object(img, bg, settings, box=(0, 0, 20, 20)) is None  # outside the given box
+    assert deblur.find_object(bg, bg, settings) is None
+
+
+def test_video_options_are_checked_before_any_work(tmp_path, repo, capsys, monkeypatch):
+    monkeypatch.chdir(repo)
+    base = ["--params", "params.yaml", "--scale", "tiny", "deblur", "--checkpoint", str(tmp_path / "x.pt"),
+            "--output-dir", str(tmp_path / "out")]
+    assert main(base + ["--video", str(tmp_path / "missing.avi")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(base + ["--video", str(repo / "examples/real/circle.avi"), "--range", "5-9"]) == 2
+    assert "START:STOP" in capsys.readouterr().err
+    (tmp_path / "frames").mkdir()
+    assert main(base + ["--frames", str(tmp_path / "frames")]) == 2
+    assert "fewer than 2 images" in capsys.readouterr().err
 
 
 def test_draw_trajectory_marks_endpoints():

@@ -156,7 +156,7 @@ rule deblur_real:
         reads=reads("deblur_real"),
     shell:
         "{params.cli} deblur --checkpoint {input.ckpt} --image {input.image} --background {input.background}"
-        " --video {input.video} --output-dir {output.folder} --figure {output.figure} --log {log}"
+        " --video {input.video} --min-track 2 --output-dir {output.folder} --figure {output.figure} --log {log}"
 
 
 rule evaluate:

@@ -5,9 +5,11 @@
         --video ../shared/real-examples/falling_pen.avi \\
         --output-dir results/evaluate/deblur --figure results/evaluate/figures/deblur_real.png
 
-Image pair: the object is found where the image differs from the background. Video: the background is the
-per-pixel median of all frames, and every frame in which differencing finds an object is deblurred. Each input
-gets a folder under ``--output-dir`` with sub-frame PNGs, an animated GIF and the trajectory drawn on the frame.
+Image pair: the object is the largest streak where the image differs from the background. Video (``--video``
+or a folder of frames, ``--frames``): the fast-moving object is found by :mod:`defmo.evaluate.detect` (a streak
+new in its frame, on a steady track; a running-median background, or ``--background``), optionally within
+``--range`` and ``--box``; every frame where it is found is deblurred. Each input gets a folder under
+``--output-dir`` with sub-frame PNGs, an animated GIF and the trajectory drawn on the frame.
 With ``--projection`` the sub-frames are moved by the blatting projection so that their mean is the input frame
 (:func:`defmo.data.blatting.project_to_image_np`).
 """
@@ -16,28 +18,28 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
-from skimage.measure import label, regionprops
 from tqdm import tqdm
 
 from defmo.data.blatting import project_to_image_np
 from defmo.errors import UserError
+from defmo.evaluate.detect import Candidate, RunningMedian, candidates, detect, inside
 from defmo.evaluate.loaders import imread
 from defmo.evaluate.methods import NetworkMethod, network_box
-from defmo.settings import Config
+from defmo.settings import Config, Detect
 from defmo.utils.io import atomic_path
 from defmo.utils.provenance import Output, digest_label
 from defmo.utils.runtime import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
-DIFF_THRESHOLD = 0.15  # channel-summed |I - B| marking the moving object
-MIN_AREA = 16  # pixels; smaller difference blobs are noise
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -55,8 +57,14 @@ class Result:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help="a trained model's final.pt")
     parser.add_argument("--image", type=Path, help="blurred image (with --background)")
-    parser.add_argument("--background", type=Path, help="background of --image")
+    parser.add_argument("--background", type=Path,
+                        help="background of --image, or of every frame of --video/--frames (else a running median)")
     parser.add_argument("--video", type=Path, help="a video (or use --image/--background)")
+    parser.add_argument("--frames", type=Path, help="a folder of frames (images, in name order) as a video")
+    parser.add_argument("--range", help="frames START:STOP of the video (STOP excluded; either may be left out)")
+    parser.add_argument("--box", help="X0,Y0,X1,Y1: look for the object only inside this box (pixels)")
+    parser.add_argument("--min-track", type=int,
+                        help="frames a track must span (evaluate.detect.min_track); 2 for a clip of a few frames")
     parser.add_argument("--output-dir", type=Path, required=True, help="sub-frame PNGs, GIFs, trajectories")
     parser.add_argument("--figure", type=Path, help="overview PNG of all inputs")
     parser.add_argument("--projection", action="store_true",
@@ -65,15 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the network's sub-frames alone, without the fit at inference (model.fit_steps)")
 
 
-def find_object(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """Box (row0, col0, row1, col1) of the largest region differing from B, and a radius (half its minor axis)."""
-    mask = np.abs(image - background).sum(axis=-1) > DIFF_THRESHOLD
-    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
-    regions = [r for r in regionprops(label(mask)) if r.area >= MIN_AREA]
-    if not regions:
-        return None
-    best = max(regions, key=lambda r: r.area)
-    return np.array(best.bbox, dtype=int), max(2, int(round(best.axis_minor_length / 2)))
+def find_object(image: np.ndarray, background: np.ndarray, settings: Detect,
+                box: tuple[int, int, int, int] | None = None) -> Candidate | None:
+    """The largest streak where ``image`` differs from ``background`` (float RGB in [0, 1]), inside ``box``."""
+    pair = replace(settings, threshold=settings.pair_threshold)
+    found = inside(candidates(_to_u8(image), _to_u8(background), [], pair), box)
+    return found[0] if found else None
 
 
 def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
@@ -86,29 +91,93 @@ def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
     return out, radius
 
 
-def read_video(path: Path) -> list[np.ndarray]:
-    """All frames of a video as RGB float ``(H, W, 3)`` in [0, 1]."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
+def _to_u8(img: np.ndarray) -> np.ndarray:
+    return img if img.dtype == np.uint8 else (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The images of a folder of frames, in name order."""
+    if not folder.is_dir():
+        raise UserError(f"{folder}: --frames takes a folder of images (for a video file use --video)")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < 2:
+        raise UserError(f"{folder}: fewer than 2 images ({', '.join(IMAGE_SUFFIXES)}) to use as frames")
+    return files
+
+
+def iter_frames(source: Path, window: slice = slice(None)) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` of a video file or a folder of frames, uint8 RGB, frames ``window`` only; read one at a
+    time (a long video is never held whole)."""
+    start, stop = window.start or 0, window.stop
+    if source.is_dir():
+        for index, path in enumerate(frame_files(source)[start:stop], start):
+            yield index, _to_u8(imread(path))
+        return
+    cap = cv2.VideoCapture(str(source))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    index = start
     ok, frame = cap.read()
-    while ok:
-        frames.append(frame[:, :, ::-1].astype(np.float64) / 255.0)
+    while ok and (stop is None or index < stop):
+        yield index, np.ascontiguousarray(frame[:, :, ::-1])
+        index += 1
         ok, frame = cap.read()
     cap.release()
-    if len(frames) < 2:
-        raise UserError(f"{path}: could not read at least 2 frames from this video (is it a video OpenCV reads?)")
-    return frames
+
+
+def check_video(source: Path) -> None:
+    """A clear error, before any work, when ``source`` is missing or not a video OpenCV reads."""
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder")
+    if source.is_dir():
+        frame_files(source)
+        return
+    cap = cv2.VideoCapture(str(source))
+    ok = cap.isOpened() and cap.read()[0]
+    cap.release()
+    if not ok:
+        raise UserError(f"{source}: not a video OpenCV can read (a folder of frames goes to --frames)")
+
+
+def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
+                 box: tuple[int, int, int, int] | None = None,
+                 background: np.ndarray | None = None) -> list[tuple[str, str, np.ndarray, np.ndarray, Candidate]]:
+    """``(group, name, image, background, streak)`` for every frame of ``source`` in which the fast-moving
+    object is found (:func:`defmo.evaluate.detect.detect`): one pass to find it, a second to keep those frames
+    and their backgrounds (float RGB in [0, 1])."""
+    check_video(source)
+    fixed = None if background is None else _to_u8(background)
+    first = {}
+
+    def frames():
+        for index, frame in tqdm(iter_frames(source, window), desc=f"detect {source.name}", unit="frame"):
+            first.setdefault("index", index)
+            yield frame
+
+    found = detect(frames(), settings, box, fixed)
+    offset = first.get("index", 0)
+    median = RunningMedian(settings.window, settings.stride, fixed)
+    kept = []
+
+    def keep(item):
+        t, frame, bg = item[:3]
+        if t in found:
+            kept.append((source.stem, f"{source.stem}_{t + offset:04d}", frame / 255.0, bg / 255.0, found[t]))
+
+    for _, frame in iter_frames(source, window):
+        for item in median.push(frame):
+            keep(item)
+    for item in median.finish():
+        keep(item)
+    log.info("%s: the fast-moving object found in %d frames", source, len(kept))
+    return kept
 
 
 def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray, background: np.ndarray, n: int,
-                 projection: bool = False):
-    """Deblur one frame (with ``projection``: then :func:`defmo.data.blatting.project_to_image_np` onto it);
-    None when differencing finds no object."""
-    found = find_object(image, background)
-    if found is None:
-        log.warning("%s: no moving object found by differencing; skipped", name)
-        return None
-    box, radius = square_box(*found)
+                 streak: Candidate, projection: bool = False):
+    """Deblur the ``streak`` of one frame (with ``projection``: then
+    :func:`defmo.data.blatting.project_to_image_np` onto it)."""
+    radius = max(2, int(round(streak.radius)))
+    box, radius = square_box(np.asarray(streak.box, dtype=int), radius)
     estimate = method(image, background, box, n, radius, None)
     frames, traj = estimate.frames, estimate.traj
     if projection:
@@ -154,35 +223,60 @@ def _crop(res: Result, img: np.ndarray) -> np.ndarray:
     return img[b[0] : b[2], b[1] : b[3]]
 
 
-def _inputs(args) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """(group, name, image, background) per frame to deblur."""
+def _parse_ints(text: str | None, count: int, option: str, sep: str = ",") -> list[int | None] | None:
+    if text is None:
+        return None
+    parts = text.split(sep)
+    try:
+        values = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != count or (sep == "," and None in values):
+        form = "START:STOP" if sep == ":" else "X0,Y0,X1,Y1"
+        raise UserError(f"deblur: {option} {text!r} is not {form} (whole numbers)")
+    return values
+
+
+def _inputs(args, settings: Detect) -> list[tuple[str, str, np.ndarray, np.ndarray, Candidate]]:
+    """(group, name, image, background, streak) per frame to deblur."""
+    video = args.video if args.video is not None else args.frames
+    if args.video is not None and args.frames is not None:
+        raise UserError("deblur: give --video or --frames, not both")
+    if args.image is not None and args.background is None:
+        raise UserError("deblur: --image needs --background (the same view without the object)")
+    bounds = _parse_ints(args.range, 2, "--range", ":")
+    window = slice(*bounds) if bounds else slice(None)
+    box = _parse_ints(args.box, 4, "--box")
+    if args.min_track is not None:
+        settings = replace(settings, min_track=args.min_track)
+    background = imread(args.background) if args.background is not None else None
     pairs = []
-    if (args.image is None) != (args.background is None):
-        raise UserError("deblur: --image and --background go together (or use --video)")
     if args.image is not None:
-        image, background = imread(args.image), imread(args.background)
+        image = imread(args.image)
         if image.shape != background.shape:
             raise UserError(f"{args.image} and {args.background} differ in size: {image.shape} vs {background.shape}")
-        pairs.append((args.image.stem, args.image.stem, image, background))
-    if args.video is not None:
-        frames = read_video(args.video)
-        median = np.median(np.stack(frames), axis=0)
-        pairs += [(args.video.stem, f"{args.video.stem}_{k:03d}", f, median) for k, f in enumerate(frames)]
-    if not pairs:
-        raise UserError("deblur: give --image and --background, or --video")
+        streak = find_object(image, background, settings, box)
+        if streak is None:
+            raise UserError(f"{args.image}: no object differs from {args.background} (try a lower "
+                            "evaluate.detect.threshold, or --box around it)")
+        pairs.append((args.image.stem, args.image.stem, image, background, streak))
+    if video is not None:
+        pairs += video_inputs(video, settings, window, box, None if args.image is not None else background)
+    elif args.image is None:
+        raise UserError("deblur: give --image and --background, --video or --frames")
     return pairs
 
 
 def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: bool = False) -> list[Result]:
     """Deblur every (group, name, image, background); write per-frame outputs and one GIF per group."""
     results = []
-    for group, name, image, background in tqdm(pairs, desc="deblur", unit="frame"):
-        res = deblur_frame(method, group, name, image, background, n, projection)
-        if res is not None:
-            write_result(out_dir, res)
-            results.append(res)
+    for group, name, image, background, streak in tqdm(pairs, desc="deblur", unit="frame"):
+        res = deblur_frame(method, group, name, image, background, n, streak, projection)
+        write_result(out_dir, res)
+        results.append(res)
     if not results:
-        raise UserError("deblur: no moving object found in any input (image and background identical?)")
+        raise UserError("deblur: no fast-moving object found in any input (see docs/real-footage.md: --box, "
+                        "--min-track, evaluate.detect)")
     for group in dict.fromkeys(r.group for r in results):
         members = [r for r in results if r.group == group]
         save_gif(out_dir / f"{group}.gif", [_crop(r, f) for r in members for f in r.frames])
@@ -218,14 +312,15 @@ def plot_overview(results: list[Result], output: Path, shows: str = "") -> None:
 
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     """The overview figure and the output folder."""
-    given = ", ".join(Path(p).as_posix() for p in (args.image, args.background, args.video) if p is not None)
+    given = ", ".join(Path(p).as_posix() for p in (args.image, args.background, args.video, args.frames)
+                      if p is not None)
     data = f"input frames {given} (no ground truth); model {digest_label(args.checkpoint)}"
     return [Output(p, data) for p in (args.figure, args.output_dir) if p is not None]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
     configure_threads(cfg)
-    pairs = _inputs(args)
+    pairs = _inputs(args, cfg.evaluate.detect)
     from defmo.train.checkpoint import load_generator
 
     device = resolve_device(cfg)

@@ -1,0 +1,241 @@
+"""Find the fast-moving object in a video: a streak new in one frame, on a track across frames.
+
+An FMO moves further than its own size within one exposure, so in frame t it covers pixels that show the
+background in frames t - 1 and t + 1 and differs from the background there too (the FMO detector's
+differential images, Rozumnyi et al. 2017). :func:`candidates` keeps the regions of that triple difference
+that are wholly new (most of the region differing from the background, not the sliver of a moving leg),
+big enough, inside the frame. :func:`track` keeps the candidates that chain across ``min_track`` consecutive
+frames with a step at least as long as the streak's travel, along the streak's axis, at a nearly constant
+velocity; a person's moving limb gives regions that fail one of these.
+
+The background is a running median of ``window`` frames around each frame, recomputed every ``stride``
+frames (:class:`RunningMedian`), holding ``2 window + 1`` frames as uint8: a long video is never held whole.
+
+Example:
+    >>> import numpy as np
+    >>> frames = [np.full((60, 100, 3), 40, np.uint8) for _ in range(6)]
+    >>> for t, f in enumerate(frames):
+    ...     f[25:35, 5 + 15 * t : 17 + 15 * t] = 230  # a bright streak moving right
+    >>> found = detect(frames, Detect(0.1, 3, 1, 20, 2.0, 0.5, 3, 35.0, 0.25, 0.05))
+    >>> sorted(found), found[2].centre.tolist()
+    ([0, 1, 2, 3, 4, 5], [40.5, 29.5])
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+from skimage.measure import label, regionprops
+
+from defmo.settings import Detect
+
+
+@dataclass
+class Candidate:
+    """A streak: ``centre`` (x, y), ``radius`` (half-width), ``length`` (major axis), unit ``axis`` (x, y),
+    ``area`` (pixels), ``box`` (row0, col0, row1, col1)."""
+
+    centre: np.ndarray
+    radius: float
+    length: float
+    axis: np.ndarray
+    area: int
+    box: np.ndarray
+
+    @property
+    def travel(self) -> float:
+        """How far the object moved within the exposure (streak length less one object width), at least r."""
+        return max(self.length - 2.0 * self.radius, self.radius)
+
+    @property
+    def elongated(self) -> bool:
+        return self.length >= 2.8 * self.radius
+
+
+def _difference(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+    """Pixels where any channel of two uint8 images differs by more than ``threshold`` (in [0, 1])."""
+    return cv2.absdiff(a, b).max(axis=-1) > threshold * 255.0
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    kernel = np.ones((3, 3), np.uint8)
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    return cv2.morphologyEx(closed, cv2.MORPH_OPEN, kernel) > 0
+
+
+def candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[np.ndarray],
+               settings: Detect) -> list[Candidate]:
+    """Streak candidates of ``frame``: regions new against the ``background`` and every neighbouring frame.
+
+    Args:
+        frame, background: uint8 ``(H, W, 3)``.
+        neighbours: the frames before and after (uint8, same shape); none for an image pair.
+        settings: thresholds (:class:`Detect`).
+
+    Returns:
+        Candidates, largest first.
+    """
+    against_bg = _clean(_difference(frame, background, settings.threshold))
+    new = against_bg.copy()
+    for other in neighbours:
+        new &= _difference(frame, other, settings.threshold)
+    new = _clean(new)
+    regions_bg = label(against_bg)
+    bg_area = np.bincount(regions_bg.ravel())
+    height, width = frame.shape[:2]
+    found = []
+    for region in regionprops(label(new)):
+        r0, c0, r1, c1 = region.bbox
+        if region.area < settings.min_area or r0 == 0 or c0 == 0 or r1 == height or c1 == width:
+            continue
+        owner = np.bincount(regions_bg[region.coords[:, 0], region.coords[:, 1]]).argmax()
+        if owner == 0 or region.area < settings.min_whole * bg_area[owner]:
+            continue
+        radius = float(cv2.distanceTransform(np.pad(region.image, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
+        if radius < settings.min_radius:
+            continue
+        angle = region.orientation  # skimage: from the row axis to the major axis
+        found.append(Candidate(np.array(region.centroid[::-1]), radius, float(region.axis_major_length),
+                               np.array([math.sin(angle), math.cos(angle)]), int(region.area),
+                               np.array(region.bbox)))
+    return sorted(found, key=lambda c: -c.area)
+
+
+def linked(a: Candidate, b: Candidate, settings: Detect) -> bool:
+    """Whether ``b`` (next frame) can be ``a`` moved on: a step longer than ``a``'s width and at most six
+    streak lengths, both smeared over at least ``min_exposure`` of it, a similar width, and along each
+    elongated streak's axis."""
+    step = b.centre - a.centre
+    distance = float(np.hypot(*step))
+    if not 2.0 * a.radius <= distance <= 6.0 * max(a.length, 1.0):
+        return False
+    if min(a.travel, b.travel) < settings.min_exposure * distance:
+        return False  # not smeared over its step: not motion-blurred
+    if not 0.6 <= b.radius / a.radius <= 1.6:
+        return False
+    cos_max = math.cos(math.radians(settings.max_angle))
+    return all(abs(float(step @ c.axis)) >= cos_max * distance for c in (a, b) if c.elongated)
+
+
+def steady(a: Candidate, b: Candidate, c: Candidate) -> bool:
+    """Whether three linked candidates move at a nearly constant velocity (a turn of up to about 30 degrees
+    per frame, as a ball swung in a circle makes; a bounce breaks it)."""
+    first, second = b.centre - a.centre, c.centre - b.centre
+    change = float(np.hypot(*(second - first)))
+    return change <= 0.5 * max(np.hypot(*first), np.hypot(*second)) + b.radius
+
+
+def _chain_lengths(found: list[list[Candidate]], settings: Detect, order: range) -> list[list[int]]:
+    """For each candidate, the longest steady chain ending at it, walking frames in ``order``."""
+    lengths = [[1] * len(frame) for frame in found]
+    previous: list[list[int | None]] = [[None] * len(frame) for frame in found]
+    step = order.step
+    for t in order:
+        s = t - step
+        if not 0 <= s < len(found):
+            continue
+        for i, cand in enumerate(found[t]):
+            for j, before in enumerate(found[s]):
+                pair = (before, cand) if step > 0 else (cand, before)
+                if not linked(*pair, settings):
+                    continue
+                k = previous[s][j]
+                chain = 2
+                if k is not None:
+                    first = found[s - step][k]
+                    triple = (first, before, cand) if step > 0 else (cand, before, first)
+                    if steady(*triple):
+                        chain = lengths[s][j] + 1
+                if chain > lengths[t][i]:
+                    lengths[t][i], previous[t][i] = chain, j
+    return lengths
+
+
+def track(found: list[list[Candidate]], settings: Detect) -> dict[int, Candidate]:
+    """Per frame index, the candidate on the longest steady chain through it, where that chain spans at least
+    ``settings.min_track`` frames; frames without one are left out."""
+    count = len(found)
+    forward = _chain_lengths(found, settings, range(count))
+    backward = _chain_lengths(found, settings, range(count - 1, -1, -1))
+    chosen = {}
+    for t, frame in enumerate(found):
+        spans = [forward[t][i] + backward[t][i] - 1 for i in range(len(frame))]
+        best = max(range(len(frame)), key=lambda i: (spans[i], frame[i].area), default=None)
+        if best is not None and spans[best] >= settings.min_track:
+            chosen[t] = frame[best]
+    return chosen
+
+
+class RunningMedian:
+    """The per-pixel median of the ``window`` frames before and after each frame (fewer at the ends), as uint8,
+    recomputed every ``stride`` frames. Feed frames in order with :meth:`push`; :meth:`ready` yields
+    ``(index, frame, background, before, after)`` once the frames after it have arrived. With ``fixed``, that
+    image is every frame's background."""
+
+    def __init__(self, window: int, stride: int, fixed: np.ndarray | None = None):
+        self.window, self.stride, self.fixed = window, max(1, stride), fixed
+        self.frames: deque[np.ndarray] = deque(maxlen=2 * window + 1)
+        self.first = 0  # index of self.frames[0]
+        self.next = 0  # next frame index to yield
+        self.count = 0
+        self._median: np.ndarray | None = None
+        self._median_at = -(10 ** 9)
+
+    def push(self, frame: np.ndarray) -> Iterator[tuple]:
+        if len(self.frames) == self.frames.maxlen:
+            self.first += 1
+        self.frames.append(frame)
+        self.count += 1
+        while self.next + self.window < self.count:
+            yield self._emit()
+
+    def finish(self) -> Iterator[tuple]:
+        while self.next < self.count:
+            yield self._emit()
+
+    def _emit(self) -> tuple:
+        t = self.next
+        self.next += 1
+        if self.fixed is not None:
+            self._median = self.fixed
+        i = t - self.first
+        if self.fixed is None and (self._median is None or t - self._median_at >= self.stride):
+            around = list(self.frames)[max(0, i - self.window) : i + self.window + 1]
+            self._median = np.median(np.stack(around), axis=0).astype(np.uint8)
+            self._median_at = t
+        before = self.frames[i - 1] if i > 0 else None
+        after = self.frames[i + 1] if i + 1 < len(self.frames) else None
+        return t, self.frames[i], self._median, before, after
+
+
+def inside(cands: list[Candidate], box: tuple[int, int, int, int] | None) -> list[Candidate]:
+    """The candidates centred inside ``box`` (x0, y0, x1, y1); all of them without one."""
+    if box is None:
+        return cands
+    return [c for c in cands if box[0] <= c.centre[0] <= box[2] and box[1] <= c.centre[1] <= box[3]]
+
+
+def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, int, int] | None = None,
+           background: np.ndarray | None = None) -> dict[int, Candidate]:
+    """The fast-moving object's streak per frame of a video (uint8 RGB frames, in order): candidates against
+    a running median (or the given ``background``) and both neighbours, kept where they chain into a track
+    (:func:`track`). ``box`` (x0, y0, x1, y1) keeps only candidates centred inside it."""
+    median = RunningMedian(settings.window, settings.stride, background)
+    found: list[list[Candidate]] = []
+
+    def take(item):
+        _, frame, background, before, after = item
+        neighbours = [f for f in (before, after) if f is not None]
+        found.append(inside(candidates(frame, background, neighbours, settings), box))
+
+    for frame in frames:
+        for item in median.push(frame):
+            take(item)
+    for item in median.finish():
+        take(item)
+    return track(found, settings)
