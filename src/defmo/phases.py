@@ -41,8 +41,8 @@ RESULTS = Path("results")
 STUDIES = ("seeds",)
 # What the seed study's evaluation reads of the benchmark's settings (not the methods, windows or figures).
 _SEED_EVAL = ("datasets", "background_window", "oversample", "composite", "max_frames")
-# The benchmark's values: all of ``evaluate`` but the detector, which only ``deblur`` reads
-_BENCHMARK = tuple(f"evaluate.{f.name}" for f in fields(Evaluate) if f.name != "detect")
+# The benchmark's values: all of ``evaluate`` but the detector and the real-footage fit, which only ``deblur`` reads
+_BENCHMARK = tuple(f"evaluate.{f.name}" for f in fields(Evaluate) if f.name not in ("detect", "footage"))
 # Keys of the resolved configuration each phase's jobs read (RULE_READS below splits them by rule).
 READS: dict[str, tuple[str, ...]] = {
     "data": ("scale", "seed", "data", "benchmark_data", "evaluate.datasets"),

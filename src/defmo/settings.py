@@ -21,7 +21,7 @@ from typing import ClassVar
 from defmo.utils.frozen import FrozenMap, Section, SettingsError, plain, table
 
 __all__ = [  # FrozenMap and SettingsError are defmo.utils.frozen's, read from here too
-    "LOSSES", "FrozenMap", "SettingsError", "Trajectory", "Data", "Detect", "BenchmarkData", "Model", "Approach", "Train",
+    "LOSSES", "FrozenMap", "SettingsError", "Trajectory", "Data", "Detect", "Footage", "BenchmarkData", "Model", "Approach", "Train",
     "Evaluate", "Ablate", "Quality", "Seeds", "Config", "model_of", "as_dict",
 ]
 
@@ -207,11 +207,23 @@ class Detect(Section):
 
 
 @dataclass(frozen=True, eq=False)
+class Footage(Section):
+    """The fit's options on real footage (``evaluate.footage``, ``deblur`` only; the benchmark's fit is
+    ``model.fit_steps`` alone): ``streak_path`` fits the detected streak's centre line with a quadratic offset
+    instead of the network's path; ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
+    distance of the colour to the network's own (:func:`defmo.models.deblat_fit.fit_to_image`)."""
+
+    streak_path: bool
+    tv: float
+    prior: float
+
+
+@dataclass(frozen=True, eq=False)
 class Evaluate(Section):
     """The FMO deblurring benchmark (``evaluate``): datasets, background model, methods, compositing; the
     detector of ``deblur``."""
 
-    NESTED: ClassVar[dict] = {"detect": Detect.from_dict}
+    NESTED: ClassVar[dict] = {"detect": Detect.from_dict, "footage": Footage.from_dict}
 
     datasets: FrozenMap
     background_window: int
@@ -223,6 +235,7 @@ class Evaluate(Section):
     max_frames: int | None
     real_examples: str
     detect: Detect
+    footage: Footage
 
 
 @dataclass(frozen=True, eq=False)

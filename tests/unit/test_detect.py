@@ -127,3 +127,15 @@ def test_webcam_clips_the_detection_is_the_ball_never_a_person(real, clip, frame
     # swung ball 12 of 20 (missed where its streak touches the hand, and twice beside its shadow), the dropped
     # objects 6 of 13 (several at once, faint); the bar is 90% on each clip
     assert share >= {"floorball_color": 0.9, "circle": 0.6, "counting_all": 0.45}[clip], f"{clip}: found {share:.0%}"
+
+
+def test_the_tracked_streak_gives_its_centre_line_in_the_direction_of_motion():
+    found = detect(_moving(), SETTINGS)
+    line = found[3].line()
+    assert line[1, 0] > line[0, 0] and abs(line[1, 1] - line[0, 1]) < 1.0  # left to right, horizontal
+    assert np.hypot(*(line[1] - line[0])) == pytest.approx(found[3].length - 2 * found[3].radius, abs=0.5)
+    video = _moving()[::-1]  # the same streak moving left
+    found = detect(video, SETTINGS)
+    line = found[3].line()
+    assert line[1, 0] < line[0, 0]
+    assert _cand(0, 0).line() is None  # off a track the direction is unknown

@@ -173,12 +173,13 @@ def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
 
 
 def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray, background: np.ndarray, n: int,
-                 streak: Candidate, projection: bool = False):
+                 streak: Candidate, projection: bool = False, streak_path: bool = True):
     """Deblur the ``streak`` of one frame (with ``projection``: then
-    :func:`defmo.data.blatting.project_to_image_np` onto it)."""
+    :func:`defmo.data.blatting.project_to_image_np` onto it); with ``streak_path`` the fit follows the streak's
+    centre line where the track gives its direction."""
     radius = max(2, int(round(streak.radius)))
     box, radius = square_box(np.asarray(streak.box, dtype=int), radius)
-    estimate = method(image, background, box, n, radius, None)
+    estimate = method(image, background, box, n, radius, None, streak.line() if streak_path else None)
     frames, traj = estimate.frames, estimate.traj
     if projection:
         frames = project_to_image_np(frames, image)
@@ -267,11 +268,12 @@ def _inputs(args, settings: Detect) -> list[tuple[str, str, np.ndarray, np.ndarr
     return pairs
 
 
-def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: bool = False) -> list[Result]:
+def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: bool = False,
+               streak_path: bool = True) -> list[Result]:
     """Deblur every (group, name, image, background); write per-frame outputs and one GIF per group."""
     results = []
     for group, name, image, background, streak in tqdm(pairs, desc="deblur", unit="frame"):
-        res = deblur_frame(method, group, name, image, background, n, streak, projection)
+        res = deblur_frame(method, group, name, image, background, n, streak, projection, streak_path)
         write_result(out_dir, res)
         results.append(res)
     if not results:
@@ -327,9 +329,11 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     model, model_cfg = load_generator(args.checkpoint, device)  # the checkpoint's own config: a plain dict
     n = int(model_cfg["data"]["n_subframes"])
     steps = 0 if args.network_only else int(getattr(model, "fit_steps", 0))
+    footage = cfg.evaluate.footage
     method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=bool(steps))
+    method.options = {"tv": footage.tv, "prior": footage.prior}
     with torch.no_grad():
-        results = deblur_all(method, pairs, n, args.output_dir, args.projection)
+        results = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.streak_path)
     if args.figure is not None:
         shows = f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone"
         plot_overview(results, args.figure, shows)

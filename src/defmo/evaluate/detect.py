@@ -38,7 +38,7 @@ from defmo.settings import Detect
 @dataclass
 class Candidate:
     """A streak: ``centre`` (x, y), ``radius`` (half-width), ``length`` (major axis), unit ``axis`` (x, y),
-    ``area`` (pixels), ``box`` (row0, col0, row1, col1)."""
+    ``area`` (pixels), ``box`` (row0, col0, row1, col1); ``velocity`` (x, y pixels a frame) once on a track."""
 
     centre: np.ndarray
     radius: float
@@ -46,6 +46,19 @@ class Candidate:
     axis: np.ndarray
     area: int
     box: np.ndarray
+    velocity: np.ndarray | None = None
+
+    def line(self) -> np.ndarray | None:
+        """The streak's centre line ``(2, 2)``: start and end (x, y) of the object's centre over the exposure,
+        along the streak's axis (along the velocity for a streak too short to have one), in the direction of
+        motion; None off a track (the direction is unknown)."""
+        if self.velocity is None or not np.any(self.velocity):
+            return None
+        heading = self.velocity / np.hypot(*self.velocity)
+        direction = self.axis if self.elongated else heading
+        direction = direction if float(direction @ heading) >= 0 else -direction
+        half = 0.5 * max(self.length - 2.0 * self.radius, 0.0) * direction
+        return np.stack((self.centre - half, self.centre + half))
 
     @property
     def travel(self) -> float:
@@ -89,12 +102,17 @@ def candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[n
     bg_area = np.bincount(regions_bg.ravel())
     height, width = frame.shape[:2]
     found = []
-    for region in regionprops(label(new)):
-        r0, c0, r1, c1 = region.bbox
-        if region.area < settings.min_area or r0 == 0 or c0 == 0 or r1 == height or c1 == width:
+    for part in regionprops(label(new)):
+        if part.area < settings.min_area:
             continue
-        owner = np.bincount(regions_bg[region.coords[:, 0], region.coords[:, 1]]).argmax()
-        if owner == 0 or region.area < settings.min_whole * bg_area[owner]:
+        owner = np.bincount(regions_bg[part.coords[:, 0], part.coords[:, 1]]).argmax()
+        if owner == 0 or part.area < settings.min_whole * bg_area[owner]:
+            continue
+        # the streak's geometry from the whole region that differs from the background: the part new against
+        # both neighbours lacks where consecutive streaks overlap
+        region = regionprops((regions_bg == owner).astype(np.uint8))[0]
+        r0, c0, r1, c1 = region.bbox
+        if r0 == 0 or c0 == 0 or r1 == height or c1 == width:
             continue
         radius = float(cv2.distanceTransform(np.pad(region.image, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
         if radius < settings.min_radius:
@@ -168,6 +186,11 @@ def track(found: list[list[Candidate]], settings: Detect) -> dict[int, Candidate
         best = max(range(len(frame)), key=lambda i: (spans[i], frame[i].area), default=None)
         if best is not None and spans[best] >= settings.min_track:
             chosen[t] = frame[best]
+    for t, cand in chosen.items():  # the step between the track's neighbours (one side at its ends)
+        before, after = chosen.get(t - 1), chosen.get(t + 1)
+        ends = (before or cand, after or cand)
+        if ends[0] is not ends[1]:
+            cand.velocity = (ends[1].centre - ends[0].centre) / (2.0 if before and after else 1.0)
     return chosen
 
 

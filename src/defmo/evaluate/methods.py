@@ -86,6 +86,12 @@ def to_image_coords(points: np.ndarray, box: np.ndarray, size: tuple[int, int]) 
     return points * scale + np.array([box[1], box[0]])
 
 
+def to_crop_coords(points: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`to_image_coords`: full-image (x, y) to the ``size`` network crop of ``box``."""
+    scale = np.array([(box[3] - box[1]) / size[1], (box[2] - box[0]) / size[0]])
+    return (points - np.array([box[1], box[0]])) / scale
+
+
 COMPOSITES = ("crop", "full")
 
 
@@ -106,26 +112,33 @@ class NetworkMethod:
     """
 
     def __init__(self, model: torch.nn.Module, size: tuple[int, int], oversample: int, device: torch.device,
-                 composite: str = "crop", fit: bool = False):
+                 composite: str = "crop", fit: bool = False, options: dict | None = None):
         if composite not in COMPOSITES:
             raise ValueError(f"composite must be one of {COMPOSITES}, got {composite!r}")
         self.model, self.size, self.oversample, self.device = model, size, oversample, device
         self.composite, self.fit = composite, fit
+        self.options = dict(options or {})  # the fit's options (real footage: tv, prior)
 
     @torch.no_grad()
-    def render(self, image: np.ndarray, background: np.ndarray, box: np.ndarray, n: int):
+    def render(self, image: np.ndarray, background: np.ndarray, box: np.ndarray, n: int,
+               line: np.ndarray | None = None):
         """Sub-frames in the crop: composited RGB ``(n, 3, h, w)``, RGBA ``(n, 4, h, w)`` (network size).
 
         As the benchmark's DeFMO wrapper: the straight RGBA of each group of ``oversample`` time steps is
         averaged first (all four channels, a plain mean), then composited once over the background crop. With
         :attr:`fit` the fit renders each of the n sub-frames as the mean over its own slice of the exposure
         (:func:`defmo.models.deblat_fit.slice_times`), which is what the protocol's oversampling approximates,
-        so it is asked for n sub-frames directly (no group drops a time step, none is shifted).
+        so it is asked for n sub-frames directly (no group drops a time step, none is shifted). ``line`` ``(2, 2)``
+        (start and end, (x, y) full-image pixels: the detected streak's centre line) is the fit's path.
         """
         img_t = _to_tensor(image, box, self.size, self.device)
         bg_t = _to_tensor(background, box, self.size, self.device)
         times = render_times(n, 1 if self.fit else self.oversample).to(self.device)
-        frames = infer(self.model, img_t, bg_t, times, self.fit)
+        options = dict(self.options)
+        if self.fit and line is not None:
+            crop_line = to_crop_coords(np.asarray(line, dtype=np.float64), box, self.size)
+            options["line"] = torch.as_tensor(crop_line, dtype=torch.float32, device=self.device)[None]
+        frames = infer(self.model, img_t, bg_t, times, self.fit, **options)
         rgba = group_mean(frames[0].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
         return composite(rgba, bg_t[0]), rgba
 
@@ -166,9 +179,9 @@ class NetworkMethod:
         res = int(model_cfg["data"]["resolution"])
         return cls(model, (res, res), evaluate.oversample, device, evaluate.composite, fit)
 
-    def __call__(self, image, background, box, n, radius, obj_dim) -> Estimate:
+    def __call__(self, image, background, box, n, radius, obj_dim, line=None) -> Estimate:
         crop_box = network_box(box, radius, self.size, image.shape)
-        rgb, rgba = self.render(image, background, crop_box, n)
+        rgb, rgba = self.render(image, background, crop_box, n, line)
         traj = to_image_coords(centroids(rgba[:, 3]), crop_box, self.size)
         return Estimate(self.paste(image, background, crop_box, rgb, rgba), traj,
                         self.paste_alpha(image.shape, crop_box, rgba))

@@ -66,12 +66,32 @@ def slice_times(times: torch.Tensor) -> torch.Tensor:
     return (centres[:, None] + inside[None]).clamp(0.0, 1.0)
 
 
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of neighbouring pixels of ``x (B, C, H, W)``, both directions, per sample ``(B,)``."""
+    return (x.diff(dim=-1).abs().mean(dim=(1, 2, 3)) + x.diff(dim=-2).abs().mean(dim=(1, 2, 3)))
+
+
 def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
                  steps: int, path: Path | None = None, template: torch.Tensor | None = None,
-                 lr: float = FIT_LR, mask_lr: float = FIT_MASK_LR, knots: int = FIT_KNOTS) -> torch.Tensor:
+                 lr: float = FIT_LR, mask_lr: float = FIT_MASK_LR, knots: int = FIT_KNOTS,
+                 line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0) -> torch.Tensor:
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
-    network untouched. ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``."""
+    network untouched. ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``.
+
+    For real footage (``deblur``), three options make the object one clean shape on a smooth path:
+
+    - ``line (B, 2, 2)``: the start and end (x, y pixels) of the streak's centre line, from the detector. The
+      path is that segment, shifted and bent by a fitted parabola ``a + b t (1 - t)`` (one smooth polynomial
+      segment, as Tracking by Deblatting fits; its length stays the streak's, so the blur cannot be explained
+      by a stretched object on a short path) instead of the network's positions plus piecewise-linear knot
+      offsets;
+    - ``tv``: weight of the total variation of the mask and of the masked colour in the object's frame (Tracking
+      by Deblatting's regulariser: no speckle, a clean edge);
+    - ``prior``: weight of the L1 distance of the colour to the network's own colour (the gathered appearance
+      with the network's residual) inside the mask, which the fit otherwise discards.
+
+    With none of them (the default) the fit is the synthetic benchmark's, unchanged."""
     with torch.autocast(image.device.type, enabled=False):
         image, background = image.float(), background.float()
         size = tuple(image.shape[-2:])
@@ -84,21 +104,46 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
             start, angles = path.positions(grid).float(), path.angles(grid).float()
             coverage = place(template[:, :1], start, angles, size)[:, :, 0].mean(dim=1)
             colour = gather(deblat_appearance(image, background, coverage), start, angles, template.shape[-1])
-        offsets = torch.zeros(len(image), knots, 2, device=image.device, requires_grad=True)
+            own = torch.sigmoid(torch.logit(colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)) + template[:, 1:4])
+        if line is None:
+            offsets = torch.zeros(len(image), knots, 2, device=image.device, requires_grad=True)
+        else:  # the streak's segment shifted and bent: coefficients of 1 and t (1 - t)
+            line = line.float()
+            offsets = torch.zeros(len(image), 2, 2, device=image.device, requires_grad=True)
         mask = torch.logit(template[:, :1].clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
-        colour = torch.logit(colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+        start_colour = own if prior > 0 else colour
+        colour = torch.logit(start_colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+
+        def positions_at(at: torch.Tensor) -> torch.Tensor:
+            if line is None:
+                with torch.no_grad():
+                    base = path.positions(at).float()
+                return base + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
+            base = line[:, None, 0] + (line[:, None, 1] - line[:, None, 0]) * at[None, :, None]
+            basis = torch.stack((torch.ones_like(at), at * (1.0 - at)), dim=1)  # (T, 2)
+            return base + torch.einsum("tk,bkc->btc", basis, offsets)
 
         def render(at: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                base, turn = path.positions(at).float(), path.angles(at).float()
-            positions = base + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
+                turn = path.angles(at).float()
             obj = torch.cat((torch.sigmoid(colour), torch.sigmoid(mask)), dim=1)
-            return place(obj, positions, turn, size)  # (B, T, 4, H, W)
+            return place(obj, positions_at(at), turn, size)  # (B, T, 4, H, W)
+
+        def regulariser() -> torch.Tensor:
+            alpha, rgb = torch.sigmoid(mask), torch.sigmoid(colour)
+            term = torch.zeros((), device=image.device)
+            if tv > 0:
+                term = term + tv * (total_variation(alpha) + total_variation(rgb * alpha)).mean()
+            if prior > 0:
+                term = term + prior * ((rgb - own).abs() * alpha).mean()
+            return term
 
         optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_lr}])
         with torch.enable_grad():
             for _ in range(steps):
                 loss = (blat(render(grid), background) - image).abs().sum(dim=1).mean()
+                if tv > 0 or prior > 0:
+                    loss = loss + regulariser()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -109,11 +154,11 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
 
 
 def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
-          fit: bool = False) -> torch.Tensor:
+          fit: bool = False, **options) -> torch.Tensor:
     """A generator's sub-frames ``(B, T, 4, H, W)``: the network's own (one forward pass), or with ``fit`` the
     object generator's fit at inference from them (:func:`fit_to_image`, ``generator.fit_steps`` Adam steps;
-    the network alone when that is 0 or the generator has no fit). Evaluation, validation, the seed study and
-    ``deblur`` call this; the generator's ``forward`` never fits.
+    the network alone when that is 0 or the generator has no fit; ``options`` go to :func:`fit_to_image`).
+    Evaluation, validation, the seed study and ``deblur`` call this; the generator's ``forward`` never fits.
 
     Example:
         >>> from defmo.models.object_arch import ObjectGenerator
@@ -125,5 +170,5 @@ def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Ten
     module = getattr(generator, "module", generator)  # a DDP wrapper's generator
     steps = int(getattr(module, "fit_steps", 0))
     if fit and steps:
-        return fit_to_image(module, image, background, times, steps)
+        return fit_to_image(module, image, background, times, steps, **options)
     return generator(image, background, times)[0]
