@@ -39,7 +39,9 @@ VERBS = {
     "seeds": ("defmo.seeds.cli", "seed study: score one run, or the table of mean, std and paired intervals"),
     "figures": ("defmo.figures", "figures: samples, curves, benchmark, memory bars"),
     "deblur": ("defmo.evaluate.deblur", "deblur your own image+background or video"),
+    "footage": ("defmo.evaluate.footage", "the real-footage table from deblur's --metrics JSONs"),
     "throughput-render": ("defmo.data.throughput", "measure rendering throughput, write results/throughput/"),
+    "throughput-deblur": ("defmo.evaluate.throughput", "measure deblur's frames per second on the real clips"),
     "throughput-train": ("defmo.train.throughput", "measure training throughput and memory, write results/throughput/"),
 }
 

@@ -42,7 +42,9 @@ STUDIES = ("seeds",)
 # What the seed study's evaluation reads of the benchmark's settings (not the methods, windows or figures).
 _SEED_EVAL = ("datasets", "background_window", "oversample", "composite", "max_frames")
 # The benchmark's values: all of ``evaluate`` but the detector and the real-footage fit, which only ``deblur`` reads
-_BENCHMARK = tuple(f"evaluate.{f.name}" for f in fields(Evaluate) if f.name not in ("detect", "footage"))
+_BENCHMARK = tuple(f"evaluate.{f.name}" for f in fields(Evaluate) if f.name not in ("detect", "footage", "real_clips"))
+# What deblur reads on the real clips: the detector, the fit's options, and how sub-frames are rendered.
+_FOOTAGE = ("real_examples", "real_clips", "detect", "footage", "oversample", "composite")
 # Keys of the resolved configuration each phase's jobs read (RULE_READS below splits them by rule).
 READS: dict[str, tuple[str, ...]] = {
     "data": ("scale", "seed", "data", "benchmark_data", "evaluate.datasets"),
@@ -74,6 +76,8 @@ RULE_READS: dict[str, tuple[str, tuple[str, ...]]] = {
     "table3": ("evaluate", ("scale", *_BENCHMARK, "model.fit_steps")),
     "figure_benchmark": ("evaluate", ("scale", *_BENCHMARK, "model.fit_steps")),
     "deblur_real": ("evaluate", ("scale", "device", "evaluate")),
+    "deblur_footage": ("evaluate", ("scale", "device", *(f"evaluate.{k}" for k in _FOOTAGE), "model.fit_steps")),
+    "footage_table": ("evaluate", ("scale", "evaluate.real_clips")),
     "ablate_cell": ("ablate", ("scale", "seed", "threads", "device", "model", "train", "ablate")),
     "table4": ("ablate", ("scale", "ablate")),
     "figure_memory": ("ablate", ("scale", "ablate")),

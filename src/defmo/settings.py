@@ -211,11 +211,13 @@ class Footage(Section):
     """The fit's options on real footage (``evaluate.footage``, ``deblur`` only; the benchmark's fit is
     ``model.fit_steps`` alone): ``streak_path`` fits the detected streak's centre line with a quadratic offset
     instead of the network's path; ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
-    distance of the colour to the network's own (:func:`defmo.models.deblat_fit.fit_to_image`)."""
+    distance of the colour to the network's own (:func:`defmo.models.deblat_fit.fit_to_image`); ``batch``
+    frames are deblurred in one network pass and one fit."""
 
     streak_path: bool
     tv: float
     prior: float
+    batch: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +236,7 @@ class Evaluate(Section):
     composite: str
     max_frames: int | None
     real_examples: str
+    real_clips: FrozenMap
     detect: Detect
     footage: Footage
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,6 +11,7 @@ from PIL import Image
 from defmo.cli import main
 from defmo.config import load
 from defmo.evaluate import deblur
+from defmo.evaluate.deblur_outputs import draw_trajectory
 from test_eval_cli import random_checkpoint
 
 torch.set_num_threads(1)
@@ -44,6 +46,14 @@ def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
     assert [p.name for p in video_frames] == ["falling_pen_0000", "falling_pen_0001"]  # the pen's two clear frames
     assert Image.open(out / "falling_pen.gif").n_frames == n * len(video_frames)
     assert (out / "im" / "trajectory.png").is_file() and fig.stat().st_size > 1000
+    rgba = Image.open(out / "im" / "object_00.png")
+    assert rgba.mode == "RGBA"  # the object with its alpha
+    # the whole video at its frame rate (8 frames), and in slow motion (n per frame)
+    for label, count in (("deblurred", 8), ("slowmo", 8 * n)):
+        cap = cv2.VideoCapture(str(out / f"falling_pen_{label}.mp4"))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == count, label
+        cap.release()
+        assert (out / f"falling_pen_{label}.gif").stat().st_size > 0
 
 
 def test_deblur_projection_makes_the_subframes_average_to_the_input(tmp_path, repo, examples, monkeypatch):
@@ -93,7 +103,7 @@ def test_video_options_are_checked_before_any_work(tmp_path, repo, capsys, monke
 
 def test_draw_trajectory_marks_endpoints():
     img = np.zeros((20, 30, 3))
-    out = deblur.draw_trajectory(img, np.array([[3.0, 4.0], [15.0, 10.0], [25.0, 15.0]]))
+    out = draw_trajectory(img, np.array([[3.0, 4.0], [15.0, 10.0], [25.0, 15.0]]))
     assert out.dtype == np.uint8 and tuple(out[4, 3]) == (0, 255, 0) and tuple(out[15, 25]) == (255, 0, 0)
 
 

@@ -112,6 +112,20 @@ EVAL_RECORD = "results/evaluate/metrics/{dataset}/{method}.json"
 EVAL_VARIANT = variant_path(EVAL_RECORD, "{window}")
 DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
 EXAMPLES = EVAL["real_examples"]
+# deblur on the real clips (deblur_footage): the variants scored in the real-footage table
+FOOTAGE_VARIANTS = {
+    "fit": "",
+    "network": "--network-only --no-videos",
+    "previous": "--no-videos --set evaluate.footage.tv=0 --set evaluate.footage.prior=0"
+    " --set evaluate.footage.streak_path=false",
+}
+
+
+def footage_flags(wildcards):
+    """The variant's flags and the clip's own detector settings (evaluate.real_clips)."""
+    own = EVAL["real_clips"][wildcards.clip] or {}
+    track = f" --min-track {own['min_track']}" if "min_track" in own else ""
+    return FOOTAGE_VARIANTS[wildcards.variant] + track
 
 
 def dataset_root(dataset):

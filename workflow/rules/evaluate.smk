@@ -159,9 +159,62 @@ rule deblur_real:
         " --video {input.video} --min-track 2 --output-dir {output.folder} --figure {output.figure} --log {log}"
 
 
+rule deblur_footage:
+    input:
+        ckpt=f"results/train/checkpoints/{DEBLUR_MODEL}/final.pt",
+        video=f"{EXAMPLES}/{{clip}}.avi",
+        values=values("deblur_footage"),
+    output:
+        metrics="results/evaluate/footage/{clip}_{variant}.json",
+        figure="results/evaluate/figures/footage_{clip}_{variant}.png",
+        media=directory("results/evaluate/media/{clip}_{variant}"),
+    log:
+        "results/evaluate/logs/footage_{clip}_{variant}.log",
+    benchmark:
+        "results/evaluate/timing/footage_{clip}_{variant}.tsv"
+    wildcard_constraints:
+        variant="|".join(FOOTAGE_VARIANTS),
+    conda:
+        ENV
+    threads: THREADS
+    resources:
+        gpu=1,
+    params:
+        cli=CLI,
+        reads=reads("deblur_footage"),
+        flags=footage_flags,
+    shell:
+        "{params.cli} deblur --checkpoint {input.ckpt} --video {input.video} {params.flags} --no-frame-files"
+        " --output-dir {output.media} --figure {output.figure} --metrics {output.metrics} --log {log}"
+
+
+rule footage_table:
+    input:
+        metrics=expand(
+            "results/evaluate/footage/{clip}_{variant}.json",
+            clip=EVAL["real_clips"],
+            variant=FOOTAGE_VARIANTS,
+        ),
+        values=values("footage_table"),
+    output:
+        multiext("results/evaluate/tables/footage", ".csv", ".md", ".tex"),
+    log:
+        "results/evaluate/logs/footage_table.log",
+    benchmark:
+        "results/evaluate/timing/footage_table.tsv"
+    conda:
+        ENV
+    params:
+        cli=CLI,
+        reads=reads("footage_table"),
+    shell:
+        "{params.cli} footage --inputs {input.metrics} --table results/evaluate/tables/footage --log {log}"
+
+
 rule evaluate:
     input:
         "results/config/evaluate.yaml",
         rules.table3.output,
         expand("results/evaluate/figures/benchmark_{d}.png", d=DATASETS),
         rules.deblur_real.output.figure,
+        rules.footage_table.output,

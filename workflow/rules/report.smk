@@ -10,6 +10,12 @@ REPORT_FIGURES = [
     "results/ablate/figures/memory.png",
     "results/evaluate/figures/deblur_real.png",
 ]
+# Each real clip's sub-frames with the fit and with the network alone (the real-footage section).
+REPORT_FOOTAGE_FIGURES = expand(
+    "results/evaluate/figures/footage_{clip}_{variant}.png",
+    clip=EVAL["real_clips"],
+    variant=("fit", "network"),
+)
 # Evaluation records: the main background window, then each evaluate.background_variants window (not for a
 # quoted method, which has no variants).
 REPORT_EVALS = expand(EVAL_RECORD, dataset=DATASETS, method=EVAL_METHODS) + expand(
@@ -71,6 +77,8 @@ rule report_md:
         vals=expand("results/train/metrics/{approach}.json", approach=APPROACHES),
         figures=REPORT_FIGURES,
         notes=REPORT_NOTES,
+        footage="results/evaluate/tables/footage.md",
+        footage_figures=REPORT_FOOTAGE_FIGURES,
         values=values("report_md"),
     output:
         md=report(
@@ -96,7 +104,8 @@ rule report_md:
         "{params.cli} report {params.paper_arg} --seeds {params.seeds} --spread {params.spread} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
         " --table5 {input.table5} --quality-json {input.quality} --quality-details {input.details}"
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
-        " --figures {input.figures} --benchmarks {input.notes} --output {output.md} --summary {output.summary}"
+        " --figures {input.figures} --benchmarks {input.notes} --footage {input.footage}"
+        " --footage-figures {input.footage_figures} --output {output.md} --summary {output.summary}"
         " --log {log}"
 
 

@@ -18,40 +18,29 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from defmo.data.blatting import project_to_image_np
 from defmo.errors import UserError
 from defmo.evaluate.detect import Candidate, RunningMedian, candidates, detect, inside
 from defmo.evaluate.loaders import imread
-from defmo.evaluate.methods import NetworkMethod, network_box
+from defmo.evaluate.deblur_outputs import GIF_FRAMES, GIF_WIDTH, plot_overview, save_gif, save_mp4, video_frames, write_frame
+from defmo.evaluate.footage import Deblurred, path_length, summarise
+from defmo.evaluate.methods import NetworkMethod, centroids, network_box, to_image_coords
 from defmo.settings import Config, Detect
-from defmo.utils.io import atomic_path
+from defmo.utils.io import write_json
 from defmo.utils.provenance import Output, digest_label
 from defmo.utils.runtime import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-@dataclass
-class Result:
-    """One deblurred frame: input ``image`` (H, W, 3), ``frames`` (n, H, W, 3), ``traj`` (n, 2) (x, y), ``box``."""
-
-    group: str  # the input it came from (one GIF per group)
-    name: str
-    image: np.ndarray
-    frames: np.ndarray
-    traj: np.ndarray
-    box: np.ndarray
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figure", type=Path, help="overview PNG of all inputs")
     parser.add_argument("--projection", action="store_true",
                         help="move the sub-frames by the blatting projection so that their mean is the input frame")
+    parser.add_argument("--metrics", type=Path, help="JSON of the real-footage scores per input (no ground truth)")
+    parser.add_argument("--no-videos", action="store_true", help="skip the deblurred and slow-motion videos")
+    parser.add_argument("--no-frame-files", action="store_true",
+                        help="skip each frame's folder of sub-frame PNGs (keep the GIFs, videos and figure)")
     parser.add_argument("--network-only", action="store_true",
                         help="the network's sub-frames alone, without the fit at inference (model.fit_steps)")
 
@@ -140,10 +133,10 @@ def check_video(source: Path) -> None:
 
 def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
                  box: tuple[int, int, int, int] | None = None,
-                 background: np.ndarray | None = None) -> list[tuple[str, str, np.ndarray, np.ndarray, Candidate]]:
-    """``(group, name, image, background, streak)`` for every frame of ``source`` in which the fast-moving
+                 background: np.ndarray | None = None) -> list[tuple[str, int, np.ndarray, np.ndarray, Candidate]]:
+    """``(group, index, image, background, streak)`` for every frame of ``source`` in which the fast-moving
     object is found (:func:`defmo.evaluate.detect.detect`): one pass to find it, a second to keep those frames
-    and their backgrounds (float RGB in [0, 1])."""
+    and their backgrounds (uint8 RGB)."""
     check_video(source)
     fixed = None if background is None else _to_u8(background)
     first = {}
@@ -161,7 +154,7 @@ def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
     def keep(item):
         t, frame, bg = item[:3]
         if t in found:
-            kept.append((source.stem, f"{source.stem}_{t + offset:04d}", frame / 255.0, bg / 255.0, found[t]))
+            kept.append((source.stem, t + offset, frame, bg, found[t]))
 
     for _, frame in iter_frames(source, window):
         for item in median.push(frame):
@@ -172,56 +165,39 @@ def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
     return kept
 
 
-def deblur_frame(method: NetworkMethod, group: str, name: str, image: np.ndarray, background: np.ndarray, n: int,
-                 streak: Candidate, projection: bool = False, streak_path: bool = True):
-    """Deblur the ``streak`` of one frame (with ``projection``: then
-    :func:`defmo.data.blatting.project_to_image_np` onto it); with ``streak_path`` the fit follows the streak's
-    centre line where the track gives its direction."""
-    radius = max(2, int(round(streak.radius)))
-    box, radius = square_box(np.asarray(streak.box, dtype=int), radius)
-    estimate = method(image, background, box, n, radius, None, streak.line() if streak_path else None)
-    frames, traj = estimate.frames, estimate.traj
-    if projection:
-        frames = project_to_image_np(frames, image)
-    return Result(group, name, image, frames, traj, network_box(box, radius, method.size, image.shape))
-
-
-def draw_trajectory(image: np.ndarray, traj: np.ndarray) -> np.ndarray:
-    """The frame as uint8 RGB with the trajectory as a polyline, start green, end red."""
-    out = np.ascontiguousarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
-    pts = np.round(traj).astype(np.int32)
-    cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, (255, 255, 0), 1, cv2.LINE_AA)
-    cv2.circle(out, tuple(int(v) for v in pts[0]), 2, (0, 255, 0), -1)
-    cv2.circle(out, tuple(int(v) for v in pts[-1]), 2, (255, 0, 0), -1)
+def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = False,
+                 streak_path: bool = True) -> list[Deblurred]:
+    """Deblur the streak of each ``(group, index, image, background, streak)`` of ``chunk`` in one network
+    pass and one fit. With ``streak_path`` the fit follows each streak's centre line (where every streak of
+    the chunk has one: the track gives its direction); with ``projection`` the composited sub-frames are moved
+    by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input."""
+    images = [_to_float(item[2]) for item in chunk]
+    backgrounds = [_to_float(item[3]) for item in chunk]
+    streaks = [item[4] for item in chunk]
+    boxes = []
+    for image, streak in zip(images, streaks):
+        box, radius = square_box(np.asarray(streak.box, dtype=int), max(2, int(round(streak.radius))))
+        boxes.append(network_box(box, radius, method.size, image.shape))
+    lines = [s.line() for s in streaks] if streak_path else None
+    if lines is not None and any(line is None for line in lines):
+        lines = None
+    rendered = method.render_batch(images, backgrounds, boxes, n, lines)
+    out = []
+    for (_, index, *_), image, background, b, streak, (rgb, rgba) in zip(chunk, images, backgrounds, boxes,
+                                                                          streaks, rendered):
+        traj = to_image_coords(centroids(rgba[:, 3]), b, method.size)
+        whole = method.paste(image, background, b, rgb, rgba)
+        frames, crop = whole[:, b[0] : b[2], b[1] : b[3]], image[b[0] : b[2], b[1] : b[3]]
+        if projection:
+            frames = project_to_image_np(frames, crop)
+        straight = method.resize_back(rgba, b).permute(0, 2, 3, 1).cpu().numpy()
+        out.append(Deblurred(index, b, crop.astype(np.float32), frames.astype(np.float32),
+                             straight.astype(np.float32), traj, float(streak.radius)))
     return out
 
 
-def _u8(img: np.ndarray) -> np.ndarray:
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-
-
-def save_png(path: Path, rgb_u8: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgb_u8).save(tmp, format="PNG")
-
-
-def save_gif(path: Path, frames: list[np.ndarray], ms: int = 80) -> None:
-    images = [Image.fromarray(_u8(f)) for f in frames]
-    with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0)
-
-
-def write_result(folder: Path, res: Result) -> None:
-    """``folder/<name>/subframe_XX.png``, ``trajectory.png``; the GIF of the crop is written by the caller."""
-    out = folder / res.name
-    for i, frame in enumerate(res.frames):
-        save_png(out / f"subframe_{i:02d}.png", _u8(frame))
-    save_png(out / "trajectory.png", draw_trajectory(res.image, res.traj))
-
-
-def _crop(res: Result, img: np.ndarray) -> np.ndarray:
-    b = res.box
-    return img[b[0] : b[2], b[1] : b[3]]
+def _to_float(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img
 
 
 def _parse_ints(text: str | None, count: int, option: str, sep: str = ",") -> list[int | None] | None:
@@ -238,15 +214,19 @@ def _parse_ints(text: str | None, count: int, option: str, sep: str = ",") -> li
     return values
 
 
-def _inputs(args, settings: Detect) -> list[tuple[str, str, np.ndarray, np.ndarray, Candidate]]:
-    """(group, name, image, background, streak) per frame to deblur."""
+def _window(args) -> slice:
+    bounds = _parse_ints(args.range, 2, "--range", ":")
+    return slice(*bounds) if bounds else slice(None)
+
+
+def _inputs(args, settings: Detect) -> list[tuple[str, int | None, np.ndarray, np.ndarray, Candidate]]:
+    """(group, frame index or None for an image pair, image, background, streak) per frame to deblur."""
     video = args.video if args.video is not None else args.frames
     if args.video is not None and args.frames is not None:
         raise UserError("deblur: give --video or --frames, not both")
     if args.image is not None and args.background is None:
         raise UserError("deblur: --image needs --background (the same view without the object)")
-    bounds = _parse_ints(args.range, 2, "--range", ":")
-    window = slice(*bounds) if bounds else slice(None)
+    window = _window(args)
     box = _parse_ints(args.box, 4, "--box")
     if args.min_track is not None:
         settings = replace(settings, min_track=args.min_track)
@@ -260,7 +240,7 @@ def _inputs(args, settings: Detect) -> list[tuple[str, str, np.ndarray, np.ndarr
         if streak is None:
             raise UserError(f"{args.image}: no object differs from {args.background} (try a lower "
                             "evaluate.detect.threshold, or --box around it)")
-        pairs.append((args.image.stem, args.image.stem, image, background, streak))
+        pairs.append((args.image.stem, None, image, background, streak))
     if video is not None:
         pairs += video_inputs(video, settings, window, box, None if args.image is not None else background)
     elif args.image is None:
@@ -268,48 +248,53 @@ def _inputs(args, settings: Detect) -> list[tuple[str, str, np.ndarray, np.ndarr
     return pairs
 
 
+def frame_name(group: str, index: int | None) -> str:
+    return group if index is None else f"{group}_{index:04d}"
+
+
 def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: bool = False,
-               streak_path: bool = True) -> list[Result]:
-    """Deblur every (group, name, image, background); write per-frame outputs and one GIF per group."""
-    results = []
-    for group, name, image, background, streak in tqdm(pairs, desc="deblur", unit="frame"):
-        res = deblur_frame(method, group, name, image, background, n, streak, projection, streak_path)
-        write_result(out_dir, res)
-        results.append(res)
-    if not results:
+               streak_path: bool = True, batch: int = 8,
+               frame_files: bool = True) -> dict[str, list[tuple[str, np.ndarray, Deblurred]]]:
+    """Deblur every (group, index, image, background, streak), ``batch`` frames at a time; write each frame's
+    outputs and one GIF of the crop per group. Returns, per group, ``(name, whole frame, deblurred)`` in order."""
+    groups: dict[str, list] = {}
+    bar = tqdm(total=len(pairs), desc="deblur", unit="frame")
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start : start + batch]
+        for (group, index, image, *_), frame in zip(chunk, deblur_batch(method, chunk, n, projection, streak_path)):
+            name = frame_name(group, index)
+            if frame_files:
+                write_frame(out_dir / name, image, frame)
+            groups.setdefault(group, []).append((name, image, frame))
+            tqdm.write(f"{name}: object at ({frame.traj[:, 0].mean():.0f}, {frame.traj[:, 1].mean():.0f}), "
+                       f"half-width {frame.radius:.1f} px, path {path_length(frame.traj):.1f} px")
+        bar.update(len(chunk))
+    bar.close()
+    if not groups:
         raise UserError("deblur: no fast-moving object found in any input (see docs/real-footage.md: --box, "
                         "--min-track, evaluate.detect)")
-    for group in dict.fromkeys(r.group for r in results):
-        members = [r for r in results if r.group == group]
-        save_gif(out_dir / f"{group}.gif", [_crop(r, f) for r in members for f in r.frames])
-    return results
+    for group, rows in groups.items():
+        save_gif(out_dir / f"{group}.gif", [sub for _, _, frame in rows for sub in frame.frames])
+    return groups
 
 
-def plot_overview(results: list[Result], output: Path, shows: str = "") -> None:
-    """One row per deblurred input (at most 4, the strongest motion first): input crop, sub-frames, trajectory;
-    ``shows`` titles the figure (which sub-frames: the network alone or with the fit)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = [results[0]] + sorted(results[1:], key=lambda r: -np.ptp(r.traj[:, 1]))[:3]
-    n = len(shown[0].frames)
-    fig, axes = plt.subplots(len(shown), n + 2, figsize=(1.1 * (n + 2), 1.6 * len(shown)), squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for row, res in zip(axes, shown):
-        row[0].imshow(_crop(res, res.image))
-        row[0].set_title(res.name, fontsize=6)
-        for ax, frame in zip(row[1:], res.frames):
-            ax.imshow(np.clip(_crop(res, frame), 0, 1))
-        row[-1].imshow(_crop(res, draw_trajectory(res.image, res.traj)))
-    if shows:
-        fig.suptitle(f"sub-frames: {shows}", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+def write_videos(source: Path, window: slice, rows: list[tuple[str, np.ndarray, Deblurred]], out_dir: Path) -> None:
+    """``<stem>_deblurred.{mp4,gif}`` (the input's frame rate, the middle sub-frame in place of each deblurred
+    frame) and ``<stem>_slowmo.{mp4,gif}`` (every sub-frame: N times slower), from a third pass over ``source``.
+    The GIFs span at most ``GIF_FRAMES`` input frames from just before the first deblurred one, scaled down."""
+    found = {frame.index: frame for _, _, frame in rows}
+    fps = 25.0
+    if source.is_file():
+        cap = cv2.VideoCapture(str(source))
+        fps = cap.get(cv2.CAP_PROP_FPS) or fps
+        cap.release()
+    first = min(found) - 5
+    last = min(max(found) + 5, first + GIF_FRAMES)
+    for slow, label in ((False, "deblurred"), (True, "slowmo")):
+        save_mp4(out_dir / f"{source.stem}_{label}.mp4", video_frames(iter_frames(source, window), found, slow), fps)
+        span = slice(max(first, window.start or 0), last if window.stop is None else min(last, window.stop))
+        save_gif(out_dir / f"{source.stem}_{label}.gif", video_frames(iter_frames(source, span), found, slow),
+                 ms=round(1000 / fps), width=GIF_WIDTH)
 
 
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
@@ -317,7 +302,7 @@ def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     given = ", ".join(Path(p).as_posix() for p in (args.image, args.background, args.video, args.frames)
                       if p is not None)
     data = f"input frames {given} (no ground truth); model {digest_label(args.checkpoint)}"
-    return [Output(p, data) for p in (args.figure, args.output_dir) if p is not None]
+    return [Output(p, data) for p in (args.figure, args.metrics, args.output_dir) if p is not None]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
@@ -333,9 +318,16 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=bool(steps))
     method.options = {"tv": footage.tv, "prior": footage.prior}
     with torch.no_grad():
-        results = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.streak_path)
+        groups = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.streak_path, footage.batch,
+                            not args.no_frame_files)
+    video = args.video if args.video is not None else args.frames
+    if video is not None and video.stem in groups and not args.no_videos:
+        write_videos(video, _window(args), groups[video.stem], args.output_dir)
+    shows = f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone"
     if args.figure is not None:
-        shows = f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone"
-        plot_overview(results, args.figure, shows)
-    log.info("deblurred %d frames (n=%d) -> %s", len(results), n, args.output_dir)
+        plot_overview([row for rows in groups.values() for row in rows], args.figure, shows)
+    if args.metrics is not None:
+        scores = {group: summarise([frame for _, _, frame in rows]) for group, rows in groups.items()}
+        write_json(args.metrics, {"sub_frames": shows, "n": n, "clips": scores})
+    log.info("deblurred %d frames (n=%d) -> %s", sum(map(len, groups.values())), n, args.output_dir)
     return 0

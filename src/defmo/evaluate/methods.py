@@ -131,16 +131,26 @@ class NetworkMethod:
         so it is asked for n sub-frames directly (no group drops a time step, none is shifted). ``line`` ``(2, 2)``
         (start and end, (x, y) full-image pixels: the detected streak's centre line) is the fit's path.
         """
-        img_t = _to_tensor(image, box, self.size, self.device)
-        bg_t = _to_tensor(background, box, self.size, self.device)
+        return self.render_batch([image], [background], [box], n, None if line is None else [line])[0]
+
+    @torch.no_grad()
+    def render_batch(self, images, backgrounds, boxes, n: int, lines=None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """:meth:`render` for several frames in one pass of the network and one fit (``lines``: one per frame,
+        or None for all)."""
+        img_t = torch.cat([_to_tensor(i, b, self.size, self.device) for i, b in zip(images, boxes)])
+        bg_t = torch.cat([_to_tensor(g, b, self.size, self.device) for g, b in zip(backgrounds, boxes)])
         times = render_times(n, 1 if self.fit else self.oversample).to(self.device)
         options = dict(self.options)
-        if self.fit and line is not None:
-            crop_line = to_crop_coords(np.asarray(line, dtype=np.float64), box, self.size)
-            options["line"] = torch.as_tensor(crop_line, dtype=torch.float32, device=self.device)[None]
+        if self.fit and lines is not None:
+            crop_lines = [to_crop_coords(np.asarray(line, dtype=np.float64), b, self.size) for line, b in
+                          zip(lines, boxes)]
+            options["line"] = torch.as_tensor(np.stack(crop_lines), dtype=torch.float32, device=self.device)
         frames = infer(self.model, img_t, bg_t, times, self.fit, **options)
-        rgba = group_mean(frames[0].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
-        return composite(rgba, bg_t[0]), rgba
+        out = []
+        for i in range(len(images)):
+            rgba = group_mean(frames[i].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
+            out.append((composite(rgba, bg_t[i]), rgba))
+        return out
 
     def resize_back(self, rgba: torch.Tensor, crop_box: np.ndarray) -> torch.Tensor:
         """The group-averaged straight RGBA ``(n, 4, h, w)`` resized (bicubic, clamped to [0, 1]) to the size

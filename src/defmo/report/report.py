@@ -198,7 +198,7 @@ def section_figures(ctx: Context, figures: list[Path]) -> list[str]:
     return lines
 
 
-NOTE_VERBS = {"render": "throughput-render", "train": "throughput-train"}  # note stem prefix -> the verb that writes it
+NOTE_VERBS = {"render": "throughput-render", "train": "throughput-train", "deblur": "throughput-deblur"}  # note stem prefix -> the verb that writes it
 
 
 def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
@@ -212,6 +212,21 @@ def section_benchmarks(ctx: Context, paths: list[Path]) -> list[str]:
     for path in present:
         verb = next((v for k, v in NOTE_VERBS.items() if path.stem.startswith(k)), "the throughput-* verb that wrote it")
         lines += [f"### {path.stem}", "", _table_text(path), ctx.provenance(path, verb), ""]
+    return lines
+
+
+def section_footage(ctx: Context, table: Path | None, figures: list[Path]) -> list[str]:
+    """The real-footage table, its reading and each clip's figures (deblur on the real clips; no ground truth)."""
+    if table is None:
+        return []
+    from defmo.evaluate.footage import CAPTION, reading
+    from defmo.utils.table_io import read_csv_rows
+
+    rows = read_csv_rows(table.with_suffix(".csv"))
+    lines = ["## Real footage (no ground truth)", "", _table_text(table), CAPTION, "",
+             ctx.provenance(table, "footage"), "", "Reading:", "", reading(rows), ""]
+    for path in figures:
+        lines += [f"![{path.stem}]({ctx.rel(path)})", "", ctx.provenance(path, "deblur"), ""]
     return lines
 
 
@@ -261,6 +276,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="optional notes (missing: left out)")
     parser.add_argument("--seeds", type=Path, nargs="*", default=[],
                         help="the seed study's verdicts, table and figure (optional: missing ones are left out)")
+    parser.add_argument("--footage", type=Path, help="the real-footage table (results/evaluate/tables/footage.md)")
+    parser.add_argument("--footage-figures", type=Path, nargs="*", default=[],
+                        help="results/evaluate/figures/footage_<clip>_<variant>.png")
     parser.add_argument("--output", type=Path, required=True, help="results/report/report.md")
     parser.add_argument("--spread", type=Path, nargs="*", default=[],
                         help="other seeds' validation metrics (results/spread/*.json, optional) for the summary")
@@ -305,6 +323,7 @@ def build(args: argparse.Namespace, cfg: Config) -> str:
     lines = header(ctx) + ["## Summary", "", summary_of(data, cfg)] + section_table2(ctx, args)
     lines += section_training(ctx, args, data["vals"])
     lines += section_table3(ctx, args, data["records"])
+    lines += section_footage(ctx, args.footage, list(args.footage_figures))
     lines += section_table4(ctx, args, data["memory"]) + section_table5(ctx, args, data["quality"])
     lines += section_seeds(ctx, list(args.seeds))
     lines += section_figures(ctx, list(args.figures)) + section_benchmarks(ctx, list(args.benchmarks))

@@ -65,3 +65,21 @@ def write_table(
     write_text(paths[1], md)
     write_text(paths[2], to_latex(header, rows, caption, digits))
     return paths
+
+
+def _cell(text: str) -> Cell:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_csv_rows(path: str | Path) -> list[list[Cell]]:
+    """The rows (header left out) of a CSV written by :func:`write_table`, numbers parsed, empty cells None."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    return [[_cell(v) for v in row] for row in rows[1:]]

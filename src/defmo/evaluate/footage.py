@@ -1,0 +1,229 @@
+"""Scores of deblurred real footage without ground truth: what a clean object on a smooth path looks like.
+
+Per deblurred frame (:class:`Deblurred`: the crop around the object, its sub-frames as straight RGBA and as
+composites, the trajectory):
+
+- :func:`continuity`: the gap between where frame k's path ends and frame k + 1's starts, over the path's
+  length (an object under a long exposure leaves almost none; a path that points the wrong way leaves one);
+- :func:`smoothness`: the RMS residual of a quadratic fit to the path (one polynomial segment, or two split at
+  the best sub-frame where the path bounces), over the object's radius;
+- :func:`appearance_spread`: the spread across sub-frames of the object's RGBA aligned on its centre;
+- :func:`opacity`: the mean alpha where the object is (alpha above ``SUPPORT``): a ghostly blob scores low;
+- :func:`reblur_error`: the mean |I - mean of the composited sub-frames| over the crop (the blatting equation).
+
+The ``footage`` verb gathers ``deblur --metrics`` JSONs into the real-footage table:
+
+    python -m defmo footage --inputs results/evaluate/footage/*.json --table results/evaluate/tables/footage
+
+Example:
+    >>> import numpy as np
+    >>> traj = np.stack([np.linspace(0, 14, 8), np.full(8, 5.0)], axis=1)
+    >>> round(smoothness(traj, radius=3.0), 6)
+    0.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from defmo.errors import UserError
+from defmo.utils.provenance import Output, table_files
+from defmo.utils.table_io import write_table
+
+SUPPORT = 0.05  # alpha above which a pixel belongs to the object (opacity, alignment)
+
+
+@dataclass
+class Deblurred:
+    """One deblurred frame, as the scores need it: ``index`` (frame number; None for an image pair), ``box``
+    (row0, col0, row1, col1) of the crop, ``image`` ``(h, w, 3)`` the input crop, ``frames`` ``(n, h, w, 3)`` the
+    composited sub-frames, ``rgba`` ``(n, h, w, 4)`` straight colour and alpha, ``traj`` ``(n, 2)`` (x, y)
+    full-image centres, ``radius`` the object's half-width (pixels)."""
+
+    index: int | None
+    box: np.ndarray
+    image: np.ndarray
+    frames: np.ndarray
+    rgba: np.ndarray
+    traj: np.ndarray
+    radius: float
+
+
+def path_length(traj: np.ndarray) -> float:
+    """The length of the polyline through ``traj (n, 2)``."""
+    return float(np.hypot(*np.diff(traj, axis=0).T).sum())
+
+
+def continuity(frames: list[Deblurred]) -> float | None:
+    """Median over consecutive frames k, k + 1 of |start of k + 1 - end of k| / mean path length; None when no
+    two consecutive frames were deblurred."""
+    by_index = {f.index: f for f in frames if f.index is not None}
+    gaps = []
+    for k, frame in sorted(by_index.items()):
+        after = by_index.get(k + 1)
+        if after is None:
+            continue
+        length = 0.5 * (path_length(frame.traj) + path_length(after.traj))
+        gap = float(np.hypot(*(after.traj[0] - frame.traj[-1])))
+        gaps.append(gap / max(length, 1e-6))
+    return float(np.median(gaps)) if gaps else None
+
+
+def _quadratic_residual(points: np.ndarray) -> np.ndarray:
+    """Squared residuals ``(k,)`` of a least-squares quadratic in the sub-frame index through ``points (k, 2)``."""
+    t = np.arange(len(points), dtype=np.float64)
+    degree = min(2, len(points) - 1)
+    out = np.zeros(len(points))
+    for axis in range(2):
+        coeffs = np.polyfit(t, points[:, axis], degree)
+        out += (np.polyval(coeffs, t) - points[:, axis]) ** 2
+    return out
+
+
+def smoothness(traj: np.ndarray, radius: float) -> float:
+    """RMS distance of ``traj (n, 2)`` from its best one- or two-segment quadratic (the two segments share the
+    split sub-frame, as a bounce does) over ``radius``: 0 for a parabola, large for a wiggle."""
+    best = _quadratic_residual(traj).sum()
+    for split in range(2, len(traj) - 2):
+        two = _quadratic_residual(traj[: split + 1]).sum() + _quadratic_residual(traj[split:]).sum()
+        best = min(best, two)
+    return float(np.sqrt(best / len(traj)) / max(radius, 1e-6))
+
+
+def _shift(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """``img (h, w, c)`` moved by (dx, dy) pixels, bilinear, zero outside."""
+    import cv2
+
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(img.astype(np.float32), matrix, img.shape[1::-1], flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)
+
+
+def appearance_spread(frame: Deblurred) -> float:
+    """Mean over the object's pixels of the standard deviation across sub-frames of its RGBA, each sub-frame
+    moved so that its alpha centroid sits at the crop's centre: 0 when every sub-frame shows the same object."""
+    rgba = frame.rgba
+    h, w = rgba.shape[1:3]
+    ys, xs = np.mgrid[0:h, 0:w]
+    aligned = []
+    for sub in rgba:
+        mass = sub[..., 3].sum()
+        if mass <= 1e-6:
+            continue
+        cx, cy = (sub[..., 3] * xs).sum() / mass, (sub[..., 3] * ys).sum() / mass
+        aligned.append(_shift(sub, (w - 1) / 2 - cx, (h - 1) / 2 - cy))
+    if len(aligned) < 2:
+        return 0.0
+    stack = np.stack(aligned)
+    where = stack[..., 3].max(axis=0) > SUPPORT
+    if not where.any():
+        return 0.0
+    colour = np.concatenate((stack[..., :3] * stack[..., 3:], stack[..., 3:]), axis=-1)  # premultiplied
+    return float(colour.std(axis=0)[where].mean())
+
+
+def opacity(frame: Deblurred) -> float:
+    """Mean alpha over the pixels where alpha exceeds ``SUPPORT`` (1 for an opaque object with a hard edge)."""
+    alpha = frame.rgba[..., 3]
+    inside = alpha > SUPPORT
+    return float(alpha[inside].mean()) if inside.any() else 0.0
+
+
+def reblur_error(frame: Deblurred) -> float:
+    """Mean absolute difference (per channel, in [0, 1]) between the input crop and the mean of the composited
+    sub-frames."""
+    return float(np.abs(frame.frames.mean(axis=0) - frame.image).mean())
+
+
+def summarise(frames: list[Deblurred]) -> dict:
+    """The clip's scores: continuity (median), and the median over frames of the others."""
+    def median(values):
+        return float(np.median(values)) if values else None
+
+    return {
+        "frames": len(frames),
+        "continuity": continuity(frames),
+        "smoothness": median([smoothness(f.traj, f.radius) for f in frames]),
+        "appearance_spread": median([appearance_spread(f) for f in frames]),
+        "opacity": median([opacity(f) for f in frames]),
+        "reblur_error": median([reblur_error(f) for f in frames]),
+    }
+
+
+SCORES = ("continuity", "smoothness", "appearance_spread", "opacity", "reblur_error")
+HEADER = ("Clip", "Variant", "Frames", "Continuity gap", "Path residual / r", "Appearance spread", "Opacity",
+          "Re-blur error")
+VARIANTS = {"fit": "network + fit", "network": "network alone",
+            "previous": "network + previous fit"}  # deblur_footage's variants (workflow/rules/common.smk)
+CAPTION = ("Real footage (no ground truth), per clip: the network alone, the network + fit as deblur runs it "
+           "(evaluate.footage: the detected streak's path, total variation, the network's colour as a prior) and "
+           "the network + previous fit (the network's path with free knots, no regulariser). "
+           "Continuity gap: median over consecutive frames of the distance between where a frame's path ends and "
+           "the next one's starts, over the path length. Path residual: RMS distance from the best one- or "
+           "two-segment quadratic, over the object's half-width. Appearance spread: standard deviation across "
+           "sub-frames of the object's aligned premultiplied RGBA. Opacity: mean alpha where alpha > 0.05. "
+           "Re-blur error: mean |I - mean of the sub-frames| on the crop. Lower is better except opacity. "
+           "Medians over the deblurred frames.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inputs", nargs="+", type=Path, required=True,
+                        help="deblur --metrics JSONs, named <clip>_<variant>.json")
+    parser.add_argument("--table", type=Path, required=True, help="table stem, e.g. results/evaluate/tables/footage")
+
+
+def table_rows(inputs: list[Path]) -> list[list]:
+    """One row per ``deblur --metrics`` JSON named ``<clip>_<variant>.json``, in the order given."""
+    rows = []
+    for path in inputs:
+        if not path.is_file():
+            raise UserError(f"{path}: no such metrics file (written by deblur --metrics)")
+        record = json.loads(path.read_text())
+        for clip, scores in record["clips"].items():
+            variant = path.stem.removeprefix(f"{clip}_")
+            rows.append([clip, VARIANTS.get(variant, variant), scores["frames"], *(scores[k] for k in SCORES)])
+    return rows
+
+
+def reading(rows: list[list]) -> str:
+    """Per clip, which scores the fit as deblur runs it improves on the previous fit and on the network alone."""
+    names = dict(zip(SCORES, ("continuity gap", "path residual", "appearance spread", "opacity", "re-blur error")))
+    by_clip: dict[str, dict] = {}
+    for clip, variant, _, *values in rows:
+        by_clip.setdefault(clip, {})[variant] = dict(zip(SCORES, values))
+    out = []
+    for clip, variants in by_clip.items():
+        fit = variants.get(VARIANTS["fit"])
+        if fit is None:
+            continue
+        parts = []
+        for other in ("previous", "network"):
+            base = variants.get(VARIANTS[other])
+            if base is None:
+                continue
+            better = [k for k in SCORES if None not in (fit[k], base[k])
+                      and (fit[k] > base[k] if k == "opacity" else fit[k] < base[k])]
+            worse = [k for k in SCORES if None not in (fit[k], base[k]) and k not in better and fit[k] != base[k]]
+            text = f"better than the {VARIANTS[other]} on {', '.join(names[k] for k in better) or 'nothing'}"
+            if worse:
+                text += " and worse on " + ", ".join(
+                    f"{names[k]} ({fit[k]:.3g} vs {base[k]:.3g})" for k in worse)
+            parts.append(text)
+        out.append(f"- {clip}: the network + fit is " + "; ".join(parts) + ".")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace, cfg) -> int:
+    rows = table_rows(args.inputs)
+    write_table(args.table, HEADER, rows, CAPTION)
+    return 0
+
+
+def outputs(args: argparse.Namespace, cfg) -> list[Output]:
+    data = "real clips of examples/ (no ground truth): " + ", ".join(p.stem for p in args.inputs)
+    return [Output(p, data, inputs=tuple(args.inputs)) for p in table_files(args.table)]

@@ -1,0 +1,62 @@
+"""Real-footage scores (defmo.evaluate.footage) on synthetic deblurred clips whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from defmo.evaluate.footage import (Deblurred, appearance_spread, continuity, opacity, reblur_error, smoothness,
+                                    summarise)
+
+
+def disc_clip(frames: int = 3, n: int = 6, step: float = 4.0, alpha: float = 1.0, reverse_at: int | None = None):
+    """A red disc of radius 4 moving right by ``step`` px a sub-frame over a grey background, frame after frame
+    without a gap; ``reverse_at`` gives that frame a path pointing the wrong way."""
+    size = 64
+    ys, xs = np.mgrid[0:size, 0:size]
+    out = []
+    for k in range(frames):
+        centres = np.array([[8.0 + step * (k * n + i), 32.0] for i in range(n)])
+        if k == reverse_at:
+            centres = centres[::-1]
+        rgba = np.zeros((n, size, size, 4), np.float32)
+        for i, (cx, cy) in enumerate(centres):
+            inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= 16
+            rgba[i][inside] = (0.9, 0.1, 0.1, alpha)
+        background = np.full((size, size, 3), 0.5, np.float32)
+        composite = rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:]) * background
+        out.append(Deblurred(k, np.array([0, 0, size, size]), composite.mean(axis=0), composite, rgba, centres, 4.0))
+    return out
+
+
+def test_a_clean_disc_on_a_straight_path_scores_perfectly():
+    clip = disc_clip()
+    assert continuity(clip) == pytest.approx(4.0 / 20.0)  # one sub-frame step between frames, over a 20 px path
+    assert smoothness(clip[0].traj, 4.0) == pytest.approx(0.0, abs=1e-9)
+    assert appearance_spread(clip[0]) == pytest.approx(0.0, abs=1e-6)
+    assert opacity(clip[0]) == pytest.approx(1.0)
+    assert reblur_error(clip[0]) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_each_score_sees_its_failure():
+    wrong_way = disc_clip(reverse_at=1)
+    assert continuity(wrong_way) > 1.0  # the path jumps back by more than its length
+    wiggle = np.stack([np.arange(8.0) * 3, 30 + 3.0 * (-1) ** np.arange(8)], axis=1)
+    assert smoothness(wiggle, 4.0) > 0.5
+    bounce = np.stack([np.arange(9.0) * 3, 30 + 3.0 * np.abs(np.arange(9) - 4)], axis=1)
+    assert smoothness(bounce, 4.0) == pytest.approx(0.0, abs=1e-6)  # two segments meeting at the bounce
+    ghost = disc_clip(alpha=0.3)[0]
+    assert opacity(ghost) == pytest.approx(0.3)
+    changing = disc_clip()[0]
+    changing.rgba[::2, ..., :3] = changing.rgba[::2, ..., :3][..., ::-1]  # every other sub-frame recoloured
+    assert appearance_spread(changing) > 0.1
+    blurry = disc_clip()[0]
+    blurry.image = blurry.image + 0.1
+    assert reblur_error(blurry) == pytest.approx(0.1, abs=1e-6)
+
+
+def test_summary_has_every_score():
+    scores = summarise(disc_clip())
+    assert scores["frames"] == 3 and set(scores) == {"frames", "continuity", "smoothness", "appearance_spread",
+                                                     "opacity", "reblur_error"}
+    assert summarise([disc_clip()[0]])["continuity"] is None  # one frame: nothing to chain
