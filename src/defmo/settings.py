@@ -236,7 +236,11 @@ class Evaluate(Section):
     composite: str
     max_frames: int | None
     real_examples: str
-    real_clips: FrozenMap
+    real_clips: tuple
+
+    def clips(self) -> dict[str, int | None]:
+        """``real_clips`` as clip name -> its own ``min_track`` (None: ``detect.min_track``)."""
+        return {c["name"]: c.get("min_track") for c in self.real_clips}
     detect: Detect
     footage: Footage
 

@@ -112,6 +112,7 @@ EVAL_RECORD = "results/evaluate/metrics/{dataset}/{method}.json"
 EVAL_VARIANT = variant_path(EVAL_RECORD, "{window}")
 DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
 EXAMPLES = EVAL["real_examples"]
+REAL_CLIPS = {clip["name"]: clip for clip in EVAL["real_clips"]}
 # deblur on the real clips (deblur_footage): the variants scored in the real-footage table
 FOOTAGE_VARIANTS = {
     "fit": "",
@@ -123,7 +124,7 @@ FOOTAGE_VARIANTS = {
 
 def footage_flags(wildcards):
     """The variant's flags and the clip's own detector settings (evaluate.real_clips)."""
-    own = EVAL["real_clips"][wildcards.clip] or {}
+    own = REAL_CLIPS[wildcards.clip]
     track = f" --min-track {own['min_track']}" if "min_track" in own else ""
     return FOOTAGE_VARIANTS[wildcards.variant] + track
 

@@ -192,7 +192,7 @@ rule footage_table:
     input:
         metrics=expand(
             "results/evaluate/footage/{clip}_{variant}.json",
-            clip=EVAL["real_clips"],
+            clip=REAL_CLIPS,
             variant=FOOTAGE_VARIANTS,
         ),
         values=values("footage_table"),

@@ -13,7 +13,7 @@ REPORT_FIGURES = [
 # Each real clip's sub-frames with the fit and with the network alone (the real-footage section).
 REPORT_FOOTAGE_FIGURES = expand(
     "results/evaluate/figures/footage_{clip}_{variant}.png",
-    clip=EVAL["real_clips"],
+    clip=REAL_CLIPS,
     variant=("fit", "network"),
 )
 # Evaluation records: the main background window, then each evaluate.background_variants window (not for a

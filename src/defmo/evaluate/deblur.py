@@ -168,9 +168,10 @@ def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
 def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = False,
                  streak_path: bool = True) -> list[Deblurred]:
     """Deblur the streak of each ``(group, index, image, background, streak)`` of ``chunk`` in one network
-    pass and one fit. With ``streak_path`` the fit follows each streak's centre line (where every streak of
-    the chunk has one: the track gives its direction); with ``projection`` the composited sub-frames are moved
-    by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input."""
+    pass and one fit. With ``streak_path`` the fit follows each streak's centre line (the track gives its
+    direction); with ``projection`` the composited sub-frames are moved
+    by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input. A streak off a
+    track (no direction) keeps the network's path."""
     images = [_to_float(item[2]) for item in chunk]
     backgrounds = [_to_float(item[3]) for item in chunk]
     streaks = [item[4] for item in chunk]
@@ -178,10 +179,16 @@ def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = 
     for image, streak in zip(images, streaks):
         box, radius = square_box(np.asarray(streak.box, dtype=int), max(2, int(round(streak.radius))))
         boxes.append(network_box(box, radius, method.size, image.shape))
-    lines = [s.line() for s in streaks] if streak_path else None
-    if lines is not None and any(line is None for line in lines):
-        lines = None
-    rendered = method.render_batch(images, backgrounds, boxes, n, lines)
+    lines = [s.line() if streak_path else None for s in streaks]
+    rendered: list = [None] * len(chunk)
+    for with_line in (True, False):  # one fit for the streaks with a centre line, one for those without
+        picked = [i for i, line in enumerate(lines) if (line is not None) == with_line]
+        if picked:
+            done = method.render_batch([images[i] for i in picked], [backgrounds[i] for i in picked],
+                                       [boxes[i] for i in picked], n,
+                                       [lines[i] for i in picked] if with_line else None)
+            for i, out in zip(picked, done):
+                rendered[i] = out
     out = []
     for (_, index, *_), image, background, b, streak, (rgb, rgba) in zip(chunk, images, backgrounds, boxes,
                                                                           streaks, rendered):

@@ -72,11 +72,10 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     device = resolve_device(cfg)
     model, model_cfg = load_generator(args.checkpoint, device)
     folder = Path(cfg.evaluate.real_examples)
-    clips = args.clips or list(cfg.evaluate.real_clips)
+    own = cfg.evaluate.clips()
     rows = []
-    for clip in clips:
-        own = cfg.evaluate.real_clips.get(clip) or {}
-        rows.append(measure_clip(folder / f"{clip}.avi", cfg, model, model_cfg, device, own.get("min_track")))
+    for clip in args.clips or list(own):
+        rows.append(measure_clip(folder / f"{clip}.avi", cfg, model, model_cfg, device, own.get(clip)))
     record = {"device": device_label(cfg), "fit_steps": int(getattr(model, "fit_steps", 0)),
               "batch": cfg.evaluate.footage.batch, "clips": rows}
     write_json(args.json, record)

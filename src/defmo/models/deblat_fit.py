@@ -82,9 +82,10 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
     For real footage (``deblur``), three options make the object one clean shape on a smooth path:
 
     - ``line (B, 2, 2)``: the start and end (x, y pixels) of the streak's centre line, from the detector. The
-      path is that segment, shifted and bent by a fitted parabola ``a + b t (1 - t)`` (one smooth polynomial
-      segment, as Tracking by Deblatting fits; its length stays the streak's, so the blur cannot be explained
-      by a stretched object on a short path) instead of the network's positions plus piecewise-linear knot
+      path is that segment, shifted and bent by a fitted parabola ``a + 4 t (1 - t) b`` with the bend ``b``
+      at most the network's half-width of the object (one smooth polynomial segment, as Tracking by Deblatting
+      fits; its length stays the streak's, so the blur cannot be explained by a stretched object on a short
+      path) instead of the network's positions plus piecewise-linear knot
       offsets;
     - ``tv``: weight of the total variation of the mask and of the masked colour in the object's frame (Tracking
       by Deblatting's regulariser: no speckle, a clean edge);
@@ -120,8 +121,9 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
                     base = path.positions(at).float()
                 return base + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
             base = line[:, None, 0] + (line[:, None, 1] - line[:, None, 0]) * at[None, :, None]
-            basis = torch.stack((torch.ones_like(at), at * (1.0 - at)), dim=1)  # (T, 2)
-            return base + torch.einsum("tk,bkc->btc", basis, offsets)
+            reach = path.radius.float().clamp_min(1.0)[:, None]  # the bend's middle stays within a half-width
+            bend = reach * torch.tanh(offsets[:, 1] / reach)  # (B, 2) pixels
+            return base + offsets[:, None, 0] + 4.0 * (at * (1.0 - at))[None, :, None] * bend[:, None]
 
         def render(at: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
