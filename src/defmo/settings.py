@@ -211,12 +211,14 @@ class Footage(Section):
     """The fit's options on real footage (``evaluate.footage``, ``deblur`` only; the benchmark's fit is
     ``model.fit_steps`` alone): ``streak_path`` fits the detected streak's centre line with a quadratic offset
     instead of the network's path; ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
-    distance of the colour to the network's own (:func:`defmo.models.deblat_fit.fit_to_image`); ``batch``
+    distance of the colour to the network's own; ``crisp`` pushes the mask to 0 or 1
+    (:func:`defmo.models.deblat_fit.fit_to_image`); ``batch``
     frames are deblurred in one network pass and one fit."""
 
     streak_path: bool
     tv: float
     prior: float
+    crisp: float
     batch: int
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,27 @@ def test_summary_has_every_score():
     assert scores["frames"] == 3 and set(scores) == {"frames", "continuity", "smoothness", "appearance_spread",
                                                      "opacity", "reblur_error"}
     assert summarise([disc_clip()[0]])["continuity"] is None  # one frame: nothing to chain
+
+
+def test_the_footage_table_and_its_reading_say_where_the_fit_wins_and_loses(tmp_path):
+    """`footage` gathers deblur's JSONs by their <clip>_<variant> names; the reading names each score the fit
+    improves and each it loses, with both numbers."""
+    from defmo.evaluate.footage import reading, table_rows
+    from defmo.utils.table_io import read_csv_rows, write_table
+    from defmo.evaluate.footage import HEADER
+
+    scores = {"fit": (0.4, 0.0, 0.01, 0.7, 0.013), "previous": (1.0, 0.05, 0.04, 0.6, 0.012),
+              "network": (0.8, 0.06, 0.1, 0.5, 0.015)}
+    paths = []
+    for variant, values in scores.items():
+        record = dict(zip(("continuity", "smoothness", "appearance_spread", "opacity", "reblur_error"), values))
+        path = tmp_path / f"ball_clip_{variant}.json"
+        path.write_text(json.dumps({"sub_frames": "x", "n": 8, "clips": {"ball_clip": {"frames": 5, **record}}}))
+        paths.append(path)
+    write_table(tmp_path / "footage", HEADER, table_rows(paths))
+    rows = read_csv_rows(tmp_path / "footage.csv")
+    assert [r[1] for r in rows] == ["network + fit", "network + previous fit", "network alone"]
+    text = reading(rows)
+    assert "better than the network + previous fit on continuity gap, path residual, appearance spread, opacity" in text
+    assert "worse on re-blur error (0.013 vs 0.012)" in text
+    assert "better than the network alone on continuity gap, path residual, appearance spread, opacity, re-blur" in text

@@ -323,7 +323,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     steps = 0 if args.network_only else int(getattr(model, "fit_steps", 0))
     footage = cfg.evaluate.footage
     method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=bool(steps))
-    method.options = {"tv": footage.tv, "prior": footage.prior}
+    method.options = {"tv": footage.tv, "prior": footage.prior, "crisp": footage.crisp}
     with torch.no_grad():
         groups = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.streak_path, footage.batch,
                             not args.no_frame_files)

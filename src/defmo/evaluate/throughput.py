@@ -53,7 +53,7 @@ def measure_clip(video: Path, cfg: Config, model, model_cfg: dict, device, min_t
     footage, n = cfg.evaluate.footage, int(model_cfg["data"]["n_subframes"])
     for label, fit in (("network", False), ("fit", True)):
         method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=fit)
-        method.options = {"tv": footage.tv, "prior": footage.prior}
+        method.options = {"tv": footage.tv, "prior": footage.prior, "crisp": footage.crisp}
         seconds = 0.0
         with torch.no_grad():
             for start in range(0, len(pairs), footage.batch):

@@ -74,7 +74,8 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
                  steps: int, path: Path | None = None, template: torch.Tensor | None = None,
                  lr: float = FIT_LR, mask_lr: float = FIT_MASK_LR, knots: int = FIT_KNOTS,
-                 line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0) -> torch.Tensor:
+                 line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0,
+                 crisp: float = 0.0) -> torch.Tensor:
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
     network untouched. ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``.
@@ -90,7 +91,9 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
     - ``tv``: weight of the total variation of the mask and of the masked colour in the object's frame (Tracking
       by Deblatting's regulariser: no speckle, a clean edge);
     - ``prior``: weight of the L1 distance of the colour to the network's own colour (the gathered appearance
-      with the network's residual) inside the mask, which the fit otherwise discards.
+      with the network's residual) inside the mask, which the fit otherwise discards;
+    - ``crisp``: weight of ``4 m (1 - m)`` on the mask, which is 0 where the object is fully there or fully
+      absent: an opaque object with a hard edge rather than a translucent blob.
 
     With none of them (the default) the fit is the synthetic benchmark's, unchanged."""
     with torch.autocast(image.device.type, enabled=False):
@@ -138,13 +141,15 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
                 term = term + tv * (total_variation(alpha) + total_variation(rgb * alpha)).mean()
             if prior > 0:
                 term = term + prior * ((rgb - own).abs() * alpha).mean()
+            if crisp > 0:
+                term = term + crisp * (4.0 * alpha * (1.0 - alpha)).mean()
             return term
 
         optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_lr}])
         with torch.enable_grad():
             for _ in range(steps):
                 loss = (blat(render(grid), background) - image).abs().sum(dim=1).mean()
-                if tv > 0 or prior > 0:
+                if tv > 0 or prior > 0 or crisp > 0:
                     loss = loss + regulariser()
                 optimiser.zero_grad()
                 loss.backward()

@@ -219,11 +219,11 @@ def section_footage(ctx: Context, table: Path | None, figures: list[Path]) -> li
     """The real-footage table, its reading and each clip's figures (deblur on the real clips; no ground truth)."""
     if table is None:
         return []
-    from defmo.evaluate.footage import CAPTION, reading
+    from defmo.evaluate.footage import reading
     from defmo.utils.table_io import read_csv_rows
 
     rows = read_csv_rows(table.with_suffix(".csv"))
-    lines = ["## Real footage (no ground truth)", "", _table_text(table), CAPTION, "",
+    lines = ["## Real footage (no ground truth)", "", _table_text(table),
              ctx.provenance(table, "footage"), "", "Reading:", "", reading(rows), ""]
     for path in figures:
         lines += [f"![{path.stem}]({ctx.rel(path)})", "", ctx.provenance(path, "deblur"), ""]
