@@ -10,7 +10,7 @@ from PIL import Image
 
 from defmo.cli import main
 from defmo.config import load
-from defmo.evaluate import deblur
+from defmo.evaluate import streaks
 from defmo.evaluate.deblur_outputs import draw_trajectory
 from test_eval_cli import random_checkpoint
 
@@ -81,11 +81,11 @@ def test_find_object_locates_the_difference(repo):
     bg = rng.uniform(0.2, 0.4, (50, 70, 3))
     img = bg.copy()
     img[10:20, 30:52] = 0.9
-    streak = deblur.find_object(img, bg, settings)
+    streak = streaks.find_object(img, bg, settings)
     assert tuple(streak.box) == (10, 30, 20, 52)
     assert streak.radius == pytest.approx(5, abs=1)
-    assert deblur.find_object(img, bg, settings, box=(0, 0, 20, 20)) is None  # outside the given box
-    assert deblur.find_object(bg, bg, settings) is None
+    assert streaks.find_object(img, bg, settings, box=(0, 0, 20, 20)) is None  # outside the given box
+    assert streaks.find_object(bg, bg, settings) is None
 
 
 def test_video_options_are_checked_before_any_work(tmp_path, repo, capsys, monkeypatch):
@@ -115,7 +115,7 @@ def test_deblur_needs_input(tmp_path, repo, capsys, monkeypatch):
 
 
 def test_square_box_grows_the_short_side_about_the_centre():
-    box, radius = deblur.square_box(np.array([10, 20, 14, 40]), 3)
+    box, radius = streaks.square_box(np.array([10, 20, 14, 40]), 3)
     assert tuple(box) == (2, 20, 22, 40) and radius == 3
-    box, _ = deblur.square_box(np.array([5, 5, 25, 10]), 2)
+    box, _ = streaks.square_box(np.array([5, 5, 25, 10]), 2)
     assert box[2] - box[0] == box[3] - box[1] == 20 and (box[1] + box[3]) / 2 == pytest.approx(7.5, abs=0.5)

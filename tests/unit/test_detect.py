@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from defmo.config import load
-from defmo.evaluate.deblur import iter_frames
+from defmo.evaluate.frames import iter_frames
 from defmo.evaluate.detect import Candidate, RunningMedian, detect, linked, steady
 from defmo.settings import Detect
 

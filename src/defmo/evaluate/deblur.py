@@ -20,27 +20,25 @@ import argparse
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from defmo.data.blatting import project_to_image_np
 from defmo.errors import UserError
-from defmo.evaluate.detect import Candidate, RunningMedian, candidates, detect, inside
+from defmo.evaluate.detect import Candidate
 from defmo.evaluate.loaders import imread
-from defmo.evaluate.deblur_outputs import GIF_FRAMES, GIF_WIDTH, plot_overview, save_gif, save_mp4, video_frames, write_frame
+from defmo.evaluate.deblur_outputs import plot_overview, save_gif, write_frame, write_videos
+from defmo.evaluate.frames import video_inputs
+from defmo.evaluate.streaks import deblur_batch, find_object
 from defmo.evaluate.footage import Deblurred, path_length, summarise
-from defmo.evaluate.methods import NetworkMethod, centroids, network_box, to_image_coords
+from defmo.evaluate.methods import NetworkMethod
 from defmo.settings import Config, Detect
 from defmo.utils.io import write_json
 from defmo.utils.provenance import Output, digest_label
 from defmo.utils.runtime import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,147 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the network's sub-frames alone, without the fit at inference (model.fit_steps)")
 
 
-def find_object(image: np.ndarray, background: np.ndarray, settings: Detect,
-                box: tuple[int, int, int, int] | None = None) -> Candidate | None:
-    """The largest streak where ``image`` differs from ``background`` (float RGB in [0, 1]), inside ``box``."""
-    pair = replace(settings, threshold=settings.pair_threshold)
-    found = inside(candidates(_to_u8(image), _to_u8(background), [], pair), box)
-    return found[0] if found else None
-
-
-def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
-    """Grow the shorter side of (row0, col0, row1, col1) to the longer one, about its centre, so the network's
-    crop (sized from the box height) holds a wide object too. Coordinates may leave the image; the method clips."""
-    height, width = int(box[2] - box[0]), int(box[3] - box[1])
-    grow_rows, grow_cols = max(0, width - height), max(0, height - width)
-    out = np.array([box[0] - grow_rows // 2, box[1] - grow_cols // 2, box[2] + (grow_rows + 1) // 2,
-                    box[3] + (grow_cols + 1) // 2], dtype=int)
-    return out, radius
-
-
-def _to_u8(img: np.ndarray) -> np.ndarray:
-    return img if img.dtype == np.uint8 else (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-
-
-def frame_files(folder: Path) -> list[Path]:
-    """The images of a folder of frames, in name order."""
-    if not folder.is_dir():
-        raise UserError(f"{folder}: --frames takes a folder of images (for a video file use --video)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if len(files) < 2:
-        raise UserError(f"{folder}: fewer than 2 images ({', '.join(IMAGE_SUFFIXES)}) to use as frames")
-    return files
-
-
-def iter_frames(source: Path, window: slice = slice(None)) -> Iterator[tuple[int, np.ndarray]]:
-    """``(index, frame)`` of a video file or a folder of frames, uint8 RGB, frames ``window`` only; read one at a
-    time (a long video is never held whole)."""
-    start, stop = window.start or 0, window.stop
-    if source.is_dir():
-        for index, path in enumerate(frame_files(source)[start:stop], start):
-            yield index, _to_u8(imread(path))
-        return
-    cap = cv2.VideoCapture(str(source))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    index = start
-    ok, frame = cap.read()
-    while ok and (stop is None or index < stop):
-        yield index, np.ascontiguousarray(frame[:, :, ::-1])
-        index += 1
-        ok, frame = cap.read()
-    cap.release()
-
-
-def check_video(source: Path) -> None:
-    """A clear error, before any work, when ``source`` is missing or not a video OpenCV reads."""
-    if not source.exists():
-        raise UserError(f"{source}: no such file or folder")
-    if source.is_dir():
-        frame_files(source)
-        return
-    cap = cv2.VideoCapture(str(source))
-    ok = cap.isOpened() and cap.read()[0]
-    cap.release()
-    if not ok:
-        raise UserError(f"{source}: not a video OpenCV can read (a folder of frames goes to --frames)")
-
-
-def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
-                 box: tuple[int, int, int, int] | None = None,
-                 background: np.ndarray | None = None) -> list[tuple[str, int, np.ndarray, np.ndarray, Candidate]]:
-    """``(group, index, image, background, streak)`` for every frame of ``source`` in which the fast-moving
-    object is found (:func:`defmo.evaluate.detect.detect`): one pass to find it, a second to keep those frames
-    and their backgrounds (uint8 RGB)."""
-    check_video(source)
-    fixed = None if background is None else _to_u8(background)
-    first = {}
-
-    def frames():
-        for index, frame in tqdm(iter_frames(source, window), desc=f"detect {source.name}", unit="frame"):
-            first.setdefault("index", index)
-            yield frame
-
-    found = detect(frames(), settings, box, fixed)
-    offset = first.get("index", 0)
-    median = RunningMedian(settings.window, settings.stride, fixed)
-    kept = []
-
-    def keep(item):
-        t, frame, bg = item[:3]
-        if t in found:
-            kept.append((source.stem, t + offset, frame, bg, found[t]))
-
-    for _, frame in iter_frames(source, window):
-        for item in median.push(frame):
-            keep(item)
-    for item in median.finish():
-        keep(item)
-    log.info("%s: the fast-moving object found in %d frames", source, len(kept))
-    return kept
-
-
-def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = False,
-                 streak_path: bool = True) -> list[Deblurred]:
-    """Deblur the streak of each ``(group, index, image, background, streak)`` of ``chunk`` in one network
-    pass and one fit. With ``streak_path`` the fit follows each streak's centre line (the track gives its
-    direction); with ``projection`` the composited sub-frames are moved
-    by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input. A streak off a
-    track (no direction) keeps the network's path."""
-    images = [_to_float(item[2]) for item in chunk]
-    backgrounds = [_to_float(item[3]) for item in chunk]
-    streaks = [item[4] for item in chunk]
-    boxes = []
-    for image, streak in zip(images, streaks):
-        box, radius = square_box(np.asarray(streak.box, dtype=int), max(2, int(round(streak.radius))))
-        boxes.append(network_box(box, radius, method.size, image.shape))
-    lines = [s.line() if streak_path else None for s in streaks]
-    rendered: list = [None] * len(chunk)
-    for with_line in (True, False):  # one fit for the streaks with a centre line, one for those without
-        picked = [i for i, line in enumerate(lines) if (line is not None) == with_line]
-        if picked:
-            done = method.render_batch([images[i] for i in picked], [backgrounds[i] for i in picked],
-                                       [boxes[i] for i in picked], n,
-                                       [lines[i] for i in picked] if with_line else None)
-            for i, out in zip(picked, done):
-                rendered[i] = out
-    out = []
-    for (_, index, *_), image, background, b, streak, (rgb, rgba) in zip(chunk, images, backgrounds, boxes,
-                                                                          streaks, rendered):
-        traj = to_image_coords(centroids(rgba[:, 3]), b, method.size)
-        whole = method.paste(image, background, b, rgb, rgba)
-        frames, crop = whole[:, b[0] : b[2], b[1] : b[3]], image[b[0] : b[2], b[1] : b[3]]
-        if projection:
-            frames = project_to_image_np(frames, crop)
-        straight = method.resize_back(rgba, b).permute(0, 2, 3, 1).cpu().numpy()
-        out.append(Deblurred(index, b, crop.astype(np.float32), frames.astype(np.float32),
-                             straight.astype(np.float32), traj, float(streak.radius)))
-    return out
-
-
-def _to_float(img: np.ndarray) -> np.ndarray:
-    return img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img
-
-
 def _parse_ints(text: str | None, count: int, option: str, sep: str = ",") -> list[int | None] | None:
     if text is None:
         return None
@@ -226,32 +83,44 @@ def _window(args) -> slice:
     return slice(*bounds) if bounds else slice(None)
 
 
-def _inputs(args, settings: Detect) -> list[tuple[str, int | None, np.ndarray, np.ndarray, Candidate]]:
-    """(group, frame index or None for an image pair, image, background, streak) per frame to deblur."""
-    video = args.video if args.video is not None else args.frames
+def _image_pair(args, settings: Detect, box) -> tuple:
+    """``(group, None, image, background, streak)`` of ``--image`` and ``--background``."""
+    image, background = imread(args.image), imread(args.background)
+    if image.shape != background.shape:
+        raise UserError(f"{args.image} and {args.background} differ in size: {image.shape} vs {background.shape}")
+    streak = find_object(image, background, settings, box)
+    if streak is None:
+        raise UserError(f"{args.image}: no object differs from {args.background} (try a lower "
+                        "evaluate.detect.pair_threshold, or --box around it)")
+    return args.image.stem, None, image, background, streak
+
+
+def _video_source(args) -> Path | None:
+    return args.video if args.video is not None else args.frames
+
+
+def _check_sources(args) -> Path | None:
+    """The video or folder of frames to deblur, if any; a clear error for a combination that cannot work."""
     if args.video is not None and args.frames is not None:
         raise UserError("deblur: give --video or --frames, not both")
     if args.image is not None and args.background is None:
         raise UserError("deblur: --image needs --background (the same view without the object)")
-    window = _window(args)
+    video = _video_source(args)
+    if args.image is None and video is None:
+        raise UserError("deblur: give --image and --background, --video or --frames")
+    return video
+
+
+def _inputs(args, settings: Detect) -> list[tuple[str, int | None, np.ndarray, np.ndarray, Candidate]]:
+    """(group, frame index or None for an image pair, image, background, streak) per frame to deblur."""
+    video = _check_sources(args)
     box = _parse_ints(args.box, 4, "--box")
     if args.min_track is not None:
         settings = replace(settings, min_track=args.min_track)
-    background = imread(args.background) if args.background is not None else None
-    pairs = []
-    if args.image is not None:
-        image = imread(args.image)
-        if image.shape != background.shape:
-            raise UserError(f"{args.image} and {args.background} differ in size: {image.shape} vs {background.shape}")
-        streak = find_object(image, background, settings, box)
-        if streak is None:
-            raise UserError(f"{args.image}: no object differs from {args.background} (try a lower "
-                            "evaluate.detect.threshold, or --box around it)")
-        pairs.append((args.image.stem, None, image, background, streak))
+    pairs = [_image_pair(args, settings, box)] if args.image is not None else []
     if video is not None:
-        pairs += video_inputs(video, settings, window, box, None if args.image is not None else background)
-    elif args.image is None:
-        raise UserError("deblur: give --image and --background, --video or --frames")
+        background = imread(args.background) if args.background is not None and args.image is None else None
+        pairs += video_inputs(video, settings, _window(args), box, background)
     return pairs
 
 
@@ -285,31 +154,24 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
     return groups
 
 
-def write_videos(source: Path, window: slice, rows: list[tuple[str, np.ndarray, Deblurred]], out_dir: Path) -> None:
-    """``<stem>_deblurred.{mp4,gif}`` (the input's frame rate, the middle sub-frame in place of each deblurred
-    frame) and ``<stem>_slowmo.{mp4,gif}`` (every sub-frame: N times slower), from a third pass over ``source``.
-    The GIFs span at most ``GIF_FRAMES`` input frames from just before the first deblurred one, scaled down."""
-    found = {frame.index: frame for _, _, frame in rows}
-    fps = 25.0
-    if source.is_file():
-        cap = cv2.VideoCapture(str(source))
-        fps = cap.get(cv2.CAP_PROP_FPS) or fps
-        cap.release()
-    first = min(found) - 5
-    last = min(max(found) + 5, first + GIF_FRAMES)
-    for slow, label in ((False, "deblurred"), (True, "slowmo")):
-        save_mp4(out_dir / f"{source.stem}_{label}.mp4", video_frames(iter_frames(source, window), found, slow), fps)
-        span = slice(max(first, window.start or 0), last if window.stop is None else min(last, window.stop))
-        save_gif(out_dir / f"{source.stem}_{label}.gif", video_frames(iter_frames(source, span), found, slow),
-                 ms=round(1000 / fps), width=GIF_WIDTH)
-
-
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     """The overview figure and the output folder."""
     given = ", ".join(Path(p).as_posix() for p in (args.image, args.background, args.video, args.frames)
                       if p is not None)
     data = f"input frames {given} (no ground truth); model {digest_label(args.checkpoint)}"
     return [Output(p, data) for p in (args.figure, args.metrics, args.output_dir) if p is not None]
+
+
+def _write_outputs(args: argparse.Namespace, groups: dict, n: int, shows: str) -> None:
+    """The videos (of a video input), the overview figure and the real-footage scores, as asked."""
+    video = _video_source(args)
+    if not args.no_videos and video is not None and video.stem in groups:
+        write_videos(video, _window(args), groups[video.stem], args.output_dir)
+    if args.figure is not None:
+        plot_overview([row for rows in groups.values() for row in rows], args.figure, shows)
+    if args.metrics is not None:
+        scores = {group: summarise([frame for _, _, frame in rows]) for group, rows in groups.items()}
+        write_json(args.metrics, {"sub_frames": shows, "n": n, "clips": scores})
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
@@ -327,14 +189,6 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     with torch.no_grad():
         groups = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.streak_path, footage.batch,
                             not args.no_frame_files)
-    video = args.video if args.video is not None else args.frames
-    if video is not None and video.stem in groups and not args.no_videos:
-        write_videos(video, _window(args), groups[video.stem], args.output_dir)
-    shows = f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone"
-    if args.figure is not None:
-        plot_overview([row for rows in groups.values() for row in rows], args.figure, shows)
-    if args.metrics is not None:
-        scores = {group: summarise([frame for _, _, frame in rows]) for group, rows in groups.items()}
-        write_json(args.metrics, {"sub_frames": shows, "n": n, "clips": scores})
+    _write_outputs(args, groups, n, f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone")
     log.info("deblurred %d frames (n=%d) -> %s", sum(map(len, groups.values())), n, args.output_dir)
     return 0

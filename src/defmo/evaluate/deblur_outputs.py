@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from defmo.evaluate.footage import Deblurred
+from defmo.evaluate.frames import iter_frames
 from defmo.utils.io import atomic_path
 
 GIF_WIDTH = 320  # pixels: whole-frame GIFs are scaled down to this width (MP4s keep the input's size)
@@ -135,3 +136,22 @@ def plot_overview(rows: list[tuple[str, np.ndarray, Deblurred]], output: Path, s
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def write_videos(source: Path, window: slice, rows: list[tuple[str, np.ndarray, Deblurred]], out_dir: Path) -> None:
+    """``<stem>_deblurred.{mp4,gif}`` (the input's frame rate, the middle sub-frame in place of each deblurred
+    frame) and ``<stem>_slowmo.{mp4,gif}`` (every sub-frame: N times slower), from a third pass over ``source``.
+    The GIFs span at most ``GIF_FRAMES`` input frames from just before the first deblurred one, scaled down."""
+    found = {frame.index: frame for _, _, frame in rows}
+    fps = 25.0
+    if source.is_file():
+        cap = cv2.VideoCapture(str(source))
+        fps = cap.get(cv2.CAP_PROP_FPS) or fps
+        cap.release()
+    first = min(found) - 5
+    last = min(max(found) + 5, first + GIF_FRAMES)
+    for slow, label in ((False, "deblurred"), (True, "slowmo")):
+        save_mp4(out_dir / f"{source.stem}_{label}.mp4", video_frames(iter_frames(source, window), found, slow), fps)
+        span = slice(max(first, window.start or 0), last if window.stop is None else min(last, window.stop))
+        save_gif(out_dir / f"{source.stem}_{label}.gif", video_frames(iter_frames(source, span), found, slow),
+                 ms=round(1000 / fps), width=GIF_WIDTH)

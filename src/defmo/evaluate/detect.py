@@ -100,28 +100,28 @@ def candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[n
     new = _clean(new)
     regions_bg = label(against_bg)
     bg_area = np.bincount(regions_bg.ravel())
-    height, width = frame.shape[:2]
-    found = []
-    for part in regionprops(label(new)):
-        if part.area < settings.min_area:
-            continue
-        owner = np.bincount(regions_bg[part.coords[:, 0], part.coords[:, 1]]).argmax()
-        if owner == 0 or part.area < settings.min_whole * bg_area[owner]:
-            continue
-        # the streak's geometry from the whole region that differs from the background: the part new against
-        # both neighbours lacks where consecutive streaks overlap
-        region = regionprops((regions_bg == owner).astype(np.uint8))[0]
-        r0, c0, r1, c1 = region.bbox
-        if r0 == 0 or c0 == 0 or r1 == height or c1 == width:
-            continue
-        radius = float(cv2.distanceTransform(np.pad(region.image, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
-        if radius < settings.min_radius:
-            continue
-        angle = region.orientation  # skimage: from the row axis to the major axis
-        found.append(Candidate(np.array(region.centroid[::-1]), radius, float(region.axis_major_length),
-                               np.array([math.sin(angle), math.cos(angle)]), int(region.area),
-                               np.array(region.bbox)))
-    return sorted(found, key=lambda c: -c.area)
+    found = [_streak(part, regions_bg, bg_area, settings) for part in regionprops(label(new))
+             if part.area >= settings.min_area]
+    return sorted((c for c in found if c is not None), key=lambda c: -c.area)
+
+
+def _streak(part, regions_bg: np.ndarray, bg_area: np.ndarray, settings: Detect) -> Candidate | None:
+    """The candidate of one region ``part`` of the triple difference, or None when it is not wholly new, touches
+    the frame's border or is too thin. Its geometry is that of the whole region that differs from the
+    background around it: the part new against both neighbours lacks where consecutive streaks overlap."""
+    owner = np.bincount(regions_bg[part.coords[:, 0], part.coords[:, 1]]).argmax()
+    if owner == 0 or part.area < settings.min_whole * bg_area[owner]:
+        return None
+    region = regionprops((regions_bg == owner).astype(np.uint8))[0]
+    r0, c0, r1, c1 = region.bbox
+    if r0 == 0 or c0 == 0 or r1 == regions_bg.shape[0] or c1 == regions_bg.shape[1]:
+        return None
+    radius = float(cv2.distanceTransform(np.pad(region.image, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
+    if radius < settings.min_radius:
+        return None
+    angle = region.orientation  # skimage: from the row axis to the major axis
+    return Candidate(np.array(region.centroid[::-1]), radius, float(region.axis_major_length),
+                     np.array([math.sin(angle), math.cos(angle)]), int(region.area), np.array(region.bbox))
 
 
 def linked(a: Candidate, b: Candidate, settings: Detect) -> bool:
@@ -158,20 +158,25 @@ def _chain_lengths(found: list[list[Candidate]], settings: Detect, order: range)
         if not 0 <= s < len(found):
             continue
         for i, cand in enumerate(found[t]):
-            for j, before in enumerate(found[s]):
-                pair = (before, cand) if step > 0 else (cand, before)
-                if not linked(*pair, settings):
-                    continue
-                k = previous[s][j]
-                chain = 2
-                if k is not None:
-                    first = found[s - step][k]
-                    triple = (first, before, cand) if step > 0 else (cand, before, first)
-                    if steady(*triple):
-                        chain = lengths[s][j] + 1
+            for j in range(len(found[s])):
+                chain = _extend(found, lengths, previous, (s, j), cand, step, settings)
                 if chain > lengths[t][i]:
                     lengths[t][i], previous[t][i] = chain, j
     return lengths
+
+
+def _extend(found, lengths, previous, at: tuple[int, int], cand: Candidate, step: int, settings: Detect) -> int:
+    """The length of the chain ending at ``found[s][j]`` (``at``) extended by ``cand``: 0 when they do not link,
+    2 when the chain turns or jumps there (``cand`` starts anew from it)."""
+    s, j = at
+    before = found[s][j]
+    if not linked(*((before, cand) if step > 0 else (cand, before)), settings):
+        return 0
+    k = previous[s][j]
+    if k is None:
+        return 2
+    first = found[s - step][k]
+    return lengths[s][j] + 1 if steady(*((first, before, cand) if step > 0 else (cand, before, first))) else 2
 
 
 def track(found: list[list[Candidate]], settings: Detect) -> dict[int, Candidate]:
@@ -186,12 +191,17 @@ def track(found: list[list[Candidate]], settings: Detect) -> dict[int, Candidate
         best = max(range(len(frame)), key=lambda i: (spans[i], frame[i].area), default=None)
         if best is not None and spans[best] >= settings.min_track:
             chosen[t] = frame[best]
-    for t, cand in chosen.items():  # the step between the track's neighbours (one side at its ends)
+    _set_velocities(chosen)
+    return chosen
+
+
+def _set_velocities(chosen: dict[int, Candidate]) -> None:
+    """Each chosen candidate's velocity: the step between its neighbours on the track (one side at its ends)."""
+    for t, cand in chosen.items():
         before, after = chosen.get(t - 1), chosen.get(t + 1)
         ends = (before or cand, after or cand)
         if ends[0] is not ends[1]:
             cand.velocity = (ends[1].centre - ends[0].centre) / (2.0 if before and after else 1.0)
-    return chosen
 
 
 class RunningMedian:

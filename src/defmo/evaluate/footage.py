@@ -190,31 +190,45 @@ def table_rows(inputs: list[Path]) -> list[list]:
     return rows
 
 
+NAMES = dict(zip(SCORES, ("continuity gap", "path residual", "appearance spread", "opacity", "re-blur error")))
+
+
+def _better(score: str, value, base) -> bool:
+    return value > base if score == "opacity" else value < base
+
+
+def _split(fit: dict, base: dict) -> tuple[list[str], list[str]]:
+    """The scores where the fit is better than ``base``, and those where it is worse (ties and unknowns in
+    neither)."""
+    better, worse = [], []
+    for k in SCORES:
+        if None in (fit[k], base[k]) or fit[k] == base[k]:
+            continue
+        (better if _better(k, fit[k], base[k]) else worse).append(k)
+    return better, worse
+
+
+def _compare(fit: dict, base: dict, label: str) -> str:
+    """Where the fit beats ``base`` (named ``label``) and where it loses, with both numbers."""
+    better, worse = _split(fit, base)
+    text = f"better than the {label} on {', '.join(NAMES[k] for k in better) or 'nothing'}"
+    if worse:
+        text += " and worse on " + ", ".join(f"{NAMES[k]} ({fit[k]:.3g} vs {base[k]:.3g})" for k in worse)
+    return text
+
+
 def reading(rows: list[list]) -> str:
     """Per clip, which scores the fit as deblur runs it improves on the previous fit and on the network alone."""
-    names = dict(zip(SCORES, ("continuity gap", "path residual", "appearance spread", "opacity", "re-blur error")))
     by_clip: dict[str, dict] = {}
     for clip, variant, _, *values in rows:
         by_clip.setdefault(clip, {})[variant] = dict(zip(SCORES, values))
     out = []
     for clip, variants in by_clip.items():
         fit = variants.get(VARIANTS["fit"])
-        if fit is None:
-            continue
-        parts = []
-        for other in ("previous", "network"):
-            base = variants.get(VARIANTS[other])
-            if base is None:
-                continue
-            better = [k for k in SCORES if None not in (fit[k], base[k])
-                      and (fit[k] > base[k] if k == "opacity" else fit[k] < base[k])]
-            worse = [k for k in SCORES if None not in (fit[k], base[k]) and k not in better and fit[k] != base[k]]
-            text = f"better than the {VARIANTS[other]} on {', '.join(names[k] for k in better) or 'nothing'}"
-            if worse:
-                text += " and worse on " + ", ".join(
-                    f"{names[k]} ({fit[k]:.3g} vs {base[k]:.3g})" for k in worse)
-            parts.append(text)
-        out.append(f"- {clip}: the network + fit is " + "; ".join(parts) + ".")
+        parts = [_compare(fit, variants[VARIANTS[o]], VARIANTS[o]) for o in ("previous", "network")
+                 if fit is not None and VARIANTS[o] in variants]
+        if parts:
+            out.append(f"- {clip}: the network + fit is " + "; ".join(parts) + ".")
     return "\n".join(out)
 
 

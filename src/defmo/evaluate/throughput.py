@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from defmo.evaluate.deblur import deblur_batch, video_inputs
+from defmo.evaluate.frames import video_inputs
+from defmo.evaluate.streaks import deblur_batch
 from defmo.evaluate.methods import NetworkMethod
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text

@@ -1,0 +1,92 @@
+"""Deblurring detected streaks: the network's crop around each, one network pass and one fit for a batch of
+frames (along each streak's centre line where its track gives one), and the result as a
+:class:`~defmo.evaluate.footage.Deblurred`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from defmo.data.blatting import project_to_image_np
+from defmo.evaluate.detect import Candidate, candidates, inside
+from defmo.evaluate.footage import Deblurred
+from defmo.evaluate.frames import to_u8
+from defmo.evaluate.methods import NetworkMethod, centroids, network_box, to_image_coords
+from defmo.settings import Detect
+
+
+def find_object(image: np.ndarray, background: np.ndarray, settings: Detect,
+                box: tuple[int, int, int, int] | None = None) -> Candidate | None:
+    """The largest streak where ``image`` differs from ``background`` (float RGB in [0, 1]), inside ``box``."""
+    pair = replace(settings, threshold=settings.pair_threshold)
+    found = inside(candidates(to_u8(image), to_u8(background), [], pair), box)
+    return found[0] if found else None
+
+
+def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
+    """Grow the shorter side of (row0, col0, row1, col1) to the longer one, about its centre, so the network's
+    crop (sized from the box height) holds a wide object too. Coordinates may leave the image; the method clips."""
+    height, width = int(box[2] - box[0]), int(box[3] - box[1])
+    grow_rows, grow_cols = max(0, width - height), max(0, height - width)
+    out = np.array([box[0] - grow_rows // 2, box[1] - grow_cols // 2, box[2] + (grow_rows + 1) // 2,
+                    box[3] + (grow_cols + 1) // 2], dtype=int)
+    return out, radius
+
+
+def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = False,
+                 streak_path: bool = True) -> list[Deblurred]:
+    """Deblur the streak of each ``(group, index, image, background, streak)`` of ``chunk`` in one network
+    pass and one fit. With ``streak_path`` the fit follows each streak's centre line (the track gives its
+    direction); with ``projection`` the composited sub-frames are moved
+    by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input. A streak off a
+    track (no direction) keeps the network's path."""
+    images = [_to_float(item[2]) for item in chunk]
+    backgrounds = [_to_float(item[3]) for item in chunk]
+    streaks = [item[4] for item in chunk]
+    boxes = [_crop_box(method, image, streak) for image, streak in zip(images, streaks)]
+    lines = [s.line() if streak_path else None for s in streaks]
+    rendered = _render(method, images, backgrounds, boxes, n, lines)
+    return [_deblurred(method, item[1], image, background, box, streak, out, projection) for
+            item, image, background, box, streak, out in zip(chunk, images, backgrounds, boxes, streaks, rendered)]
+
+
+def _crop_box(method: NetworkMethod, image: np.ndarray, streak: Candidate) -> np.ndarray:
+    """The network's crop around a streak: its box made square, grown by the network's margin."""
+    box, radius = square_box(np.asarray(streak.box, dtype=int), max(2, int(round(streak.radius))))
+    return network_box(box, radius, method.size, image.shape)
+
+
+def _render(method: NetworkMethod, images, backgrounds, boxes, n: int, lines: list) -> list:
+    """:meth:`NetworkMethod.render_batch` in two groups: the frames with a centre line (one fit along the
+    lines), and those without (the network's path)."""
+    groups: dict[bool, list[int]] = {True: [], False: []}
+    for i, line in enumerate(lines):
+        groups[line is not None].append(i)
+    rendered: list = [None] * len(images)
+    for with_line, picked in groups.items():
+        if not picked:
+            continue
+        given = [lines[i] for i in picked] if with_line else None
+        done = method.render_batch([images[i] for i in picked], [backgrounds[i] for i in picked],
+                                   [boxes[i] for i in picked], n, given)
+        for i, out in zip(picked, done):
+            rendered[i] = out
+    return rendered
+
+
+def _deblurred(method: NetworkMethod, index, image, background, b, streak, rendered, projection: bool) -> Deblurred:
+    """One frame's :class:`Deblurred` from its render ``(rgb, rgba)`` at the network's size."""
+    rgb, rgba = rendered
+    traj = to_image_coords(centroids(rgba[:, 3]), b, method.size)
+    whole = method.paste(image, background, b, rgb, rgba)
+    frames, crop = whole[:, b[0] : b[2], b[1] : b[3]], image[b[0] : b[2], b[1] : b[3]]
+    if projection:
+        frames = project_to_image_np(frames, crop)
+    straight = method.resize_back(rgba, b).permute(0, 2, 3, 1).cpu().numpy()
+    return Deblurred(index, b, crop.astype(np.float32), frames.astype(np.float32), straight.astype(np.float32),
+                     traj, float(streak.radius))
+
+
+def _to_float(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img
