@@ -17,6 +17,9 @@ def repo() -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
+    # the slow tier (the whole pipeline at the tiny scale) first: with two workers (pytest-xdist, --dist
+    # loadfile) one runs it while the other runs everything else
+    items.sort(key=lambda item: "slow" not in item.keywords)
     import torch
 
     if torch.cuda.is_available():
