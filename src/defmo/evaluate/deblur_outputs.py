@@ -14,15 +14,11 @@ import numpy as np
 from PIL import Image
 
 from defmo.evaluate.footage import Deblurred
-from defmo.evaluate.frames import iter_frames
+from defmo.evaluate.frames import iter_frames, to_u8
 from defmo.utils.io import atomic_path
 
 GIF_WIDTH = 320  # pixels: whole-frame GIFs are scaled down to this width (MP4s keep the input's size)
 GIF_FRAMES = 40  # input frames a whole-frame GIF spans at most (the MP4s hold the whole video)
-
-
-def u8(img: np.ndarray) -> np.ndarray:
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
 def save_png(path: Path, array_u8: np.ndarray) -> None:
@@ -35,7 +31,7 @@ def save_gif(path: Path, frames: Iterable[np.ndarray], ms: int = 80, width: int 
     """uint8 or float RGB frames to an animated GIF (scaled to ``width`` when given), atomically."""
     images = []
     for frame in frames:
-        image = Image.fromarray(frame if frame.dtype == np.uint8 else u8(frame))
+        image = Image.fromarray(to_u8(frame))
         if width is not None and image.width > width:
             image = image.resize((width, round(image.height * width / image.width)), Image.BILINEAR)
         images.append(image)
@@ -67,15 +63,15 @@ def save_mp4(path: Path, frames: Iterable[np.ndarray], fps: float) -> int:
 
 def paste(image: np.ndarray, frame: Deblurred, sub: np.ndarray) -> np.ndarray:
     """The whole frame ``image`` (uint8 or float RGB) with the crop replaced by sub-frame ``sub (h, w, 3)``."""
-    out = u8(image) if image.dtype != np.uint8 else image.copy()
+    out = np.array(to_u8(image))  # a copy
     b = frame.box
-    out[b[0] : b[2], b[1] : b[3]] = u8(sub)
+    out[b[0] : b[2], b[1] : b[3]] = to_u8(sub)
     return out
 
 
 def draw_trajectory(image: np.ndarray, traj: np.ndarray) -> np.ndarray:
     """The frame as uint8 RGB with the trajectory as a polyline, start green, end red."""
-    out = np.ascontiguousarray(u8(image) if image.dtype != np.uint8 else image.copy())
+    out = np.array(to_u8(image))  # a contiguous copy
     pts = np.round(traj).astype(np.int32)
     cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, (255, 255, 0), 1, cv2.LINE_AA)
     cv2.circle(out, tuple(int(v) for v in pts[0]), 2, (0, 255, 0), -1)
@@ -88,7 +84,7 @@ def write_frame(folder: Path, whole: np.ndarray, frame: Deblurred) -> None:
     object as RGBA: straight colour and alpha), ``trajectory.png``."""
     for i, (sub, rgba) in enumerate(zip(frame.frames, frame.rgba)):
         save_png(folder / f"subframe_{i:02d}.png", paste(whole, frame, sub))
-        save_png(folder / f"object_{i:02d}.png", u8(rgba))
+        save_png(folder / f"object_{i:02d}.png", to_u8(rgba))
     save_png(folder / "trajectory.png", draw_trajectory(whole, frame.traj))
 
 

@@ -206,9 +206,9 @@ def _set_velocities(chosen: dict[int, Candidate]) -> None:
 
 class RunningMedian:
     """The per-pixel median of the ``window`` frames before and after each frame (fewer at the ends), as uint8,
-    recomputed every ``stride`` frames. Feed frames in order with :meth:`push`; :meth:`ready` yields
-    ``(index, frame, background, before, after)`` once the frames after it have arrived. With ``fixed``, that
-    image is every frame's background."""
+    recomputed every ``stride`` frames. Feed frames in order with :meth:`push`, which yields
+    ``(index, frame, background, before, after)`` for each frame whose later frames have arrived, then
+    :meth:`finish` for the rest. With ``fixed``, that image is every frame's background."""
 
     def __init__(self, window: int, stride: int, fixed: np.ndarray | None = None):
         self.window, self.stride, self.fixed = window, max(1, stride), fixed
@@ -234,10 +234,10 @@ class RunningMedian:
     def _emit(self) -> tuple:
         t = self.next
         self.next += 1
+        i = t - self.first
         if self.fixed is not None:
             self._median = self.fixed
-        i = t - self.first
-        if self.fixed is None and (self._median is None or t - self._median_at >= self.stride):
+        elif self._median is None or t - self._median_at >= self.stride:
             around = list(self.frames)[max(0, i - self.window) : i + self.window + 1]
             self._median = np.median(np.stack(around), axis=0).astype(np.uint8)
             self._median_at = t

@@ -21,6 +21,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def to_u8(img: np.ndarray) -> np.ndarray:
+    """uint8 RGB(A) as it is; float in [0, 1] clipped, scaled and rounded to uint8."""
     return img if img.dtype == np.uint8 else (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
@@ -75,15 +76,9 @@ def video_inputs(source: Path, settings: Detect, window: slice = slice(None),
     and their backgrounds (uint8 RGB)."""
     check_video(source)
     fixed = None if background is None else to_u8(background)
-    first = {}
-
-    def frames():
-        for index, frame in tqdm(iter_frames(source, window), desc=f"detect {source.name}", unit="frame"):
-            first.setdefault("index", index)
-            yield frame
-
-    found = detect(frames(), settings, box, fixed)
-    offset = first.get("index", 0)
+    frames = (frame for _, frame in tqdm(iter_frames(source, window), desc=f"detect {source.name}", unit="frame"))
+    found = detect(frames, settings, box, fixed)
+    offset = window.start or 0  # detect counts from the window's first frame
     median = RunningMedian(settings.window, settings.stride, fixed)
     kept = []
 
