@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import time
 
 import numpy as np
@@ -22,18 +23,23 @@ def cfg(repo):
 
 
 class AllocatingTrainer:
-    """Holds ``mib`` of freshly written memory for 30 ms each step, then frees it."""
+    """Holds ``mib`` of freshly written memory for 30 ms each step, then frees it.
+
+    The block is a new anonymous mapping, not the heap: in a pytest worker an earlier test can leave freed
+    heap pages resident, and writing into those would not raise the process's RSS at all.
+    """
 
     def __init__(self, mib: int, on_step=None) -> None:
         self.mib, self.on_step, self.batches = mib, on_step, []
 
     def train_step(self, batch):
         self.batches.append(batch)
-        block = np.ones(self.mib * MIB // 8)
+        block = mmap.mmap(-1, self.mib * MIB)
+        np.frombuffer(block, dtype=np.uint8)[:] = 1  # touch every page
         if self.on_step:
             self.on_step()
         time.sleep(0.03)
-        del block
+        block.close()
         return {"total": 1.5, "F": torch.tensor(0.25)}
 
 
