@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import mmap
 import time
 from types import SimpleNamespace
 
@@ -64,8 +65,9 @@ def test_rss_sampler_sees_a_short_lived_allocation():
     reset = samplers.reset_peak_rss()
     idle = measure.rss_reader()()
     with measure.PeakSampler(measure.rss_reader(), 0.5) as s:
-        block = np.ones(128 * MIB // 8)  # float64: 128 MiB, every page written
-        del block
+        block = mmap.mmap(-1, 128 * MIB)  # fresh pages: freed heap an earlier test left resident would not count
+        np.frombuffer(block, dtype=np.uint8)[:] = 1  # every page written
+        block.close()
     peak = max(s.peak, samplers.kernel_peak_rss() if reset else 0.0)
     assert 120.0 <= peak - idle <= 400.0
 
