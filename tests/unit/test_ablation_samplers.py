@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
 import mmap
+import subprocess
 import time
 from types import SimpleNamespace
 
