@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from defmo.seeds.stats import (bootstrap_interval, detectable_difference, paired_interval, seed_differences, spread,
-                               verdict)
+from defmo.seeds.stats import (bootstrap_interval, detectable_difference, holm, paired_interval, seed_differences,
+                               spread, verdict)
 
 
 def test_spread_is_the_sample_mean_and_standard_deviation():
@@ -182,3 +182,17 @@ def test_the_detectable_difference_scales_with_the_sd_and_shrinks_with_seeds():
     assert detectable_difference(1.0, 400) == pytest.approx(z / 20, rel=0.005)
     with pytest.raises(ValueError, match="at least 2"):
         detectable_difference(1.0, 1)
+
+
+def test_holm_matches_its_adjusted_p_values():
+    """Holm's rejections equal ``adjusted p <= alpha`` with adjusted p_(i) = max over j <= i of (m - j) p_(j)."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        p = list(rng.uniform(0, 0.1, rng.integers(1, 12)))
+        order = np.argsort(p)
+        m = len(p)
+        adjusted = np.maximum.accumulate([(m - j) * p[i] for j, i in enumerate(order)])
+        expected = [False] * m
+        for j, i in enumerate(order):
+            expected[i] = bool(adjusted[j] <= 0.05)
+        assert holm(p, 0.05) == expected

@@ -153,4 +153,4 @@ def test_seed_study_metrics_diff_between_branches(pipeline):
     assert {"results/seeds/metrics/defmo/seed0.json", "results/seeds/metrics/defmo/seed1.json",
             "results/seeds/metrics/summary.json"} <= changed, diff
     assert not any("/proposed/" in path for path in changed), diff
-    assert any("scores.tbd.psnr" in key for key in diff["results/seeds/metrics/defmo/seed0.json"]), diff
+    assert any("scores.network.tbd.psnr" in key for key in diff["results/seeds/metrics/defmo/seed0.json"]), diff

@@ -1,7 +1,8 @@
 # Seed study (outside `all`; `snakemake --cores all seeds`, or `dvc repro seeds/dvc.yaml`): each approach of
 # seeds.approaches trained from seeds.count seeds (params.yaml's seed, seed + 1, ...) on its schedule cut at
-# seeds.steps, each run scored per validation sample and benchmark frame, then the table of mean, std and the
-# paired bootstrap interval against the first approach (DeFMO), the verdicts and the figure. Phase target: `seeds`.
+# seeds.steps, each run scored per validation sample and benchmark frame (the network alone and with its fit), then
+# the table of mean, std and the paired t-interval over seeds against the first approach (DeFMO), the verdicts and
+# the figure. Phase target: `seeds`.
 import re
 
 from defmo.settings import Seeds

@@ -237,9 +237,11 @@ def section_seeds(ctx: Context, paths: list[Path]) -> list[str]:
         return []
     lines = ["## Seed study: the report's claims with error bars", "",
              "Each approach trained from several seeds on a shortened schedule (`snakemake --cores all seeds`, "
-             "outside the default run; `seeds` in params.yaml); differences are paired by seed and frame. Its runs "
-             "are scored as each network plus its fit at inference (`model.fit_steps`), not the networks alone, and "
-             "the files below are those the study last wrote (their provenance says which commit).", ""]
+             "outside the default run; `seeds` in params.yaml); differences are paired by seed and frame, and the "
+             "interval is a t-interval over the seeds' mean differences. The verdicts are on the networks alone, "
+             "by the primary metric named in advance (validation PSNR); the network plus its fit at inference "
+             "(`model.fit_steps`) is a second reading beside it. The files below are those the study last wrote "
+             "(their provenance says which commit).", ""]
     for path in present:
         if path.suffix == ".png":
             lines += [f"![{path.stem}]({ctx.rel(path)})", ""]

@@ -7,7 +7,8 @@ frames are not independent draws of the difference. :func:`paired_interval` ther
 paired differences over the frames and takes the Student-t interval over the K per-seed means.
 :func:`bootstrap_interval` is the study's former two-stage percentile bootstrap (seeds and frames), kept because
 its coverage with 3 seeds is far below nominal, which a test shows; :func:`detectable_difference` is the
-smallest true difference K seeds resolve with a given power.
+smallest true difference K seeds resolve with a given power, :func:`holm` the correction for the many intervals
+the study looks at.
 """
 
 from __future__ import annotations
@@ -63,10 +64,38 @@ def paired_interval(approach: np.ndarray, reference: np.ndarray, confidence: flo
     if d.size < 2:
         return None
     k = d.size
-    half = scipy_stats.t.ppf((1.0 + confidence) / 2.0, k - 1) * d.std(ddof=1) / np.sqrt(k)
+    sd = float(d.std(ddof=1))
+    half = scipy_stats.t.ppf((1.0 + confidence) / 2.0, k - 1) * sd / np.sqrt(k)
     mean = float(d.mean())
     return {"diff": mean, "lo": float(mean - half), "hi": float(mean + half), "seeds": int(k),
-            "frames": int(np.shape(approach)[1]), "method": T_METHOD}
+            "frames": int(np.shape(approach)[1]), "sd": sd, "p": _t_test_p(mean, sd, k), "method": T_METHOD}
+
+
+def _t_test_p(mean: float, sd: float, k: int) -> float:
+    """Two-sided p-value of the one-sample t-test of the K per-seed differences against 0 (the test the interval
+    inverts); a zero spread gives 0 for a nonzero mean and 1 for a zero one."""
+    if sd == 0.0:
+        return 0.0 if mean != 0.0 else 1.0
+    return float(2.0 * scipy_stats.t.sf(abs(mean) * np.sqrt(k) / sd, k - 1))
+
+
+def holm(pvalues: list[float], alpha: float) -> list[bool]:
+    """Holm's step-down correction: which of ``pvalues`` are rejected at family-wise error rate ``alpha``.
+
+    The i-th smallest p-value (from 0) is compared with ``alpha / (m - i)``; the first one above its threshold
+    and every larger one are kept (not rejected).
+
+    Example:
+        >>> holm([0.01, 0.04, 0.03], 0.05)
+        [True, False, False]
+    """
+    m = len(pvalues)
+    rejected = [False] * m
+    for rank, index in enumerate(sorted(range(m), key=lambda i: pvalues[i])):
+        if pvalues[index] > alpha / (m - rank):
+            break
+        rejected[index] = True
+    return rejected
 
 
 def bootstrap_interval(approach: np.ndarray, reference: np.ndarray, resamples: int, confidence: float,
@@ -132,6 +161,13 @@ def detectable_difference(sd_of_seed_diffs: float, k: int, confidence: float = 0
         upper *= 2.0
     nc = optimize.brentq(rejects, 0.0, upper, xtol=1e-10) if rejects(0.0) < 0 else 0.0
     return float(nc * sd_of_seed_diffs / np.sqrt(k))
+
+
+def claim_verdict(interval: dict | None, higher_is_better: bool = True) -> str:
+    """A claim of improvement judged by its interval: ``supported`` (it lies above 0), ``contradicted`` (below 0),
+    ``not shown at this scale`` (it contains 0), or ``n/a`` without an interval."""
+    return {"better": "supported", "worse": "contradicted", "no difference": "not shown at this scale",
+            "n/a": "n/a"}[verdict(interval, higher_is_better)]
 
 
 def verdict(interval: dict | None, higher_is_better: bool = True) -> str:

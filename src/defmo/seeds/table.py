@@ -1,6 +1,8 @@
-"""The seed study's summary: per approach and dataset the mean and standard deviation over seeds, against the
-reference approach (the first of ``seeds.approaches``, DeFMO) the paired difference with its t-interval over seeds
-(:func:`defmo.seeds.stats.paired_interval`), one verdict per claim, and the figure of every seed's scores.
+"""The seed study's summary: per reading (the network alone, then with its fit), approach and dataset the mean and
+standard deviation over seeds; against the reference approach (the first of ``seeds.approaches``, DeFMO) the
+paired difference with its t-interval over seeds (:func:`defmo.seeds.stats.paired_interval`); one verdict per
+claim on the primary metric named in advance (:data:`PRIMARY`); the design's power; what a Holm correction would
+change; and the figure of every seed's scores.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from defmo.errors import UserError
 from defmo.seeds import runs
 from defmo.seeds.runs import LABELS
 from defmo.seeds.plots import plot_study
-from defmo.seeds.stats import paired_interval, spread, verdict
+from defmo.seeds.stats import (claim_verdict, detectable_difference, holm, paired_interval, seed_differences, spread,
+                               verdict)
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
 from defmo.utils.table_io import write_table
@@ -26,6 +31,9 @@ CLAIMS = {
     "proposed": "D_S and D_T in place of L_S and L_T (the proposed model)",
 }
 DATASET_ORDER = (runs.VALIDATION, "falling_objects", "tbd3d", runs.BOUNCE, "tbd")
+# Named before the study: the claims are judged on the network alone's validation PSNR, the rest is secondary.
+PRIMARY = {"reading": runs.NETWORK, "dataset": runs.VALIDATION, "metric": "psnr"}
+POWER = 0.8  # the probability of detection the power line is stated at
 
 
 def load_runs(records: list[Path], frames: list[Path]) -> dict[str, list[tuple[dict, list[dict]]]]:
@@ -42,46 +50,115 @@ def load_runs(records: list[Path], frames: list[Path]) -> dict[str, list[tuple[d
     return out
 
 
-def _datasets(study: dict) -> list[str]:
-    present = {name for items in study.values() for record, _ in items for name in record["scores"]}
+def _datasets(study: dict, reading: str) -> list[str]:
+    present = {name for items in study.values() for record, _ in items for name in record["scores"].get(reading, {})}
     return [d for d in DATASET_ORDER if d in present] + sorted(present - set(DATASET_ORDER))
 
 
-def _spreads(items: list[tuple[dict, list[dict]]], dataset: str) -> dict:
-    scores = [record["scores"].get(dataset, {}) for record, _ in items]
+def _readings(study: dict) -> list[str]:
+    """The readings every run has, in :data:`runs.READINGS` order."""
+    have = [set(record["scores"]) for items in study.values() for record, _ in items]
+    return [r for r in runs.READINGS if all(r in h for h in have)]
+
+
+def _spreads(items: list[tuple[dict, list[dict]]], reading: str, dataset: str) -> dict:
+    scores = [record["scores"][reading].get(dataset, {}) for record, _ in items]
     out = {m: spread([s.get(m) for s in scores]) for m in runs.METRICS}
     for q in ("median", "q25", "q75"):
         out[f"length_ratio_{q}"] = spread([(s.get("length_ratio") or {}).get(q) for s in scores])
     return out
 
 
-def summarize_study(study: dict, reference: str, confidence: float) -> dict:
-    """The summary (``summary.json``): per approach and dataset the spreads, per non-reference approach the
-    paired intervals of every metric against ``reference``."""
+def summarize_study(study: dict, reference: str, confidence: float, power: float = POWER) -> dict:
+    """The summary (``summary.json``): per reading (network alone, with the fit), approach and dataset the
+    spreads; per non-reference approach the paired intervals of every metric against ``reference``; the claims'
+    verdicts on :data:`PRIMARY`; the PSNR difference the design detects with probability ``power``; and what a
+    Holm correction over every interval would change."""
     if reference not in study:
         raise UserError(f"seeds: the reference approach '{reference}' has no runs; train it (seeds.approaches)")
-    datasets = _datasets(study)
+    readings = _readings(study)
+    if runs.NETWORK not in readings:
+        raise UserError("seeds: a run has no network-alone scores (scored before the study had readings); "
+                        "rerun `snakemake --cores all seeds`")
     summary = {"reference": reference, "interval": "t over seeds", "confidence": confidence,
                "seeds": [record["seed"] for record, _ in study[reference]],
                "steps": {a: items[0][0]["steps"] for a, items in study.items()},
-               "approaches": {}, "differences": {}}
-    for approach, items in study.items():
-        summary["approaches"][approach] = {d: _spreads(items, d) for d in datasets}
-        if approach != reference:
-            summary["differences"][approach] = _differences(items, study[reference], datasets, confidence)
+               "primary": dict(PRIMARY), "readings": {}}
+    for reading in readings:
+        datasets = _datasets(study, reading)
+        summary["readings"][reading] = {
+            "approaches": {a: {d: _spreads(items, reading, d) for d in datasets} for a, items in study.items()},
+            "differences": {a: _differences(items, study[reference], reading, datasets, confidence)
+                            for a, items in study.items() if a != reference}}
+    summary["claims"] = _claims(summary)
+    summary["power"] = _power(study, reference, summary, confidence, power)
+    summary["multiplicity"] = _multiplicity(summary)
     return summary
 
 
-def _differences(items: list, reference: list, datasets: list[str], confidence: float) -> dict:
+def _differences(items: list, reference: list, reading: str, datasets: list[str], confidence: float) -> dict:
     """Per dataset and metric, the paired interval of one approach's runs (``items``) against the reference's
-    (None with fewer than 2 seeds: no interval)."""
+    in one reading (None with fewer than 2 seeds: no interval)."""
     approach, ref = items[0][0]["approach"], reference[0][0]["approach"]
     if [rec["seed"] for rec, _ in items] != [rec["seed"] for rec, _ in reference]:
         raise UserError(f"seeds: {approach} has seeds {[rec['seed'] for rec, _ in items]}, {ref} "
                         f"{[rec['seed'] for rec, _ in reference]}; pair them seed by seed (rerun `seeds`)")
     rows, ref_rows = [r for _, r in items], [r for _, r in reference]
-    return {d: {m: paired_interval(runs.metric_grid(rows, d, m), runs.metric_grid(ref_rows, d, m), confidence)
+    return {d: {m: paired_interval(runs.metric_grid(rows, d, m, reading), runs.metric_grid(ref_rows, d, m, reading),
+                                   confidence)
                 for m in runs.METRICS} for d in datasets}
+
+
+def _claims(summary: dict) -> dict:
+    """Per non-reference approach: the claim, its verdict on the primary metric, and that interval."""
+    p = summary["primary"]
+    out = {}
+    for approach, diffs in summary["readings"][p["reading"]]["differences"].items():
+        interval = diffs.get(p["dataset"], {}).get(p["metric"])
+        out[approach] = {"claim": CLAIMS.get(approach, approach), "verdict": claim_verdict(interval),
+                         "interval": interval}
+    return out
+
+
+def _power(study: dict, reference: str, summary: dict, confidence: float, power: float) -> dict:
+    """Per dataset, the smallest true PSNR difference (network alone, dB) the design detects with ``power``: from
+    the spread of the per-seed differences, pooled over the comparisons with the reference."""
+    reading = summary["primary"]["reading"]
+    ref_rows = [r for _, r in study[reference]]
+    out = {}
+    for dataset in summary["readings"][reading]["approaches"][reference]:
+        variances, k = [], len(ref_rows)
+        for approach, items in study.items():
+            if approach == reference:
+                continue
+            d = seed_differences(runs.metric_grid([r for _, r in items], dataset, "psnr", reading),
+                                 runs.metric_grid(ref_rows, dataset, "psnr", reading))
+            if d.size >= 2:
+                variances.append(float(np.var(d, ddof=1)))
+                k = min(k, d.size)
+        if variances and k >= 2:
+            sd = float(np.sqrt(np.mean(variances)))
+            out[dataset] = {"sd": sd, "seeds": k, "detectable": detectable_difference(sd, k, confidence, power)}
+    return {"reading": reading, "metric": "psnr", "power": power, "datasets": out}
+
+
+def _multiplicity(summary: dict) -> dict:
+    """How many intervals the study computes, how many exclude 0, and which of those a Holm correction over all
+    of them (family-wise level ``1 - confidence``) would keep; the same over the primary tests alone."""
+    alpha = 1.0 - summary["confidence"]
+    labelled = [(f"{reading}/{approach}/{dataset}/{metric}", i)
+                for reading, body in summary["readings"].items()
+                for approach, diffs in body["differences"].items()
+                for dataset, per_metric in diffs.items()
+                for metric, i in per_metric.items() if i is not None]
+    kept = holm([i["p"] for _, i in labelled], alpha)
+    excluding = [label for label, i in labelled if verdict(i) in ("better", "worse")]
+    primary = [(a, c["interval"]) for a, c in summary["claims"].items() if c["interval"] is not None]
+    primary_kept = holm([i["p"] for _, i in primary], alpha)
+    return {"intervals": len(labelled), "excluding_zero": excluding,
+            "after_holm": [label for (label, _), k in zip(labelled, kept) if k],
+            "primary_tests": len(primary),
+            "primary_after_holm": [a for (a, i), k in zip(primary, primary_kept) if k and verdict(i) != "no difference"]}
 
 
 def _mean_std(s: dict, digits: int) -> str:
@@ -96,24 +173,39 @@ def _interval(i: dict | None, digits: int) -> str:
     return f"{i['diff']:+.{digits}f} [{i['lo']:+.{digits}f}, {i['hi']:+.{digits}f}]"
 
 
+DIGITS = {"psnr": 2, "ssim": 3, "tiou": 3, "mask_iou": 3}
+
+
 def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the seed table: per dataset and approach, mean ± std of each metric and the length
-    ratio (median [q25, q75], means over seeds), then the paired difference to the reference."""
-    digits = {"psnr": 2, "ssim": 3, "tiou": 3, "mask_iou": 3}
-    header = ["dataset", "approach", *(LABELS[m] for m in runs.METRICS), "length ratio",
-              *(f"Δ{LABELS[m]} vs {summary['reference']}" for m in runs.METRICS)]
+    """Header and rows of the seed table: per dataset and approach, the network alone's mean ± std of each metric
+    with the paired difference to the reference beside it, then the same PSNR pair with the fit."""
+    ref = summary["reference"]
+    header = ["dataset", "approach"]
+    for m in runs.METRICS:
+        header += [LABELS[m], f"Δ{LABELS[m]} vs {ref}"]
+    with_fit = runs.FIT in summary["readings"]
+    if with_fit:
+        header += ["PSNR with fit", f"ΔPSNR with fit vs {ref}"]
+    net = summary["readings"][runs.NETWORK]
     rows = []
-    for approach, per_dataset in summary["approaches"].items():
+    for approach, per_dataset in net["approaches"].items():
         for dataset, s in per_dataset.items():
-            ratio = "n/a" if s["length_ratio_median"]["mean"] is None else (
-                f"{s['length_ratio_median']['mean']:.2f} [{s['length_ratio_q25']['mean']:.2f}, "
-                f"{s['length_ratio_q75']['mean']:.2f}]")
-            diffs = summary["differences"].get(approach, {}).get(dataset)
-            rows.append([dataset, approach, *(_mean_std(s[m], digits[m]) for m in runs.METRICS), ratio,
-                         *("—" if diffs is None else _interval(diffs[m], digits[m]) for m in runs.METRICS)])
+            row = [dataset, approach]
+            for m in runs.METRICS:
+                row += [_mean_std(s[m], DIGITS[m]), _cell(net, approach, dataset, m)]
+            if with_fit:
+                fit = summary["readings"][runs.FIT]
+                fs = fit["approaches"][approach].get(dataset)
+                row += ["n/a" if fs is None else _mean_std(fs["psnr"], 2), _cell(fit, approach, dataset, "psnr")]
+            rows.append(row)
     rows.sort(key=lambda r: (DATASET_ORDER.index(r[0]) if r[0] in DATASET_ORDER else len(DATASET_ORDER),
-                             list(summary["approaches"]).index(r[1])))
+                             list(net["approaches"]).index(r[1])))
     return header, rows
+
+
+def _cell(body: dict, approach: str, dataset: str, metric: str) -> str:
+    diffs = body["differences"].get(approach, {}).get(dataset)
+    return "—" if diffs is None else _interval(diffs[metric], DIGITS[metric])
 
 
 def _by_verdict(diffs: dict, metric: str) -> dict[str, list[str]]:
@@ -124,33 +216,51 @@ def _by_verdict(diffs: dict, metric: str) -> dict[str, list[str]]:
     return out
 
 
-def _holds(psnr: dict[str, list[str]]) -> str:
-    """Whether a claim of improvement holds, from the PSNR verdicts over the datasets."""
-    better, worse = psnr.get("better", []), psnr.get("worse", [])
-    if better and not worse:
-        return "holds" if not psnr.get("no difference") else "holds in part"
-    if worse and not better:
-        return "does not hold: worse"
-    return "mixed" if better else "not resolved (no difference)"
+def power_line(summary: dict) -> str:
+    """The design's power: the PSNR difference each dataset's comparison detects 80% of the time."""
+    pw = summary["power"]
+    parts = [f"{d} {v['detectable']:.2f}" for d, v in pw["datasets"].items()]
+    seeds = max((v["seeds"] for v in pw["datasets"].values()), default=0)
+    return (f"Power: with {seeds} seeds per approach, the smallest paired PSNR difference of the network alone "
+            f"that the {100 * summary['confidence']:.0f}% t-interval excludes from 0 in {100 * pw['power']:.0f}% of "
+            f"studies (from the spread of the per-seed differences), dB: " + ", ".join(parts) + ".")
+
+
+def multiplicity_line(summary: dict) -> str:
+    """How many intervals were looked at and what Holm's correction changes."""
+    m = summary["multiplicity"]
+    lost = [x for x in m["excluding_zero"] if x not in m["after_holm"]]
+    text = (f"Multiplicity: {m['intervals']} intervals were computed (readings x approaches x datasets x metrics); "
+            f"{len(m['excluding_zero'])} exclude 0, {len(m['after_holm'])} of them still do after a Holm correction "
+            f"over all {m['intervals']} at a family-wise {100 * (1 - summary['confidence']):.0f}%")
+    text += f" (no longer: {', '.join(lost)})" if lost else ""
+    kept = ", ".join(m["primary_after_holm"]) or "none"
+    return text + f". Over the {m['primary_tests']} primary tests alone, Holm keeps: {kept}."
 
 
 def verdict_lines(summary: dict) -> list[str]:
-    """One sentence per claim (approach against the reference): whether it holds in PSNR, the datasets where each
-    metric's interval lies above 0, below 0 or around it, and the PSNR differences with their intervals."""
+    """One line per claim: its verdict on the primary metric (the network's validation PSNR), the secondary
+    metrics' verdicts per dataset, and the with-fit reading; then the power and multiplicity lines."""
     level = f"{100 * summary['confidence']:.0f}%"
+    p = summary["primary"]
     lines = []
-    for approach, diffs in summary["differences"].items():
+    net = summary["readings"][runs.NETWORK]["differences"]
+    fit = summary["readings"].get(runs.FIT, {}).get("differences", {})
+    for approach, claim in summary["claims"].items():
         parts = []
-        for metric in ("psnr", "mask_iou", "ssim"):
-            groups = _by_verdict(diffs, metric)
+        for metric in ("psnr", "ssim", "mask_iou"):
+            groups = _by_verdict(net[approach], metric)
             said = [f"{v} on {', '.join(ds)}" for v, ds in groups.items() if v != "n/a"]
             parts.append(f"{LABELS[metric]} " + "; ".join(said))
-        psnr = ", ".join(f"{d} {_interval(per['psnr'], 2)}" for d, per in diffs.items())
-        lines.append(f"- **{CLAIMS.get(approach, approach)}** ({approach} vs {summary['reference']}, "
-                     f"{len(summary['seeds'])} seeds, paired {level} t-interval over seeds): "
-                     f"{_holds(_by_verdict(diffs, 'psnr'))} in PSNR. " + ". ".join(parts)
-                     + f". PSNR difference [interval], dB: {psnr}.")
-    return lines
+        line = (f"- **{claim['claim']}** ({approach} vs {summary['reference']}, {len(summary['seeds'])} seeds, "
+                f"paired {level} t-interval over seeds): **{claim['verdict']}** by the primary metric, the "
+                f"{p['dataset']} {LABELS[p['metric']]} of the network alone, {_interval(claim['interval'], 2)} dB. "
+                f"Secondary (network alone): " + ". ".join(parts) + ".")
+        if approach in fit:
+            psnr = ", ".join(f"{d} {_interval(per['psnr'], 2)}" for d, per in fit[approach].items())
+            line += f" With the fit (second reading), PSNR difference [interval], dB: {psnr}."
+        lines.append(line)
+    return lines + [f"- {power_line(summary)}", f"- {multiplicity_line(summary)}"]
 
 
 def write_study(records: list[Path], frames: list[Path], stem: Path, summary_path: Path, figure: Path,
@@ -161,9 +271,11 @@ def write_study(records: list[Path], frames: list[Path], stem: Path, summary_pat
     s = cfg.seeds
     summary = summarize_study(study, s.approaches[0], s.confidence)
     header, rows = table_rows(summary)
-    caption = (f"Seed study (scale {cfg.scale}): mean ± std over seeds {summary['seeds']}; Δ: paired difference "
-               f"to {summary['reference']} [{100 * s.confidence:.0f}% t-interval over seeds of the per-seed mean "
-               f"differences; n/a: fewer than 2 seeds]")
+    steps = sorted(set(summary["steps"].values()))
+    caption = (f"Seed study (scale {cfg.scale}, runs of {'/'.join(map(str, steps))} steps): the network alone's "
+               f"mean ± std over seeds {summary['seeds']}, the with-fit PSNR as a second reading; Δ: paired "
+               f"difference to {summary['reference']} [{100 * s.confidence:.0f}% t-interval over seeds of the "
+               f"per-seed mean differences; n/a: fewer than 2 seeds]. {power_line(summary)}")
     write_table(stem, header, rows, caption)
     write_text(stem.with_name(stem.name + "_verdicts.md"), "\n".join(verdict_lines(summary)) + "\n")
     write_json(summary_path, summary)
