@@ -192,7 +192,8 @@ class Detect(Section):
     (pixels), ``min_radius`` (half-width, pixels) and ``min_whole`` (share of its background-difference region
     it covers); ``min_track`` consecutive frames; ``max_angle`` (degrees) between the streak's axis and its
     step; ``min_exposure``, the least travel within the exposure over the step between frames;
-    ``pair_threshold``, the threshold for an image and its background (``--image``)."""
+    ``pair_threshold``, the threshold for an image and its background (``--image``); ``bridge``, passes of
+    one frame each that fill a track's gaps and extend its ends where it predicts the object."""
 
     threshold: float
     window: int
@@ -204,6 +205,7 @@ class Detect(Section):
     max_angle: float
     min_exposure: float
     pair_threshold: float
+    bridge: int
 
 
 @dataclass(frozen=True, eq=False)

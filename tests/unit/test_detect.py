@@ -15,7 +15,7 @@ from defmo.evaluate.frames import iter_frames
 from defmo.evaluate.detect import Candidate, RunningMedian, detect, linked, steady
 from defmo.settings import Detect
 
-SETTINGS = Detect(0.1, 3, 1, 20, 2.0, 0.5, 3, 35.0, 0.25, 0.05)
+SETTINGS = Detect(0.1, 3, 1, 20, 2.0, 0.5, 3, 35.0, 0.25, 0.05, 0)
 
 
 def _moving(frames: int = 8, step: int = 15, size=(60, 140)) -> list[np.ndarray]:
@@ -38,6 +38,26 @@ def test_a_streak_seen_once_or_twice_is_not_a_track():
         frame[25:35] = 40  # the streak vanishes after frame 1
     assert detect(video, SETTINGS) == {}
     assert sorted(detect(video, replace(SETTINGS, min_track=2))) == [0, 1]
+
+
+def test_a_track_bridges_a_frame_where_the_streak_touches_another_mover():
+    """In frame 4 the streak touches a block that shows up for frames 3-5 (an arm): its region against the
+    background is mostly the block, so the strict test rejects it; the track predicts it there and bridges it."""
+    video = _moving()
+    for frame in video[3:6]:
+        frame[35:55, 66:76] = 150
+    assert 4 not in detect(video, SETTINGS)
+    found = detect(video, replace(SETTINGS, bridge=1))
+    assert sorted(found) == list(range(8))
+    assert found[4].centre.tolist() == pytest.approx([70.5, 29.5], abs=0.5)
+
+
+def test_bridging_needs_a_track_and_a_candidate_near_its_prediction():
+    video = _moving()
+    video[4][25:35, 60:90] = 40  # the streak is gone from frame 4 ...
+    video[4][5:15, 120:132] = 230  # ... and a streak-like blob appears far from where the track goes
+    found = detect(video, replace(SETTINGS, bridge=2))
+    assert 4 not in found and sorted(found) == [0, 1, 2, 3, 5, 6, 7]
 
 
 def test_a_large_slow_mover_is_not_an_fmo():
@@ -123,10 +143,11 @@ def test_webcam_clips_the_detection_is_the_ball_never_a_person(real, clip, frame
             assert distance <= marks["radius"], f"{clip} frame {t}: detection {found[t].centre} is not the ball"
         hits += 1
     share = hits / len(marks["ball"])
-    # measured with params.yaml's evaluate.detect (docs/real-footage.md): floorball 11 of 12 marked frames, the
-    # swung ball 12 of 20 (missed where its streak touches the hand, and twice beside its shadow), the dropped
-    # objects 6 of 13 (several at once, faint); the issue's bar is 90% on each clip
-    assert share >= {"floorball_color": 0.9, "circle": 0.6, "counting_all": 0.45}[clip], f"{clip}: found {share:.0%}"
+    # measured with params.yaml's evaluate.detect (docs/real-footage.md): floorball 12 of 12 marked frames, the
+    # swung ball 19 of 20 (the first frame, where it leaves the frame, is missed), the dropped objects 8 of 13
+    # (missed where several fall at once, entering at the top, and where they hit the bowl); the issue's bar is
+    # 90% on each clip
+    assert share >= {"floorball_color": 0.9, "circle": 0.9, "counting_all": 0.6}[clip], f"{clip}: found {share:.0%}"
 
 
 def test_the_tracked_streak_gives_its_centre_line_in_the_direction_of_motion():

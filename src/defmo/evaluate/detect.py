@@ -6,7 +6,9 @@ differential images, Rozumnyi et al. 2017). :func:`candidates` keeps the regions
 that are wholly new (most of the region differing from the background, not the sliver of a moving leg),
 big enough, inside the frame. :func:`track` keeps the candidates that chain across ``min_track`` consecutive
 frames with a step at least as long as the streak's travel, along the streak's axis, at a nearly constant
-velocity; a person's moving limb gives regions that fail one of these.
+velocity; a person's moving limb gives regions that fail one of these. :func:`bridge` then fills a track's
+one-frame gaps and extends its ends with looser regions where the track predicts the object (a ball passing
+over the arm that swings it, or leaving the frame).
 
 The background is a running median of ``window`` frames around each frame, recomputed every ``stride``
 frames (:class:`RunningMedian`), holding ``2 window + 1`` frames as uint8: a long video is never held whole.
@@ -16,7 +18,7 @@ Example:
     >>> frames = [np.full((60, 100, 3), 40, np.uint8) for _ in range(6)]
     >>> for t, f in enumerate(frames):
     ...     f[25:35, 5 + 15 * t : 17 + 15 * t] = 230  # a bright streak moving right
-    >>> found = detect(frames, Detect(0.1, 3, 1, 20, 2.0, 0.5, 3, 35.0, 0.25, 0.05))
+    >>> found = detect(frames, Detect(0.1, 3, 1, 20, 2.0, 0.5, 3, 35.0, 0.25, 0.05, 0))
     >>> sorted(found), found[2].centre.tolist()
     ([0, 1, 2, 3, 4, 5], [40.5, 29.5])
 """
@@ -93,6 +95,14 @@ def candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[n
     Returns:
         Candidates, largest first.
     """
+    return frame_candidates(frame, background, neighbours, settings)[0]
+
+
+def frame_candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[np.ndarray],
+                     settings: Detect) -> tuple[list[Candidate], list[Candidate]]:
+    """The strict candidates of :func:`candidates`, and the loose ones: every region of the triple difference
+    big and wide enough, with its own geometry, whole or not and touching the border or not (a ball passing
+    over an arm or leaving the frame), which :func:`bridge` takes only where a track predicts one."""
     against_bg = _clean(_difference(frame, background, settings.threshold))
     new = against_bg.copy()
     for other in neighbours:
@@ -100,9 +110,20 @@ def candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[n
     new = _clean(new)
     regions_bg = label(against_bg)
     bg_area = np.bincount(regions_bg.ravel())
-    found = [_streak(part, regions_bg, bg_area, settings) for part in regionprops(label(new))
-             if part.area >= settings.min_area]
-    return sorted((c for c in found if c is not None), key=lambda c: -c.area)
+    parts = [part for part in regionprops(label(new)) if part.area >= settings.min_area]
+    strict = [_streak(part, regions_bg, bg_area, settings) for part in parts]
+    loose = [_geometry(part) for part in parts]
+    by_area = lambda c: -c.area  # noqa: E731
+    return (sorted((c for c in strict if c is not None), key=by_area),
+            sorted((c for c in loose if c.radius >= settings.min_radius), key=by_area))
+
+
+def _geometry(region) -> Candidate:
+    """A candidate with ``region``'s own centre, half-width, length, axis, area and box."""
+    radius = float(cv2.distanceTransform(np.pad(region.image, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
+    angle = region.orientation  # skimage: from the row axis to the major axis
+    return Candidate(np.array(region.centroid[::-1]), radius, float(region.axis_major_length),
+                     np.array([math.sin(angle), math.cos(angle)]), int(region.area), np.array(region.bbox))
 
 
 def _streak(part, regions_bg: np.ndarray, bg_area: np.ndarray, settings: Detect) -> Candidate | None:
@@ -116,12 +137,8 @@ def _streak(part, regions_bg: np.ndarray, bg_area: np.ndarray, settings: Detect)
     r0, c0, r1, c1 = region.bbox
     if r0 == 0 or c0 == 0 or r1 == regions_bg.shape[0] or c1 == regions_bg.shape[1]:
         return None
-    radius = float(cv2.distanceTransform(np.pad(region.image, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
-    if radius < settings.min_radius:
-        return None
-    angle = region.orientation  # skimage: from the row axis to the major axis
-    return Candidate(np.array(region.centroid[::-1]), radius, float(region.axis_major_length),
-                     np.array([math.sin(angle), math.cos(angle)]), int(region.area), np.array(region.bbox))
+    cand = _geometry(region)
+    return cand if cand.radius >= settings.min_radius else None
 
 
 def linked(a: Candidate, b: Candidate, settings: Detect) -> bool:
@@ -195,6 +212,52 @@ def track(found: list[list[Candidate]], settings: Detect) -> dict[int, Candidate
     return chosen
 
 
+def predicted(chosen: dict[int, Candidate], t: int) -> tuple[np.ndarray, Candidate] | None:
+    """Where the track ``chosen`` puts the object in frame ``t`` (not on it): between its neighbours across a
+    one-frame gap, or one step on from either end, at constant acceleration from the end's last three
+    positions (a ball swung in a circle turns) or at constant velocity from two; with the nearest track
+    candidate. None where the track says nothing about ``t``."""
+    before, after = chosen.get(t - 1), chosen.get(t + 1)
+    if before is not None and after is not None:
+        return 0.5 * (before.centre + after.centre), before
+    for side in (-1, 1):
+        run = [chosen.get(t + side * k) for k in (1, 2, 3)]
+        if run[0] is None or run[1] is None:
+            continue
+        if run[2] is not None:
+            return 3.0 * run[0].centre - 3.0 * run[1].centre + run[2].centre, run[0]
+        return 2.0 * run[0].centre - run[1].centre, run[0]
+    return None
+
+
+def bridge(chosen: dict[int, Candidate], loose: list[list[Candidate]], settings: Detect) -> dict[int, Candidate]:
+    """``chosen`` with gaps in its tracks bridged and their ends extended, one frame a pass for
+    ``settings.bridge`` passes: in a frame the track predicts (:func:`predicted`), the loose candidate nearest
+    the prediction, within the object's width or a third of its step, of a similar width (a ball half out of
+    the frame is narrower), and moved on from
+    the track's candidate (a ball passing over an arm, leaving the frame). Velocities are recomputed."""
+    out = dict(chosen)
+    for _ in range(settings.bridge):
+        added = {}
+        for t, cands in enumerate(loose):
+            guess = None if t in out else predicted(out, t)
+            if guess is None:
+                continue
+            centre, near = guess
+            step = float(np.hypot(*(centre - near.centre)))
+            reach = max(2.0 * near.radius, step / 3.0)
+            fits = [c for c in cands if 0.4 <= c.radius / near.radius <= 2.0
+                    and float(np.hypot(*(c.centre - near.centre))) >= near.radius
+                    and float(np.hypot(*(c.centre - centre))) <= reach]
+            if fits:
+                added[t] = min(fits, key=lambda c: float(np.hypot(*(c.centre - centre))))
+        if not added:
+            break
+        out.update(added)
+    _set_velocities(out)
+    return out
+
+
 def _set_velocities(chosen: dict[int, Candidate]) -> None:
     """Each chosen candidate's velocity: the step between its neighbours on the track (one side at its ends)."""
     for t, cand in chosen.items():
@@ -260,15 +323,18 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
     (:func:`track`). ``box`` (x0, y0, x1, y1) keeps only candidates centred inside it."""
     median = RunningMedian(settings.window, settings.stride, background)
     found: list[list[Candidate]] = []
+    loose: list[list[Candidate]] = []
 
     def take(item):
         _, frame, background, before, after = item
         neighbours = [f for f in (before, after) if f is not None]
-        found.append(inside(candidates(frame, background, neighbours, settings), box))
+        strict, extra = frame_candidates(frame, background, neighbours, settings)
+        found.append(inside(strict, box))
+        loose.append(inside(extra, box))
 
     for frame in frames:
         for item in median.push(frame):
             take(item)
     for item in median.finish():
         take(item)
-    return track(found, settings)
+    return bridge(track(found, settings), loose, settings)
