@@ -243,19 +243,24 @@ def bridge(chosen: dict[int, Candidate], loose: list[list[Candidate]], settings:
             guess = None if t in out else predicted(out, t)
             if guess is None:
                 continue
-            centre, near = guess
-            step = float(np.hypot(*(centre - near.centre)))
-            reach = max(2.0 * near.radius, step / 3.0)
-            fits = [c for c in cands if 0.4 <= c.radius / near.radius <= 2.0
-                    and float(np.hypot(*(c.centre - near.centre))) >= near.radius
-                    and float(np.hypot(*(c.centre - centre))) <= reach]
-            if fits:
-                added[t] = min(fits, key=lambda c: float(np.hypot(*(c.centre - centre))))
+            best = _nearest_fit(cands, *guess)
+            if best is not None:
+                added[t] = best
         if not added:
             break
         out.update(added)
     _set_velocities(out)
     return out
+
+
+def _nearest_fit(cands: list[Candidate], centre: np.ndarray, near: Candidate) -> Candidate | None:
+    """The candidate nearest the predicted ``centre`` that fits the track's candidate ``near`` (see
+    :func:`bridge`), or None."""
+    reach = max(2.0 * near.radius, float(np.hypot(*(centre - near.centre))) / 3.0)
+    fits = [c for c in cands if 0.4 <= c.radius / near.radius <= 2.0
+            and float(np.hypot(*(c.centre - near.centre))) >= near.radius
+            and float(np.hypot(*(c.centre - centre))) <= reach]
+    return min(fits, key=lambda c: float(np.hypot(*(c.centre - centre))), default=None)
 
 
 def _set_velocities(chosen: dict[int, Candidate]) -> None:
