@@ -78,6 +78,7 @@ RULE_READS: dict[str, tuple[str, tuple[str, ...]]] = {
     "deblur_real": ("evaluate", ("scale", "device", "evaluate")),
     "deblur_footage": ("evaluate", ("scale", "device", *(f"evaluate.{k}" for k in _FOOTAGE), "model.fit_steps")),
     "footage_table": ("evaluate", ("scale", "evaluate.real_clips")),
+    "footage_figure": ("evaluate", ("scale",)),
     "ablate_cell": ("ablate", ("scale", "seed", "threads", "device", "model", "train", "ablate")),
     "table4": ("ablate", ("scale", "ablate")),
     "figure_memory": ("ablate", ("scale", "ablate")),

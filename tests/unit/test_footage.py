@@ -86,3 +86,34 @@ def test_the_footage_table_and_its_reading_say_where_the_fit_wins_and_loses(tmp_
     assert "better than the network + previous fit on continuity gap, path residual, appearance spread, opacity" in text
     assert "worse on re-blur error (0.013 vs 0.012)" in text
     assert "better than the network alone on continuity gap, path residual, appearance spread, opacity, re-blur" in text
+
+
+def test_a_clip_s_figure_stacks_its_variants_panels_and_names_a_missing_one(tmp_path):
+    import argparse
+
+    import matplotlib.pyplot as plt
+
+    from defmo.errors import UserError
+    from defmo.evaluate import footage
+
+    panels = []
+    for variant, shade in (("network", 0.2), ("fit", 0.8)):
+        path = tmp_path / f"footage_clip_{variant}.png"
+        plt.imsave(path, np.full((60, 200, 3), shade))
+        panels.append(path)
+    out = tmp_path / "footage_clip.png"
+    footage.stack_panels(panels, out)
+    image = plt.imread(out)
+    assert image.shape[0] > image.shape[1] * 0.5  # two 60 x 200 panels one above the other, with titles
+    top, bottom = image[: image.shape[0] // 2], image[image.shape[0] // 2 :]
+    def share(part, shade):
+        return float(np.all(np.abs(part[..., :3] - shade) < 0.03, axis=-1).mean())
+
+    assert share(top, 0.2) > 0.2 and share(bottom, 0.2) < 0.01  # the network's dark panel above ...
+    assert share(bottom, 0.8) > 0.2 and share(top, 0.8) < 0.01  # ... the fit's light one below
+    args = argparse.Namespace(panels=[panels[0], tmp_path / "footage_clip_previous.png"], figure=out, table=None,
+                              inputs=[])
+    with pytest.raises(UserError, match="footage_clip_previous.png: no such figure"):
+        footage.run(args, None)
+    with pytest.raises(UserError, match="either --inputs with --table"):
+        footage.run(argparse.Namespace(panels=panels, figure=out, table=tmp_path / "t", inputs=[]), None)

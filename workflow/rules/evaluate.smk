@@ -166,7 +166,7 @@ rule deblur_footage:
         values=values("deblur_footage"),
     output:
         metrics="results/evaluate/footage/{clip}_{variant}.json",
-        figure="results/evaluate/figures/footage_{clip}_{variant}.png",
+        panel="results/evaluate/panels/footage_{clip}_{variant}.png",
         media=directory("results/evaluate/media/{clip}_{variant}"),
     log:
         "results/evaluate/logs/footage_{clip}_{variant}.log",
@@ -185,7 +185,32 @@ rule deblur_footage:
         flags=footage_flags,
     shell:
         "{params.cli} deblur --checkpoint {input.ckpt} --video {input.video} {params.flags} --no-frame-files"
-        " --output-dir {output.media} --figure {output.figure} --metrics {output.metrics} --log {log}"
+        " --output-dir {output.media} --figure {output.panel} --metrics {output.metrics} --log {log}"
+
+
+# One figure per clip: its variants' panels (the same frames) one above the other.
+rule footage_figure:
+    input:
+        panels=expand(
+            "results/evaluate/panels/footage_{{clip}}_{variant}.png",
+            variant=FOOTAGE_VARIANTS,
+        ),
+        values=values("footage_figure"),
+    output:
+        "results/evaluate/figures/footage_{clip}.png",
+    log:
+        "results/evaluate/logs/footage_figure_{clip}.log",
+    benchmark:
+        "results/evaluate/timing/footage_figure_{clip}.tsv"
+    wildcard_constraints:
+        clip="|".join(REAL_CLIPS),
+    conda:
+        ENV
+    params:
+        cli=CLI,
+        reads=reads("footage_figure"),
+    shell:
+        "{params.cli} footage --panels {input.panels} --figure {output} --log {log}"
 
 
 rule footage_table:
@@ -218,3 +243,4 @@ rule evaluate:
         expand("results/evaluate/figures/benchmark_{d}.png", d=DATASETS),
         rules.deblur_real.output.figure,
         rules.footage_table.output,
+        expand("results/evaluate/figures/footage_{clip}.png", clip=REAL_CLIPS),

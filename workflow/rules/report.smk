@@ -10,11 +10,10 @@ REPORT_FIGURES = [
     "results/ablate/figures/memory.png",
     "results/evaluate/figures/deblur_real.png",
 ]
-# Each real clip's sub-frames with the fit and with the network alone (the real-footage section).
+# Each real clip's sub-frames with the fit, with the network alone and with the previous fit (the
+# real-footage section).
 REPORT_FOOTAGE_FIGURES = expand(
-    "results/evaluate/figures/footage_{clip}_{variant}.png",
-    clip=REAL_CLIPS,
-    variant=("fit", "network"),
+    "results/evaluate/figures/footage_{clip}.png", clip=REAL_CLIPS
 )
 # Evaluation records: the main background window, then each evaluate.background_variants window (not for a
 # quoted method, which has no variants).

@@ -168,7 +168,8 @@ def _write_outputs(args: argparse.Namespace, groups: dict, n: int, shows: str) -
     if not args.no_videos and video is not None and video.stem in groups:
         write_videos(video, _window(args), groups[video.stem], args.output_dir)
     if args.figure is not None:
-        plot_overview([row for rows in groups.values() for row in rows], args.figure, shows)
+        rows = sorted((row for rows in groups.values() for row in rows), key=lambda row: row[2].index)
+        plot_overview(rows, args.figure, shows)
     if args.metrics is not None:
         scores = {group: summarise([frame for _, _, frame in rows]) for group, rows in groups.items()}
         write_json(args.metrics, {"sub_frames": shows, "n": n, "clips": scores})

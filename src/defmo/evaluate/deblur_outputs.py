@@ -105,16 +105,15 @@ def video_frames(frames: Iterator[tuple[int, np.ndarray]], found: dict[int, Debl
 
 
 def plot_overview(rows: list[tuple[str, np.ndarray, Deblurred]], output: Path, shows: str = "") -> None:
-    """One row per deblurred input ``(name, whole frame, frame)`` (at most 4, the longest paths after the
-    first): input crop, sub-frames, trajectory; ``shows`` titles the figure (the network alone or the fit)."""
+    """One row per deblurred input ``(name, whole frame, frame)`` (at most 4, spread evenly over the inputs in
+    their order, so that runs of one clip with different options show the same frames): input crop, sub-frames,
+    trajectory; ``shows`` titles the figure (the network alone or the fit)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from defmo.evaluate.footage import path_length
-
-    shown = [rows[0]] + sorted(rows[1:], key=lambda r: -path_length(r[2].traj))[:3]
+    shown = [rows[i] for i in sorted(set(np.linspace(0, len(rows) - 1, min(len(rows), 4)).round().astype(int)))]
     n = len(shown[0][2].frames)
     fig, axes = plt.subplots(len(shown), n + 2, figsize=(1.1 * (n + 2), 1.6 * len(shown)), squeeze=False)
     for ax in axes.flat:

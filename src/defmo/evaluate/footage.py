@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from defmo.errors import UserError
+from defmo.utils.io import atomic_path
 from defmo.utils.provenance import Output, table_files
 from defmo.utils.table_io import write_table
 
@@ -172,9 +173,37 @@ CAPTION = ("Real footage (no ground truth), per clip: the network alone, the net
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--inputs", nargs="+", type=Path, required=True,
-                        help="deblur --metrics JSONs, named <clip>_<variant>.json")
-    parser.add_argument("--table", type=Path, required=True, help="table stem, e.g. results/evaluate/tables/footage")
+    parser.add_argument("--inputs", nargs="+", type=Path, default=[],
+                        help="deblur --metrics JSONs, named <clip>_<variant>.json (with --table)")
+    parser.add_argument("--table", type=Path, help="table stem, e.g. results/evaluate/tables/footage")
+    parser.add_argument("--panels", nargs="+", type=Path, default=[],
+                        help="one clip's deblur --figure PNGs, named footage_<clip>_<variant>.png (with --figure)")
+    parser.add_argument("--figure", type=Path, help="the clip's figure: the --panels one above the other")
+
+
+def stack_panels(panels: list[Path], output: Path) -> None:
+    """One figure of a clip's ``deblur --figure`` panels (``footage_<clip>_<variant>.png``), one above the other,
+    each titled with its variant (:data:`VARIANTS`), so the sub-frames with and without the fit are compared
+    on the same frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = [plt.imread(p) for p in panels]
+    width = max(im.shape[1] for im in images)
+    heights = [im.shape[0] * width / im.shape[1] for im in images]
+    fig, axes = plt.subplots(len(images), 1, figsize=(width / 110, sum(heights) / 110 + 0.3 * len(images)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, path, image in zip(axes[:, 0], panels, images):
+        variant = path.stem.rsplit("_", 1)[-1]
+        ax.imshow(image)
+        ax.set_title(VARIANTS.get(variant, variant), fontsize=9, loc="left")
+        ax.set_axis_off()
+    fig.tight_layout()
+    with atomic_path(output) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
 
 
 def table_rows(inputs: list[Path]) -> list[list]:
@@ -232,12 +261,29 @@ def reading(rows: list[list]) -> str:
     return "\n".join(out)
 
 
+def _check_mode(args: argparse.Namespace) -> None:
+    if bool(args.table) == bool(args.figure) or (args.table and not args.inputs) or (args.figure and not args.panels):
+        raise UserError("footage: give either --inputs with --table (the table) or --panels with --figure "
+                        "(one clip's figure)")
+    missing = [p for p in args.panels if not p.is_file()]
+    if missing:
+        raise UserError(f"footage --panels: {missing[0]}: no such figure (written by deblur --figure)")
+
+
 def run(args: argparse.Namespace, cfg) -> int:
+    _check_mode(args)
+    if args.figure:
+        stack_panels(args.panels, args.figure)
+        return 0
     rows = table_rows(args.inputs)
     write_table(args.table, HEADER, rows, CAPTION)
     return 0
 
 
 def outputs(args: argparse.Namespace, cfg) -> list[Output]:
+    _check_mode(args)
+    if args.figure:
+        data = "deblur on a real clip (no ground truth): " + ", ".join(p.stem for p in args.panels)
+        return [Output(args.figure, data, inputs=tuple(args.panels))]
     data = "real clips of examples/ (no ground truth): " + ", ".join(p.stem for p in args.inputs)
     return [Output(p, data, inputs=tuple(args.inputs)) for p in table_files(args.table)]

@@ -280,7 +280,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the seed study's verdicts, table and figure (optional: missing ones are left out)")
     parser.add_argument("--footage", type=Path, help="the real-footage table (results/evaluate/tables/footage.md)")
     parser.add_argument("--footage-figures", type=Path, nargs="*", default=[],
-                        help="results/evaluate/figures/footage_<clip>_<variant>.png")
+                        help="results/evaluate/figures/footage_<clip>.png (each clip's variants)")
     parser.add_argument("--output", type=Path, required=True, help="results/report/report.md")
     parser.add_argument("--spread", type=Path, nargs="*", default=[],
                         help="other seeds' validation metrics (results/spread/*.json, optional) for the summary")
