@@ -1,7 +1,7 @@
 """Load, resolve and validate ``params.yaml``: the one source of truth for Snakemake, DVC and the CLI.
 
-The raw file holds the report's values in its top-level sections and per-scale overrides under
-``scales.<name>``; :func:`resolve` deep-merges the chosen scale over the top level and validates the
+The raw file holds the default run's values (the cpu scale) in its top-level sections and per-scale
+overrides under ``scales.<name>``; :func:`resolve` deep-merges the chosen scale over the top level and validates the
 result against the package's schema, ``defmo/schemas/params.schema.yaml`` (one file per section under
 ``sections/``; the Snakefile relies on this module rather than validating again). Every error names the
 offending key and says what to do, before any work starts.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -28,6 +29,8 @@ from referencing import Registry, Resource
 
 from defmo.errors import UserError
 from defmo.settings import Config, as_dict
+
+log = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data (pyproject.toml)
 SCHEMA_FILE = "params.schema.yaml"
@@ -172,12 +175,36 @@ def _resolve(raw: dict, scale: str | None, source: str) -> dict:
     scales = raw["scales"]
     if scale not in scales:
         raise ConfigError(f"{source}: key 'scale' is '{scale}', but 'scales' defines only: {', '.join(scales)}")
-    cfg = deep_merge({k: v for k, v in raw.items() if k != "scales"}, scales[scale])
+    top = {k: v for k, v in raw.items() if k != "scales"}
+    if scale == raw["scale"]:
+        hidden = shadowed(top, scales[scale])
+        if hidden:
+            log.warning("%s: the default run (scale %s) does not use the top-level %s: scales.%s sets %s. Edit "
+                        "them in scales.%s, or move them to the top level.", source, scale, ", ".join(hidden),
+                        scale, "them" if len(hidden) > 1 else "it", scale)
+    cfg = deep_merge(top, scales[scale])
     cfg["scale"] = scale
     cfg["scales"] = raw["scales"]
     validate(cfg, f"{source} (after merging scales.{scale})")
     _check_semantics(cfg, source)
     return cfg
+
+
+def shadowed(top: dict, block: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose top-level value in ``top`` the scale ``block`` replaces with a different one.
+
+    Example:
+        >>> shadowed({"data": {"resolution": 96, "workers": 2}}, {"data": {"resolution": 64, "workers": 2}})
+        ['data.resolution']
+    """
+    out = []
+    for key, value in block.items():
+        here = top.get(key)
+        if isinstance(value, dict) and isinstance(here, dict):
+            out += shadowed(here, value, f"{prefix}{key}.")
+        elif key in top and here != value:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def load(path: str | Path = "params.yaml", scale: str | None = None, overrides: Iterable[str] = ()) -> Config:
@@ -257,18 +284,15 @@ def write_resolved(cfg: Config | dict, folder: str | Path) -> Path:
     return path
 
 
-def _check_resolved(raw: dict, path: Path) -> None:
-    """Refuse a params file given where a resolved configuration is expected: in a resolved file, merging its own
-    ``scales.<scale>`` block changes nothing; in ``params.yaml`` it does (the scale's values are not applied yet)."""
-    blocks, scale = raw.get("scales"), raw.get("scale")
-    if not isinstance(blocks, dict) or not isinstance(blocks.get(scale), dict):
-        return  # the schema names what is missing
-    top = {k: v for k, v in raw.items() if k != "scales"}
-    changed = [k for k, v in deep_merge(top, blocks[scale]).items() if top.get(k) != v]
-    if changed:
-        raise ConfigError(f"{path}: this is a params file, not a resolved configuration: its scales.{scale} block "
-                          f"would still change {', '.join(changed)}. Pass it with --params {path} (and --scale "
-                          "NAME), not --config-file.")
+def _check_resolved(text: str, raw: dict, path: Path) -> None:
+    """Refuse a params file given where a resolved configuration is expected: a resolved file starts with
+    :data:`RESOLVED_HEADER` (:func:`write_resolved`); a params file has ``scales:`` blocks not yet applied."""
+    if text.startswith(RESOLVED_HEADER):
+        return
+    kind = "a params file" if isinstance(raw.get("scales"), dict) else "not a file the workflow wrote"
+    raise ConfigError(f"{path}: this is {kind}, not a resolved configuration (written by the workflow under "
+                      f"results/config/run/). Pass a params file with --params {path} (and --scale NAME), not "
+                      "--config-file.")
 
 
 def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> Config:
@@ -276,11 +300,12 @@ def load_resolved(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such resolved config file (Snakemake writes it when it reads the workflow)")
+    text = path.read_text()
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    _check_resolved(raw, path)
+    _check_resolved(text, raw, path)
     cfg = apply_overrides(raw, overrides)
     validate(cfg, str(path))
     _check_semantics(cfg, str(path))

@@ -61,15 +61,15 @@ def test_deep_merge_keeps_siblings():
         ("train.lr_g=0", "train.lr_g"),
         ("device=gpu", "device"),
         ("model.encoder=vgg", "model.encoder"),
-        ("scales.cpu.model.ds_noise=-0.1", "model.ds_noise"),
+        ("model.ds_noise=-0.1", "model.ds_noise"),
         ("train.val_every=0", "train.val_every"),
         ("train.approach.probe.lr_step=0", "train.approach.probe.lr_step"),
         ("seeds.count=0", "seeds.count"),
         ("seeds.steps=0", "seeds.steps"),
         ("seeds.confidence=1.0", "seeds.confidence"),
         ("seeds.approaches=[]", "seeds.approaches"),
-        ("scales.cpu.model.fit_steps=-1", "model.fit_steps"),
-        ("scales.cpu.model.fit_steps=2.5", "model.fit_steps"),
+        ("model.fit_steps=-1", "model.fit_steps"),
+        ("model.fit_steps=2.5", "model.fit_steps"),
     ],
 )
 def test_bad_values_name_the_key(raw, override, key):
@@ -78,7 +78,7 @@ def test_bad_values_name_the_key(raw, override, key):
 
 
 def test_an_approach_without_a_supervised_loss_is_named(raw):
-    bad = apply_overrides(raw, ["train.approach.defmo.losses={I: 1.0}", "scales.cpu.train.approach.defmo.losses={}"])
+    bad = apply_overrides(raw, ["train.approach.defmo.losses={I: 1.0}"])
     with pytest.raises(ConfigError, match="key 'train.approach.defmo.losses' lacks a supervised loss"):
         resolve(bad)
 
@@ -108,12 +108,12 @@ def test_cross_key_checks(raw):
         resolve(apply_overrides(raw, ["seeds.approaches=[defmo, nope]"]))
     # the fit at inference places the object generator's template: any other generator is refused by name
     with pytest.raises(ConfigError, match="key 'model.fit_steps' = 5 needs 'model.generator: object'"):
-        resolve(apply_overrides(raw, ["model.fit_steps=5"]), "paper")
+        resolve(apply_overrides(raw, ["scales.paper.model.fit_steps=5"]), "paper")
 
 
 def test_the_seed_study_s_seeds_start_at_the_base_seed(repo):
     cfg = load(repo / "params.yaml", scale="cpu", overrides=["seed=5"])
-    assert cfg.seeds.values(cfg.seed) == (5, 6, 7)
+    assert cfg.seeds.count >= 5 and cfg.seeds.values(cfg.seed) == tuple(range(5, 5 + cfg.seeds.count))
     assert cfg.seeds.approaches[0] == "defmo"  # the reference the others are compared with
 
 
@@ -225,11 +225,11 @@ def test_cli_reads_the_resolved_file_not_params(repo, tmp_path):
 
 
 def test_config_file_refuses_a_params_file(repo):
-    """`--config-file params.yaml` would run the top-level (paper) values under the file's `scale` label: refused,
-    naming a key the scale block would still change and pointing at --params."""
+    """`--config-file params.yaml` would skip the scale blocks (the paper or tiny scale's values) while the file's
+    `scale` labels the run: refused, pointing at --params."""
     args = build_parser(["figures"]).parse_args(["--config-file", str(repo / "params.yaml"), "figures", "samples",
                                                  "--output", "x.png"])
-    with pytest.raises(ConfigError, match=r"params file, not a resolved configuration.*change .*data.*--params"):
+    with pytest.raises(ConfigError, match=r"params file, not a resolved configuration.*--params .*params.yaml"):
         load_config(args)
 
 
@@ -248,3 +248,38 @@ def test_every_verb_builds_with_the_shared_options():
 
     for verb in VERBS:  # a verb's own option named like a shared one would raise an argparse conflict here
         build_parser([verb])
+
+
+def _edited(repo, tmp_path, edit) -> Path:
+    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    edit(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_a_top_level_value_is_the_default_run_s(repo, tmp_path):
+    """What a user sees at the top level of params.yaml is what the default run uses: an edit there (or
+    `dvc exp run -S data.resolution=96`, which makes the same edit) changes it."""
+    def edit(raw):
+        raw["data"]["resolution"] = 96
+        raw["train"]["approach"]["defmo"]["losses"]["S"] = 0.3
+    cfg = load(_edited(repo, tmp_path, edit))
+    assert cfg.scale == "cpu" and cfg.data.resolution == 96
+    assert cfg.approach("defmo").losses["S"] == 0.3
+
+
+def test_a_top_level_value_the_default_scale_replaces_is_reported(repo, tmp_path, caplog):
+    def edit(raw):
+        raw["data"]["resolution"] = 96
+        raw["scales"]["cpu"] = {"data": {"resolution": 64, "workers": raw["data"]["workers"]}}
+    with caplog.at_level("WARNING", logger="defmo.config"):
+        cfg = load(_edited(repo, tmp_path, edit))
+    assert cfg.data.resolution == 64
+    assert "does not use the top-level data.resolution: scales.cpu sets it" in caplog.text
+    assert "workers" not in caplog.text  # the same value: nothing hidden
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="defmo.config"):
+        load(repo / "params.yaml")  # the committed file hides nothing from the default run
+        load(repo / "params.yaml", "paper")  # another scale's block is that scale's, by design
+    assert caplog.text == ""
