@@ -8,7 +8,7 @@ import json
 import re
 
 from defmo.config import load
-from defmo.report.summary import BEGIN, END, readme_block, spread_line, summary_markdown
+from defmo.report.summary import BEGIN, END, headline_metrics, readme_block, spread_line, summary_markdown
 
 
 def _committed_summary(repo) -> str:
@@ -59,3 +59,27 @@ def test_spread_line_reads_the_seeds_range_and_std():
     assert "DeFMO (ours) network 30.80-31.40 dB (std 0.31)" in line  # std of (31.0, 31.4, 30.8), n - 1
     assert "DeFMO (ours) with the fit 33.00-34.50 dB (std 0.76)" in line
     assert spread_line({"defmo": run(31.0, 34.0)}, []) is None
+
+
+def test_the_headline_metrics_are_the_committed_results(repo):
+    """results/report/metrics.json (what `dvc metrics diff` prints) holds the same numbers as the README's table,
+    a few dozen of them, and the seed study's primary differences when its summary has claims."""
+    cfg = load(repo / "params.yaml")
+    vals = {a: json.loads((repo / "results" / "train" / "metrics" / f"{a}.json").read_text())
+            for a in cfg.train.approaches}
+    records = [json.loads(p.read_text()) for p in sorted((repo / "results" / "evaluate" / "metrics").glob("*/*.json"))]
+    seeds_path = repo / "results" / "seeds" / "metrics" / "summary.json"
+    seeds = json.loads(seeds_path.read_text()) if seeds_path.is_file() else None
+    expected = headline_metrics(vals, records, list(cfg.train.approaches), cfg.evaluate.background_window,
+                                list(cfg.evaluate.datasets), seeds)
+    assert json.loads((repo / "results" / "report" / "metrics.json").read_text()) == expected
+    assert f"{expected['validation']['defmo']['psnr']:.2f}" in readme_block(repo / "README.md")
+
+    def leaves(node):
+        return sum(leaves(v) if isinstance(v, dict) else 1 for v in node.values())
+
+    assert 12 <= leaves(expected) <= 40
+    claims = {"proposed": {"interval": {"diff": 0.123456, "lo": -0.1, "hi": 0.3}}}
+    with_seeds = headline_metrics(vals, records, list(cfg.train.approaches), cfg.evaluate.background_window,
+                                  list(cfg.evaluate.datasets), {"claims": claims})
+    assert with_seeds["seed_study"] == {"proposed": {"validation_psnr_difference": 0.1235}}

@@ -86,6 +86,7 @@ rule report_md:
             category="Report",
         ),
         summary="results/report/summary.md",
+        metrics="results/report/metrics.json",
     log:
         "results/report/logs/report.log",
     benchmark:
@@ -98,6 +99,7 @@ rule report_md:
         reads=reads("report_md"),
         paper_arg=PAPER_ARG,
         seeds=REPORT_SEEDS,
+        seeds_summary="results/seeds/metrics/summary.json",
         spread=REPORT_SPREAD,
     shell:
         "{params.cli} report {params.paper_arg} --seeds {params.seeds} --spread {params.spread} --table2 {input.table2} --table3 {input.table3} --table4 {input.table4}"
@@ -105,7 +107,7 @@ rule report_md:
         " --memory-json {input.memory} --eval-metrics {input.evals} --val-metrics {input.vals}"
         " --figures {input.figures} --benchmarks {input.notes} --footage {input.footage}"
         " --footage-figures {input.footage_figures} --output {output.md} --summary {output.summary}"
-        " --log {log}"
+        " --metrics {output.metrics} --seeds-summary {params.seeds_summary} --log {log}"
 
 
 rule report:

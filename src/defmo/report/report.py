@@ -26,11 +26,11 @@ from pathlib import Path
 from defmo.errors import UserError
 from defmo.report.readings import reading_table2, reading_table4, reading_table5, reading_training
 from defmo.report.readings_benchmark import reading_table3
-from defmo.report.summary import summary_markdown
+from defmo.report.summary import headline_metrics, summary_markdown
 from defmo.config import add_paper_argument, paper_config
 from defmo.settings import Config
 from defmo.utils import provenance
-from defmo.utils.io import write_text
+from defmo.utils.io import write_json, write_text
 from defmo.utils.provenance import Output, git_commit  # git_commit: also the report header's commit
 from defmo.utils.runtime import resolve_device
 
@@ -276,6 +276,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-metrics", type=Path, nargs="*", default=[], help="results/train/metrics/<approach>.json")
     parser.add_argument("--figures", type=Path, nargs="*", default=[], help="results/<phase>/figures/*.png")
     parser.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="optional notes (missing: left out)")
+    parser.add_argument("--metrics", type=Path,
+                        help="the headline metrics JSON that `dvc metrics diff` shows (results/report/metrics.json)")
+    parser.add_argument("--seeds-summary", type=Path,
+                        help="the seed study's summary JSON (results/seeds/metrics/summary.json, optional)")
     parser.add_argument("--seeds", type=Path, nargs="*", default=[],
                         help="the seed study's verdicts, table and figure (optional: missing ones are left out)")
     parser.add_argument("--footage", type=Path, help="the real-footage table (results/evaluate/tables/footage.md)")
@@ -332,16 +336,28 @@ def build(args: argparse.Namespace, cfg: Config) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def headline_of(data: dict, args: argparse.Namespace, cfg: Config) -> dict:
+    """The headline metrics (:func:`defmo.report.summary.headline_metrics`) of the gathered inputs."""
+    seeds = args.seeds_summary
+    summary = read_json(seeds, "seeds --summarize") if seeds is not None and Path(seeds).is_file() else None
+    return headline_metrics(data["vals"], data["records"], list(cfg.train.approaches), cfg.evaluate.background_window,
+                            list(cfg.evaluate.datasets), summary)
+
+
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
-    """results/report/report.md and the summary."""
+    """results/report/report.md, the summary and the headline metrics."""
     return [Output(p, "the tables, metrics, figures and notes named on its command line", "n/a (assembles text)")
-            for p in (args.output, args.summary) if p is not None]
+            for p in (args.output, args.summary, args.metrics) if p is not None]
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
     text = build(args, cfg)
     write_text(args.output, text)
-    if args.summary:
-        write_text(args.summary, summary_of(gather(args), cfg))
+    if args.summary or args.metrics:
+        data = gather(args)
+        if args.summary:
+            write_text(args.summary, summary_of(data, cfg))
+        if args.metrics:
+            write_json(args.metrics, headline_of(data, args, cfg))
     log.info("report: %d lines, %d figures -> %s", text.count("\n"), len(args.figures), args.output)
     return 0

@@ -152,6 +152,31 @@ def summary_markdown(val: dict[str, dict], records: list[dict], approaches: list
     return "\n".join([*lines, "", END]) + "\n"
 
 
+def headline_metrics(val: dict[str, dict], records: list[dict], approaches: list[str], main_window: int,
+                     datasets: list[str] = (), seeds: dict | None = None) -> dict:
+    """The few numbers ``dvc metrics diff`` shows (``results/report/metrics.json``): per model (each approach
+    alone and with the fit) the validation PSNR and mask IoU and each benchmark dataset's PSNR (and SSIM of the
+    networks alone); with ``seeds`` (the seed study's summary), each claim's validation PSNR difference of the
+    networks to the reference (the study's primary metric). Rounded to 4 digits so a diff shows changes, not float noise.
+    """
+    def rounded(value):
+        number = as_number(value)
+        return None if number is None else round(number, 4)
+
+    models = _models(approaches, _fitted(val))
+    out: dict = {"validation": {m: {"psnr": rounded(_validation_value(val, m, "psnr")),
+                                    "mask_iou": rounded(_validation_value(val, m, "mask_iou"))} for m in models}}
+    for dataset, recs in _main_records(records, main_window, list(datasets)).items():
+        by_method = {r["method"]: r for r in recs}
+        out[dataset] = {m: {"psnr": rounded(by_method.get(m, {}).get("psnr")),
+                            **({} if m.endswith(FIT_SUFFIX) else {"ssim": rounded(by_method.get(m, {}).get("ssim"))})}
+                        for m in models}
+    if seeds:
+        out["seed_study"] = {approach: {"validation_psnr_difference": rounded((claim.get("interval") or {}).get("diff"))}
+                             for approach, claim in seeds.get("claims", {}).items()}
+    return out
+
+
 def sync_readme(readme: Path, summary: str) -> bool:
     """Replace the block between :data:`BEGIN` and :data:`END` of ``readme`` by ``summary``; whether it changed."""
     text = readme.read_text()
