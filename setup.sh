@@ -26,10 +26,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.defmo-installed
-want=$(cat requirements.txt requirements-test.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-pipeline.txt requirements-test.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing pinned packages into .venv (about 2 minutes the first time)"
-  .venv/bin/pip install -q -r requirements.txt -r requirements-test.txt 2>&1 | grep -v "is ignored: it is neither" || true
+  .venv/bin/pip install -q -r requirements.txt -r requirements-pipeline.txt -r requirements-test.txt 2>&1 | grep -v "is ignored: it is neither" || true
   .venv/bin/pip install -q --no-deps -e . 2>&1 | grep -v "is ignored: it is neither" || true
   .venv/bin/python -c "import defmo, torch, pyrender, snakemake" || { echo "setup: install failed" >&2; exit 1; }
   echo "$want" > "$stamp"

@@ -20,23 +20,18 @@ import argparse
 import logging
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
-import torch
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from defmo.errors import UserError
-from defmo.evaluate.detect import Candidate
-from defmo.evaluate.loaders import imread
-from defmo.evaluate.deblur_outputs import plot_overview, save_gif, write_frame, write_videos
-from defmo.evaluate.frames import video_inputs
-from defmo.evaluate.streaks import deblur_batch, find_object
-from defmo.evaluate.footage import Deblurred, path_length, summarise
-from defmo.evaluate.methods import NetworkMethod
 from defmo.settings import Config, Detect
-from defmo.utils.io import write_json
 from defmo.utils.provenance import Output, digest_label
-from defmo.utils.runtime import configure_threads, resolve_device
+
+if TYPE_CHECKING:  # the verb imports torch, OpenCV and the models only to run, so `deblur --help` is fast
+    import numpy as np
+
+    from defmo.evaluate.detect import Candidate
+    from defmo.evaluate.footage import Deblurred
+    from defmo.evaluate.methods import NetworkMethod
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +80,9 @@ def _window(args) -> slice:
 
 def _image_pair(args, settings: Detect, box) -> tuple:
     """``(group, None, image, background, streak)`` of ``--image`` and ``--background``."""
+    from defmo.evaluate.loaders import imread
+    from defmo.evaluate.streaks import find_object
+
     image, background = imread(args.image), imread(args.background)
     if image.shape != background.shape:
         raise UserError(f"{args.image} and {args.background} differ in size: {image.shape} vs {background.shape}")
@@ -113,6 +111,9 @@ def _check_sources(args) -> Path | None:
 
 def _inputs(args, settings: Detect) -> list[tuple[str, int | None, np.ndarray, np.ndarray, Candidate]]:
     """(group, frame index or None for an image pair, image, background, streak) per frame to deblur."""
+    from defmo.evaluate.frames import video_inputs
+    from defmo.evaluate.loaders import imread
+
     video = _check_sources(args)
     box = _parse_ints(args.box, 4, "--box")
     if args.min_track is not None:
@@ -133,6 +134,12 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
                frame_files: bool = True) -> dict[str, list[tuple[str, np.ndarray, Deblurred]]]:
     """Deblur every (group, index, image, background, streak), ``batch`` frames at a time; write each frame's
     outputs and one GIF of the crop per group. Returns, per group, ``(name, whole frame, deblurred)`` in order."""
+    from tqdm import tqdm
+
+    from defmo.evaluate.deblur_outputs import save_gif, write_frame
+    from defmo.evaluate.footage import path_length
+    from defmo.evaluate.streaks import deblur_batch
+
     groups: dict[str, list] = {}
     bar = tqdm(total=len(pairs), desc="deblur", unit="frame")
     for start in range(0, len(pairs), batch):
@@ -164,6 +171,10 @@ def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
 
 def _write_outputs(args: argparse.Namespace, groups: dict, n: int, shows: str) -> None:
     """The videos (of a video input), the overview figure and the real-footage scores, as asked."""
+    from defmo.evaluate.deblur_outputs import plot_overview, write_videos
+    from defmo.evaluate.footage import summarise
+    from defmo.utils.io import write_json
+
     video = _video_source(args)
     if not args.no_videos and video is not None and video.stem in groups:
         write_videos(video, _window(args), groups[video.stem], args.output_dir)
@@ -176,9 +187,14 @@ def _write_outputs(args: argparse.Namespace, groups: dict, n: int, shows: str) -
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
+    import torch
+
+    from defmo.evaluate.methods import NetworkMethod
+    from defmo.train.checkpoint import load_generator
+    from defmo.utils.runtime import configure_threads, resolve_device
+
     configure_threads(cfg)
     pairs = _inputs(args, cfg.evaluate.detect)
-    from defmo.train.checkpoint import load_generator
 
     device = resolve_device(cfg)
     model, model_cfg = load_generator(args.checkpoint, device)  # the checkpoint's own config: a plain dict

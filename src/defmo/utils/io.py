@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -43,6 +41,8 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def save_torch(path: str | Path, obj: Any) -> None:
+    import torch  # here, not at the top: the CLI's --help and the light verbs do not load torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
