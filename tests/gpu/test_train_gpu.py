@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from defmo.config import load
+from defmo.models import weights
 from defmo.train import checkpoint
 from defmo.train.throughput import measure
 from defmo.train.trainer import Trainer
@@ -47,7 +48,7 @@ def test_cuda_checkpoint_loads_on_cpu(tmp_path):
     tr.train_step(_batch())
     path = tmp_path / "ck.pt"
     checkpoint.save(path, tr, cfg)
-    gen, _ = checkpoint.load_generator(path, "cpu")
+    gen, _ = weights.load_generator(path, "cpu")
     b = _batch()
     times = torch.linspace(0, 1, 4)
     tr.generator.eval()

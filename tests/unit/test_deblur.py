@@ -43,7 +43,8 @@ def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
     gif = Image.open(out / "im.gif")
     assert gif.n_frames == n
     video_frames = sorted(p for p in out.glob("falling_pen_*") if p.is_dir())
-    assert [p.name for p in video_frames] == ["falling_pen_0000", "falling_pen_0001"]  # the pen's two clear frames
+    # the pen's two clear frames, and the third, faint over the dark chair, where its track predicts it
+    assert [p.name for p in video_frames] == ["falling_pen_0000", "falling_pen_0001", "falling_pen_0002"]
     assert Image.open(out / "falling_pen.gif").n_frames == n * len(video_frames)
     assert (out / "im" / "trajectory.png").is_file() and fig.stat().st_size > 1000
     rgba = Image.open(out / "im" / "object_00.png")
@@ -119,3 +120,15 @@ def test_square_box_grows_the_short_side_about_the_centre():
     assert tuple(box) == (2, 20, 22, 40) and radius == 3
     box, _ = streaks.square_box(np.array([5, 5, 25, 10]), 2)
     assert box[2] - box[0] == box[3] - box[1] == 20 and (box[1] + box[3]) / 2 == pytest.approx(7.5, abs=0.5)
+
+
+def test_the_overview_takes_the_image_pair_first_then_the_frames_in_order():
+    from types import SimpleNamespace
+
+    from defmo.evaluate.deblur import in_order
+
+    def row(name, index):
+        return name, None, SimpleNamespace(index=index)
+
+    groups = {"clip": [row("clip_3", 3), row("clip_1", 1)], "im": [row("im", None)]}
+    assert [r[0] for r in in_order(groups)] == ["im", "clip_1", "clip_3"]

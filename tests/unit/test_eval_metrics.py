@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from defmo.evaluate import metrics
+from defmo import metrics
 
 
 def lens_iou(d: float, r: float) -> float:

@@ -13,7 +13,7 @@ import pytest
 
 from defmo.config import load
 from defmo.errors import UserError
-from defmo.report.quoted import TABLE5_RADON
+from defmo.quoted import TABLE5_RADON
 from defmo.quality.measure import (
     measure_all,
     measure_code,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from defmo.config import load
 from defmo.evaluate.table import quoted_record
 from defmo.ablate import table as table4
-from defmo.report import quoted, readings
+from defmo import quoted
+from defmo.report import readings
 from defmo.quality.measure import QUOTED_SOURCE, table5_rows
 
 

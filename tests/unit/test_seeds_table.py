@@ -87,6 +87,9 @@ def test_the_table_holds_the_seeds_spread_and_the_paired_difference(tmp_path, cf
     assert "proposed vs defmo, 3 seeds" in verdicts and "**supported** by the primary metric" in verdicts
     assert "PSNR better on validation, tbd3d, tbd3d_bounce, tbd." in verdicts
     assert "With the fit (second reading)" in verdicts and "Multiplicity:" in verdicts
+    first = verdicts.splitlines()[0]  # the README's sentence
+    assert first.startswith("Seed study (3 seeds per approach, runs of 10 steps, networks alone, validation PSNR")
+    assert "the proposed model): **supported** (+1.00 [+0.75, +1.25] dB)" in first and "are not resolved 80% of the time" in first
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
 

@@ -13,6 +13,7 @@ from defmo.config import load
 from defmo.errors import UserError
 from defmo.losses import defmo as ldefmo
 from defmo.losses import learned as llearned
+from defmo.models import weights
 from defmo.train import checkpoint, cli, loop, trainer as trainer_mod
 from defmo.train.plots import plot_curves, read_curve, smooth
 from defmo.train.trainer import LossNotFinite, Trainer, _alternate
@@ -228,7 +229,7 @@ def test_checkpoint_round_trip_and_load_generator(cfg, tmp_path):
     payload = torch.load(path, weights_only=True)  # no pickled code
     assert payload["cfg"] == cfg.to_dict() and payload["trainer"]["step"] == 1  # checkpoints store the plain dict
     assert set(payload["trainer"]["optimizers"]) == {"generator", "ds", "dt"}
-    gen, saved_cfg = checkpoint.load_generator(path, "cpu")
+    gen, saved_cfg = weights.load_generator(path, "cpu")
     assert not gen.training and saved_cfg == cfg.to_dict()
     b = batch(seed=3)
     times = torch.linspace(0, 1, 4)
@@ -253,13 +254,27 @@ def test_rng_state_round_trip():
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
 
 
-def test_foreign_checkpoint_is_a_user_error(tmp_path):
+def test_foreign_checkpoint_is_a_user_error_that_never_says_delete(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"hello": 1}, bad)
-    with pytest.raises(UserError, match="not a defmo checkpoint"):
+    messages = []
+    with pytest.raises(UserError, match="not a checkpoint of this version of `defmo train`") as info:
         checkpoint.load(bad)
+    messages.append(str(info.value))
+    # DeFMO's published weights (a plain state dict) are recognised and pointed at the `original` method
+    published = tmp_path / "encoder_best.pt"
+    torch.save({"layer1.0.conv1.weight": torch.zeros(2, 2)}, published)
+    with pytest.raises(UserError, match="DeFMO's published.*evaluate.original_weights") as info:
+        checkpoint.load(published)
+    messages.append(str(info.value))
+    damaged = tmp_path / "final.pt"
+    damaged.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(UserError, match="not a readable PyTorch checkpoint") as info:
+        checkpoint.load(damaged)
+    messages.append(str(info.value))
     with pytest.raises(UserError, match="no such checkpoint"):
         checkpoint.load(tmp_path / "missing.pt")
+    assert not any("delete" in m.lower() for m in messages), messages
 
 
 def test_plan_and_batches(cfg):
@@ -322,7 +337,7 @@ def test_paper_scale_one_step_smoke(tmp_path):
     metrics = cli.train(c, "proposed", data, data[:1], outputs)
     assert metrics["steps"] == 1 and metrics["samples"] == 1 and math.isfinite(metrics["psnr"]["model"])
     assert metrics["skipped_steps"] == {"generator": 0, "ds": 0, "dt": 0}
-    assert checkpoint.load_generator(outputs.final)[1]["scale"] == "paper"
+    assert weights.load_generator(outputs.final)[1]["scale"] == "paper"
     assert len(read_curve(outputs.curve)["step"]) == 1
 
 

@@ -135,8 +135,9 @@ def test_dvc_outputs_are_each_phase_s_folders():
             assert path.startswith(f"results/{phase}/") or path == f"results/{phase}" or (
                 phase == "data" and path.startswith("data/")), (phase, path)
             assert not set(re.split(r"[/._]", path)) & names, f"{phase}: {path} names an approach or dataset"
-            # two files by nature: the report, and the results summary README.md includes
-            assert path in ("results/report/report.md", "results/report/summary.md") or not Path(path).suffix, (
+            # three files by nature: the report, the results summary README.md includes, the headline metrics
+            assert path in ("results/report/report.md", "results/report/summary.md",
+                            "results/report/metrics.json") or not Path(path).suffix, (
                 f"{phase}: {path} is a file")
 
 

@@ -41,7 +41,7 @@ from scipy import ndimage
 
 from defmo.data.blatting import composite
 from defmo.errors import UserError
-from defmo.evaluate.metrics import mask_ious
+from defmo.metrics import mask_ious
 from defmo.evaluate.protocol import is_bounce
 from defmo.models.deblat_fit import infer
 from defmo.models.object_arch import ObjectGenerator
@@ -52,7 +52,7 @@ SOFT = (0.1, 0.9)  # alpha strictly between these counts as soft
 
 
 def iou_at(pred: np.ndarray, gt: np.ndarray, threshold: float) -> float:
-    """The shape metrics' mask IoU (:func:`~defmo.evaluate.metrics.mask_ious`: GT alpha > 0.5) of one sub-frame,
+    """The shape metrics' mask IoU (:func:`~defmo.metrics.mask_ious`: GT alpha > 0.5) of one sub-frame,
     alphas ``(H, W)``, with the prediction thresholded at ``threshold``."""
     return float(mask_ious(gt[None], (pred[None] > threshold).astype(np.float64))[0])
 
@@ -78,7 +78,7 @@ def subframe_diagnosis(pred: np.ndarray, gt: np.ndarray) -> dict:
 
 def sample_diagnosis(pred: np.ndarray, gt: np.ndarray) -> list[dict]:
     """Per-sub-frame diagnoses of one sample, alphas ``(N, H, W)``, in the time direction whose mean IoU at 0.5
-    is higher (the shape metrics' convention, :func:`~defmo.evaluate.metrics.shape_scores`: a tie keeps the
+    is higher (the shape metrics' convention, :func:`~defmo.metrics.shape_scores`: a tie keeps the
     prediction's order)."""
     if mask_ious(gt, pred[::-1]).mean() > mask_ious(gt, pred).mean():
         pred = pred[::-1]

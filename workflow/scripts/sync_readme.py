@@ -1,5 +1,6 @@
 """Copy the generated results summary (results/report/summary.md, written by the pipeline's report step) into
-README.md's results block, so that every number the README states comes from the results files.
+README.md's results block, and the seed study's verdicts (results/seeds/tables/seeds_verdicts.md) into README.md's
+and docs/SEED_STUDY.md's seed blocks, so that every number they state comes from the results files.
 
     python workflow/scripts/sync_readme.py
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from defmo.report.summary import sync_readme
+from defmo.report.summary import SEEDS_BEGIN, SEEDS_END, seeds_block, sync_readme
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,3 +20,10 @@ if __name__ == "__main__":
         sys.exit(f"{summary}: not found; run the pipeline's report step first (snakemake --cores all report)")
     changed = sync_readme(ROOT / "README.md", summary.read_text())
     print("README.md: results block " + ("updated" if changed else "already current"))
+    verdicts = ROOT / "results" / "seeds" / "tables" / "seeds_verdicts.md"
+    if verdicts.is_file():
+        table = (ROOT / "results" / "seeds" / "tables" / "seeds.md").read_text()
+        for path, block in ((ROOT / "README.md", seeds_block(verdicts.read_text())),
+                            (ROOT / "docs" / "SEED_STUDY.md", seeds_block(verdicts.read_text(), table))):
+            changed = sync_readme(path, block, SEEDS_BEGIN, SEEDS_END)
+            print(f"{path.name}: seed study block " + ("updated" if changed else "already current"))

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from defmo.errors import UserError
-from defmo.report.quoted import TABLE4_MIB
+from defmo.quoted import TABLE4_MIB
 from defmo.settings import Config
 
 APPROACH_LABELS = {"defmo": "DeFMO", "defmo+ds": "+D_S", "defmo+dt": "+D_T", "proposed": "+D_S+D_T"}

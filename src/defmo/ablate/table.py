@@ -11,7 +11,7 @@ from pathlib import Path
 
 from defmo.ablate.records import (APPROACH_LABELS, PLOT_COLUMNS, TECHNIQUE_LABELS, describe_setup, grid, metrics,
                                   plot_rows, reductions, value)
-from defmo.report.quoted import TABLE4_MIB, TABLE4_SETUP
+from defmo.quoted import TABLE4_MIB, TABLE4_SETUP
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
 from defmo.utils.table_io import to_csv, to_latex, to_markdown

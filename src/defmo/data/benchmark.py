@@ -42,7 +42,7 @@ from defmo.data import textures
 from defmo.data.renderer import HALF_EXTENT, make_primitive, pose_matrix, render_exposure
 from defmo.data.sample import Sources, acceptance, compose
 from defmo.errors import UserError
-from defmo.evaluate.loaders import ALPHA_DIR
+from defmo.data.layout import ALPHA_DIR
 from defmo.settings import Config
 
 log = logging.getLogger(__name__)

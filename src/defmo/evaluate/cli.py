@@ -65,7 +65,7 @@ def build_method(name: str, checkpoint: Path | None, cfg: Config):
         return methods.NetworkMethod(model, ORIGINAL_SIZE, cfg.evaluate.oversample, device, "crop"), str(device)
     if checkpoint is None or not checkpoint.is_file():
         raise UserError(f"evaluate --method {name}: checkpoint '{checkpoint}' not found; train it first (`train`)")
-    from defmo.train.checkpoint import load_generator
+    from defmo.models.weights import load_generator
 
     model, model_cfg = load_generator(checkpoint, device)  # the checkpoint's own config: a plain dict
     fit = is_fitted(name)

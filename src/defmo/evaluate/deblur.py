@@ -161,6 +161,13 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
     return groups
 
 
+def in_order(groups: dict[str, list]) -> list:
+    """Every group's rows ``(name, whole frame, deblurred)``: an image pair first, then a video's frames in frame
+    order."""
+    rows = [row for group in groups.values() for row in group]
+    return sorted(rows, key=lambda row: (row[2].index is not None, row[2].index or 0))
+
+
 def outputs(args: argparse.Namespace, cfg: Config) -> list[Output]:
     """The overview figure and the output folder."""
     given = ", ".join(Path(p).as_posix() for p in (args.image, args.background, args.video, args.frames)
@@ -179,8 +186,7 @@ def _write_outputs(args: argparse.Namespace, groups: dict, n: int, shows: str) -
     if not args.no_videos and video is not None and video.stem in groups:
         write_videos(video, _window(args), groups[video.stem], args.output_dir)
     if args.figure is not None:
-        rows = sorted((row for rows in groups.values() for row in rows), key=lambda row: row[2].index)
-        plot_overview(rows, args.figure, shows)
+        plot_overview(in_order(groups), args.figure, shows)
     if args.metrics is not None:
         scores = {group: summarise([frame for _, _, frame in rows]) for group, rows in groups.items()}
         write_json(args.metrics, {"sub_frames": shows, "n": n, "clips": scores})
@@ -190,7 +196,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     import torch
 
     from defmo.evaluate.methods import NetworkMethod
-    from defmo.train.checkpoint import load_generator
+    from defmo.models.weights import load_generator
     from defmo.utils.runtime import configure_threads, resolve_device
 
     configure_threads(cfg)

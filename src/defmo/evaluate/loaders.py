@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import scipy.io
 
+from defmo.data.layout import ALPHA_DIR
 from defmo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ PUBLISHED = (
     "github.com/rozumden/fmo-deblurring-benchmark)"
 )
 DATASETS = ("falling_objects", "tbd3d", "tbd")
-ALPHA_DIR = "imgs_gt_alpha"  # GT alpha of the high-speed frames (embedded synthetic data only)
 
 
 def _missing(root: Path, dataset: str, what: str) -> UserError:

@@ -22,7 +22,7 @@ import numpy as np
 from skimage.measure import label, regionprops
 
 from defmo.data.blatting import project_to_image_np
-from defmo.evaluate import metrics
+from defmo import metrics
 from defmo.evaluate.loaders import Sequence
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _crop_alpha(alpha: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 def shape_row(gt_alpha: np.ndarray | None, est_alpha: np.ndarray | None, traj: np.ndarray,
               box: np.ndarray) -> dict:
-    """A frame's shape metrics inside ``box`` (:func:`defmo.evaluate.metrics.shape_scores`; alphas
+    """A frame's shape metrics inside ``box`` (:func:`defmo.metrics.shape_scores`; alphas
     ``(n, H, W)`` in [0, 1], GT centres ``traj`` ``(n, 2)``): ``mask_iou`` (the frame's mean, NaN when either
     alpha is None), ``mask_ious`` and ``length_ratios`` ``(n,)`` (NaN where skipped) or None,
     ``shape_flipped`` or None."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from defmo.errors import UserError
 from defmo.evaluate.outputs import approach_of, is_fitted
 from defmo.evaluate.protocol import BOUNCE_TOLERANCE
-from defmo.report import quoted
+from defmo import quoted
 from defmo.utils.table_io import write_table
 from defmo.settings import Config, Model
 

@@ -68,7 +68,7 @@ def measure_clip(video: Path, cfg: Config, model, model_cfg: dict, device, min_t
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
     configure_threads(cfg)
-    from defmo.train.checkpoint import load_generator
+    from defmo.models.weights import load_generator
 
     device = resolve_device(cfg)
     model, model_cfg = load_generator(args.checkpoint, device)

@@ -27,7 +27,7 @@ from radon.raw import analyze
 from tqdm import tqdm
 
 from defmo.errors import UserError
-from defmo.report.quoted import TABLE5_RADON
+from defmo.quoted import TABLE5_RADON
 from defmo.utils.table_io import to_markdown, write_table
 from defmo.settings import Config, Quality
 from defmo.utils.io import write_json, write_text

@@ -9,7 +9,7 @@ per dataset, whether trained models clear the Image baseline) are :mod:`defmo.re
 from __future__ import annotations
 
 from defmo.evaluate.outputs import approach_of, is_fitted
-from defmo.report import quoted
+from defmo import quoted
 from defmo.report.tables import LABELS, ROWS, column
 from defmo.settings import Config
 

@@ -12,7 +12,7 @@ import re
 
 from defmo.evaluate.outputs import FIT_SUFFIX
 from defmo.evaluate.table import BOUNCE_BLOCKS
-from defmo.report import quoted
+from defmo import quoted
 from defmo.report.readings import as_number, label
 from defmo.settings import Config
 

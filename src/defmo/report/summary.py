@@ -177,17 +177,30 @@ def headline_metrics(val: dict[str, dict], records: list[dict], approaches: list
     return out
 
 
-def sync_readme(readme: Path, summary: str) -> bool:
-    """Replace the block between :data:`BEGIN` and :data:`END` of ``readme`` by ``summary``; whether it changed."""
+def sync_readme(readme: Path, summary: str, begin: str = BEGIN, end: str = END) -> bool:
+    """Replace the block between ``begin`` and ``end`` (the results block by default) of ``readme`` by
+    ``summary``, which starts with ``begin`` and ends with ``end``; whether it changed."""
     text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{readme}: no generated results block ({BEGIN!r} ... {END!r}) to replace")
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme}: no generated block ({begin!r} ... {end!r}) to replace")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
     new = head + summary.rstrip("\n") + tail
     if new != text:
         readme.write_text(new)
     return new != text
+
+
+SEEDS_BEGIN = "<!-- seeds:begin (generated from results/seeds/ by `python -m defmo seeds --summarize`; do not edit) -->"
+SEEDS_END = "<!-- seeds:end -->"
+
+
+def seeds_block(verdicts: str, table: str | None = None) -> str:
+    """The seed study's generated block: the README takes the verdict sentence (the first line of
+    ``seeds_verdicts.md``), docs/SEED_STUDY.md every verdict line and the table too."""
+    body = verdicts.strip() if table is not None else verdicts.strip().splitlines()[0]
+    parts = [SEEDS_BEGIN, "", body, ""] + ([table.strip(), ""] if table is not None else [])
+    return "\n".join([*parts, SEEDS_END]) + "\n"
 
 
 def readme_block(readme: Path) -> str:

@@ -77,7 +77,7 @@ def score_run(checkpoint: Path, val_dir: Path, datasets: dict[str, Path], cfg: C
     tbd3d_bounce: {...}}}`` (per dataset the protocol's PSNR, SSIM, TIoU, mask IoU and length ratio; TbD-3D's
     bounce frames as their own entry when it has any).
     """
-    from defmo.train.checkpoint import load_generator
+    from defmo.models.weights import load_generator
     from defmo.utils.runtime import resolve_device
 
     device = resolve_device(cfg)

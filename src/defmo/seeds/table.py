@@ -238,6 +238,19 @@ def multiplicity_line(summary: dict) -> str:
     return text + f". Over the {m['primary_tests']} primary tests alone, Holm keeps: {kept}."
 
 
+def readme_sentence(summary: dict) -> str:
+    """The study's verdict in one sentence (README.md): per claim its verdict on the primary metric with the
+    interval, the design, and the power on the primary metric."""
+    p, level = summary["primary"], f"{100 * summary['confidence']:.0f}%"
+    steps = "/".join(str(s) for s in sorted(set(summary["steps"].values())))
+    claims = "; ".join(f"{c['claim']}: **{c['verdict']}** ({_interval(c['interval'], 2)} dB)"
+                       for c in summary["claims"].values())
+    power = summary["power"]["datasets"].get(p["dataset"])
+    detect = f"; differences below {power['detectable']:.2f} dB are not resolved 80% of the time" if power else ""
+    return (f"Seed study ({len(summary['seeds'])} seeds per approach, runs of {steps} steps, networks alone, "
+            f"{p['dataset']} PSNR against DeFMO with a paired {level} t-interval over seeds): {claims}{detect}.")
+
+
 def verdict_lines(summary: dict) -> list[str]:
     """One line per claim: its verdict on the primary metric (the network's validation PSNR), the secondary
     metrics' verdicts per dataset, and the with-fit reading; then the power and multiplicity lines."""
@@ -277,7 +290,8 @@ def write_study(records: list[Path], frames: list[Path], stem: Path, summary_pat
                f"difference to {summary['reference']} [{100 * s.confidence:.0f}% t-interval over seeds of the "
                f"per-seed mean differences; n/a: fewer than 2 seeds]. {power_line(summary)}")
     write_table(stem, header, rows, caption)
-    write_text(stem.with_name(stem.name + "_verdicts.md"), "\n".join(verdict_lines(summary)) + "\n")
+    write_text(stem.with_name(stem.name + "_verdicts.md"),
+               readme_sentence(summary) + "\n\n" + "\n".join(verdict_lines(summary)) + "\n")
     write_json(summary_path, summary)
     plot_study(study, summary, figure, cfg.scale)
     log.info("seed study: %d approaches x %d seeds -> %s", len(study), len(summary["seeds"]), stem)

@@ -1,4 +1,5 @@
-"""Checkpoints: every network, optimizer, scaler, scheduler, the step, the RNG states and the resolved config.
+"""Training checkpoints: every network, optimizer, scaler, scheduler, the step, the RNG states and the resolved
+config; written to resume a run and read by :mod:`defmo.models.weights` (:func:`load`, ``load_generator``).
 
 Saved atomically (temp file + rename, :func:`defmo.utils.io.save_torch`) and loaded with
 ``torch.load(..., weights_only=True)``: only tensors and plain containers, no pickled code. RNG states are
@@ -13,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from defmo.errors import UserError
+from defmo.models.weights import FORMAT, load
 from defmo.settings import Config, as_dict
 from defmo.utils.io import save_torch
 
+__all__ = ["FORMAT", "load", "resume", "rng_state", "save", "set_rng_state"]
 log = logging.getLogger(__name__)
-FORMAT = 1
 
 
 def rng_state() -> dict:
@@ -66,37 +66,9 @@ def save(path: str | Path, trainer, cfg: Config | dict, extra: dict | None = Non
     log.debug("checkpoint written: %s (step %d)", path, trainer.step)
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint with ``weights_only=True``; a damaged or foreign file is a :class:`UserError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint (train the approach first: python -m defmo train ...)")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise UserError(f"{path}: not a readable checkpoint ({exc}); delete it and train again") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise UserError(f"{path}: not a defmo checkpoint (format {FORMAT}); delete it and train again")
-    return payload
-
-
 def resume(path: str | Path, trainer) -> dict:
     """Restore ``trainer`` and the RNG states from ``path``; return the checkpoint's ``extra`` dict."""
     payload = load(path, trainer.device)
     trainer.load_state_dict(payload["trainer"])
     set_rng_state(payload["rng"])
     return payload["extra"]
-
-
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """The trained Generator of a checkpoint, in eval mode on ``device``, and the config it was trained with.
-
-    The config is the checkpoint's plain dict, as saved (perhaps by an older version, with fewer keys).
-    """
-    from defmo.models import build_generator
-
-    payload = load(path, device)
-    cfg = payload["cfg"]
-    generator = build_generator(cfg)
-    generator.load_state_dict(payload["trainer"]["nets"]["generator"])
-    return generator.to(device).eval(), cfg

@@ -7,7 +7,7 @@ PSNR per sample: one MSE over all n composited sub-frames (each RGBA sub-frame o
 directions of the estimate; then the mean over samples. ``model_projected``: the model's composited sub-frames
 after the blatting projection onto the input image (:func:`defmo.data.blatting.project_to_image`).
 
-Shape metrics (:func:`defmo.evaluate.metrics.shape_scores`, as on the benchmark): the predicted alpha against
+Shape metrics (:func:`defmo.metrics.shape_scores`, as on the benchmark): the predicted alpha against
 the GT alpha (``frames[:, :, 3]``), with the GT centres the alpha-weighted centroids of the GT sub-frames, in
 the time direction with the better mean mask IoU per sample; mask IoU averaged and length ratios pooled over
 all sub-frames of the set.
@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from defmo.data.blatting import composite, project_to_image
 from defmo.errors import UserError
-from defmo.evaluate import metrics
+from defmo import metrics
 from defmo.losses.probe import best_direction_mse
 from defmo.models.deblat_fit import infer
 from defmo.settings import Config
@@ -78,7 +78,7 @@ def alpha_centres(alpha: np.ndarray) -> np.ndarray:
 
 
 def batch_shape(pred_alpha: np.ndarray, gt_alpha: np.ndarray) -> list[dict]:
-    """:func:`defmo.evaluate.metrics.shape_scores` per sample of alphas ``(B, N, H, W)`` in [0, 1] (the GT
+    """:func:`defmo.metrics.shape_scores` per sample of alphas ``(B, N, H, W)`` in [0, 1] (the GT
     centres: :func:`alpha_centres` of ``gt_alpha``)."""
     centres = alpha_centres(gt_alpha)
     return [metrics.shape_scores(g, p, c) for g, p, c in zip(gt_alpha, pred_alpha, centres)]
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     if args.batch_size < 1:
         raise UserError(f"validate --batch-size {args.batch_size}: must be at least 1")
     from defmo.data.dataset import SyntheticFMODataset
-    from defmo.train.checkpoint import load_generator
+    from defmo.models.weights import load_generator
 
     device = resolve_device(cfg)
     generator, _ = load_generator(args.checkpoint, device)

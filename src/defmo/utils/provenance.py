@@ -22,10 +22,12 @@ import logging
 import os
 import subprocess
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
-from defmo.settings import Config
 from defmo.utils.io import write_json
+
+if TYPE_CHECKING:  # a type only: utils sit below settings
+    from defmo.settings import Config
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from defmo.errors import UserError
-from defmo.settings import Config
+
+if TYPE_CHECKING:  # a type only: utils sit below settings
+    from defmo.settings import Config
 
 
 def resolve_device(cfg: Config) -> torch.device:
