@@ -7,6 +7,7 @@ and docs/SEED_STUDY.md's seed blocks, so that every number they state comes from
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,7 +22,9 @@ if __name__ == "__main__":
     changed = sync_readme(ROOT / "README.md", summary.read_text())
     print("README.md: results block " + ("updated" if changed else "already current"))
     verdicts = ROOT / "results" / "seeds" / "tables" / "seeds_verdicts.md"
-    if verdicts.is_file():
+    summary_json = ROOT / "results" / "seeds" / "metrics" / "summary.json"
+    # only a study summarised with its claims (this version's `seeds --summarize`) has the verdict sentence
+    if verdicts.is_file() and summary_json.is_file() and "claims" in json.loads(summary_json.read_text()):
         table = (ROOT / "results" / "seeds" / "tables" / "seeds.md").read_text()
         for path, block in ((ROOT / "README.md", seeds_block(verdicts.read_text())),
                             (ROOT / "docs" / "SEED_STUDY.md", seeds_block(verdicts.read_text(), table))):
