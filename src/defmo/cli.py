@@ -91,16 +91,28 @@ def _add_verb_arguments(parser: argparse.ArgumentParser, module: str, verb: str,
         importlib.import_module(module).add_arguments(parser)
 
 
+class TqdmHandler(logging.StreamHandler):
+    """Writes each record above any progress bar (``tqdm.write``), so log lines and warnings never break one."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must not raise
+            self.handleError(record)
+
+
 def setup_logging(path: str | None, verbose: bool) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    """Our loggers at INFO (DEBUG with ``-v``), third-party ones at WARNING; Python warnings logged too; on the
+    terminal above the progress bars, and in ``path`` when given."""
+    handlers: list[logging.Handler] = [TqdmHandler()]
     if path:
         handlers.append(logging.FileHandler(path, mode="w"))
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=handlers, force=True)
+    logging.getLogger("defmo").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(True)
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -133,10 +133,13 @@ def evaluate(generator: nn.Module, dataset, device: torch.device, batch_size: in
 def _result(sums: dict, count: int, shape: dict) -> dict:
     psnr = {k: v / max(count, 1) for k, v in sums.items()}
     best_baseline = max(psnr["image"], psnr["background"])
+    ratio = shape.get("length_ratio") or {}
+    iou = "n/a" if shape.get("mask_iou") is None else f"{shape['mask_iou']:.3f}"
+    median = "n/a" if ratio.get("median") is None else (f"{ratio['median']:.2f} [{ratio.get('q25', 0):.2f}, "
+                                                       f"{ratio.get('q75', 0):.2f}]")
     log.info("validation PSNR over %d samples: model %.2f (%.2f after the blatting projection), image %.2f, "
-             "background %.2f dB; mask IoU %s, length ratio %s", count, psnr["model"],
-             psnr["model_projected"], psnr["image"], psnr["background"], shape["mask_iou"],
-             shape["length_ratio"])
+             "background %.2f dB; mask IoU %s, length ratio median %s", count, psnr["model"],
+             psnr["model_projected"], psnr["image"], psnr["background"], iou, median)
     return {"samples": count, "psnr": psnr, "beats_baselines": psnr["model"] > best_baseline,
             "margin_db": psnr["model"] - best_baseline,
             "projected_beats_baselines": psnr["model_projected"] > best_baseline,
