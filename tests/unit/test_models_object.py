@@ -200,7 +200,7 @@ def test_direction_is_a_per_sample_output_but_canonical_at_init():
     initialisation), but at initialisation its sign is mostly shared by all inputs: the pooled ReLU features are
     all positive, so a zero-mean head gives them one common sign in most initialisations (4 of these 5). That is
     harmless for L_F and L_T, which take the better of both time directions; training makes it input-dependent
-    (docs/CPU_TRAINING.md, "The time direction at initialisation")."""
+    (docs/history/cpu-training-runs-and-fixes.md, "The time direction at initialisation")."""
     directions = [_directions(seed) for seed in range(5)]
     assert all(float(d.std()) > 1e-3 for d in directions)  # a function of the input, not a constant
     one_sign = sum(bool((d > 0).all() or (d < 0).all()) for d in directions)

@@ -1,28 +1,11 @@
 """The object generator's fit at inference (``model.fit_steps``): Tracking by Deblatting's model fitted to the image.
 
-The network predicts the object's path, mask and appearance in one pass; its centres stay about 2 pixels off
-(docs/CPU_TRAINING.md, "Where the mask IoU is lost") however it is trained. Tracking by Deblatting does not
-predict, it fits: ``I = H * F + (1 - H * M) B`` holds for the true path, mask and appearance, so the image
-itself tells where they are wrong. :func:`fit_to_image` starts from the network's prediction and minimises
-``|I - mean_t(F_t M_t) - (1 - mean_t M_t) B|_1`` over the exposure by Adam steps (``FIT_LR``; the mask's
-``FIT_MASK_LR``) on
-
-- the path: an offset of the network's positions at ``FIT_KNOTS`` times, piecewise linear between them (a bend
-  or a bounce the network missed can be followed);
-- the mask: the template's mask logits;
-- the colour: the object's appearance in its own frame, started from the blatting equation's solution for the
-  network's coverage gathered along the path;
-
-the network's weights are not touched (its parameters get no gradient).
-
-**Sub-frames are slices of the exposure.** The fitted path is the object's physical path over the exposure
-[0, 1], and a sub-frame is what a high-speed camera records: the mean over its own slice of the exposure (as the
-synthetic data and the benchmark render them, :mod:`defmo.data.renderer`). Sub-frame i of T, asked for at time
-``times[i]`` (``i / (T - 1)`` for the usual ``linspace``), is the mean of the fitted object over the slice of
-width ``1 / T`` centred at ``times[i] (T - 1) / T + 1 / (2 T)``, sampled at ``ceil(COVER_STEPS / T)`` times,
-so that the sub-frames tile the exposure and together re-blur to the fitted blur. Rendering at the slice's
-ends instead (time 0 and 1 exactly) puts the first and last sub-frame half a slice beyond the object (1-2 pixels
-on the cpu scale; validation mask IoU 0.64 -> 0.69 from this alone, docs/CPU_TRAINING.md).
+:func:`fit_to_image` starts from the network's path, mask and colour and minimises the L1 error of the blatting
+equation ``I = mean_t(F_t M_t) + (1 - mean_t M_t) B`` over the exposure by Adam steps on the path (offsets at
+knots, or a shifted and bent streak line on real footage), the mask logits and the colour; the network's weights
+are not touched. A sub-frame is the mean of the fitted object over its own slice of the exposure, so the
+sub-frames tile the exposure and re-blur to the fit. :func:`infer` is the entry point. Why it is built this
+way: docs/models.md.
 
 Shapes: ``image, background (B, 3, H, W)`` in [0, 1]; ``times (T,)`` in [0, 1]; sub-frames ``(B, T, 4, H, W)``
 in [0, 1]. Runs in float32 outside autocast (an Adam fit in fp16 loses the path's sub-pixel steps).
@@ -41,7 +24,7 @@ from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
 # Adam's step (pixels for the path's offsets, logits for the colour), its step for the mask's logits, the knots
 # of the path's offsets and the clamp of the starting mask and colour before their logits: 50 steps at 0.3 (the
 # mask at 1.0, so that a soft network mask turns crisp within them) with 5 knots were the best of the probes in
-# docs/CPU_TRAINING.md (100 steps, 7 or 9 knots, a step of 0.5 for all did no better).
+# docs/history/object-generator-probes.md (100 steps, 7 or 9 knots, a step of 0.5 for all did no better).
 FIT_LR = 0.3
 FIT_MASK_LR = 1.0
 FIT_KNOTS = 5

@@ -1,33 +1,10 @@
 """The object generator (``model.generator: object``): the object itself, sharp, placed along a path of any shape.
 
-Tracking by Deblatting's image formation, ``I = H * F + (1 - H * M) B``, with ``F`` and ``M`` the object's sharp
-appearance and mask and ``H`` the blur of its trajectory, is the model: the network predicts the object's mask
-and appearance once, in the object's own frame (a template canvas), and its path, and sub-frame t is the
-template placed at the path's position at time t (differentiable resampling, :func:`place`).
-
-- **The path** comes from a time map over the streak. The U-Net decoder (the streak generator's, run once per
-  sample) gives the streak's alpha and a residual ``z`` of the time map ``tau(x) = 1/2 + s rho(x) / 2 + z(x)``:
-  ``rho`` is the position along the streak's principal axis (``-1`` .. ``1`` over its length, from the moments
-  of the alpha weighted by ``|I - B|``), ``s = tanh(g)`` a per-sample direction predicted from the pooled
-  features, so the time order is the network's output (not the axis's). The object's centre at time t is the
-  centroid of the streak pixels whose time is near ``kappa + (1 - 2 kappa) t`` (:func:`band_centroids`), where
-  ``kappa`` (its own head, 1/4 at init) is the object's half-length over the streak's length, so the path ends
-  where the object's centre does, not at the streak's tips: a path through the streak that follows any curve or
-  bounce the time map folds it into.
-- **The object** is a template of ``S x S`` pixels: the image features, the inputs and ``I - B`` are sampled
-  around the path at ``KNOTS`` times and averaged (aligned with the object, the streak's copies add up where the
-  object is; H's adjoint), and a small network turns them into the template's mask logit and colour residual,
-  both residuals of a prior: the mask that, blurred along the path, gives the predicted streak alpha (projected
-  Landweber iterations from an ellipse along the motion, :func:`deblat_mask`: Tracking by Deblatting's mask
-  step, differentiable), so the object's outline comes from the physics before any training.
-- **The appearance** of sub-frame t is ``sigmoid(logit(A) + d(x - p(t)))``: the template's colour residual,
-  moving with the object, relative to a per-pixel base ``A``: the input (``appearance: image``) or the blatting
-  equation's static appearance for the predicted coverage, ``B + (I - B) / mean_t M_t`` (``deblatted``), so that
-  the untrained generator's sub-frames re-blur to I wherever A stays in [0, 1].
-- **Per-time change**: an in-plane rotation ``omega (t - 1/2)`` of the template (omega predicted, 0 at init).
-- **The fit at inference** is a separate step (:func:`defmo.models.deblat_fit.infer`, ``fit_steps`` Adam steps):
-  the predicted path, mask and colour are the start of Tracking by Deblatting's fit to the image; ``forward``
-  always returns the network's own sub-frames.
+The network predicts, in one pass, the object's mask and appearance once in its own frame (a template) and its
+path over the exposure; sub-frame t is the template placed at the path's position at time t
+(:func:`place`), Tracking by Deblatting's image formation ``I = H * F + (1 - H * M) B``. ``forward`` returns
+the network's own sub-frames; the fit at inference is :func:`defmo.models.deblat_fit.infer`. How the path, the
+template and the appearance are built: docs/models.md.
 
 Shapes: images ``(B, 3, H, W)`` in [0, 1], H and W multiples of 16; times ``(T,)`` in [0, 1]; sub-frames
 ``(B, T, 4, H, W)`` in [0, 1]; positions in pixels, (x, y) = (column, row) of pixel centres.
@@ -58,7 +35,7 @@ WIDTH_FLOOR = 0.1
 KNOTS = 5
 # Landweber iterations (and their step) that fit the template's mask to the streak's coverage: the mask blurred
 # along the path should equal the predicted streak alpha. 16 of them reached mask IoU 0.79 with the true path and
-# coverage (0 iterations, the ellipse prior alone: 0.53; 32: 0.82); see docs/CPU_TRAINING.md.
+# coverage (0 iterations, the ellipse prior alone: 0.53; 32: 0.82); see docs/history/object-generator-probes.md.
 DEBLAT_ITERS = 16
 DEBLAT_STEP = 1.5
 # Initial bias of the streak alpha's logit: a streak of coverage sigmoid(-0.7) = 0.33 where I differs from B, a

@@ -32,7 +32,7 @@ ALPHA_BIAS_INIT = -3.0
 # Bound of the uniform init of the time channel's 3x3 weights in the first convolution: 1/sqrt(9), the default
 # bound of a layer whose fan-in is that one channel's kernel, instead of the default 1/sqrt(9 (K + 1)) shared
 # with the K latent channels, under which the time signal starts ~20x weaker than the latent's and the
-# sub-frames stay nearly identical over time (docs/CPU_TRAINING.md, "The time channel is too quiet at init").
+# sub-frames stay nearly identical over time (docs/history/streak-and-table1-generators.md, "The time channel is too quiet at init").
 # Published weights overwrite it.
 TIME_WEIGHT_INIT = 1.0 / 3.0
 
