@@ -219,7 +219,8 @@ def sync_reads(cfg: Config | dict, paper: Config | dict | None, folder: str | Pa
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=RESULTS / "config", help="folder for <phase>.yaml")
+    parser.add_argument("--output-dir", "--out", dest="out", type=Path, default=RESULTS / "config",
+                        help="folder for <phase>.yaml")
     parser.add_argument("--phase", choices=PHASES, action="append", default=None,
                         help="write only this phase's file (repeatable; default: every phase)")
     add_paper_argument(parser)

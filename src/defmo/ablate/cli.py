@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--cell", help="APPROACH:TECHNIQUE, e.g. proposed:gc+mp")
     mode.add_argument("--all", action="store_true", help="every cell of params ablation.*")
     mode.add_argument("--table", action="store_true", help="assemble Table 4 from --inputs")
-    parser.add_argument("--out", type=Path, help="--cell: the cell record (JSON)")
-    parser.add_argument("--out-dir", type=Path, help="--all: folder for <approach>__<technique>.json")
+    parser.add_argument("--output", "--out", dest="out", type=Path, help="--cell: the cell record (JSON)")
+    parser.add_argument("--output-dir", "--out-dir", dest="out_dir", type=Path,
+                        help="--all: folder for <approach>__<technique>.json")
     parser.add_argument("--inputs", nargs="*", type=Path, default=[], help="--table: cell records")
     parser.add_argument("--table-out", type=Path, help="--table: results/ablate/tables/table4.csv (.md/.tex beside)")
     parser.add_argument("--plot-csv", type=Path, help="--table: results/ablate/plots/memory.csv")

@@ -32,11 +32,12 @@ def load_records(paths: list[Path]) -> list[dict]:
     records = []
     for path in paths:
         if not Path(path).is_file():
-            raise UserError(f"{path}: no such cell record; run `ablate --cell A:T --out {path}` first")
+            raise UserError(f"{path}: no such cell record; run `ablate --cell A:T --output {path}` first")
         try:
             rec = json.loads(Path(path).read_text())
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not JSON ({exc}); delete it and rerun its cell") from exc
+            raise UserError(f"{path}: not JSON ({exc}); rerun its cell (`ablate --cell A:T --output {path}` "
+                            "rewrites it)") from exc
         if not isinstance(rec, dict) or any(k not in rec for k in REQUIRED):
             raise UserError(f"{path}: not a cell record (needs keys {', '.join(REQUIRED)}); rerun its cell")
         records.append(rec)

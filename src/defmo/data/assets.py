@@ -52,6 +52,10 @@ class Background:
         return display_name(self.path)
 
 
+# what to do about an unusable file in a user's asset folder (their data: we never suggest deleting it)
+MESH_FIX = "repair it, or point data.meshes (data.val_meshes) at a folder that leaves it out"
+FILE_FIX = "repair it, or point the data.* folder key that lists it at a folder that leaves it out"
+
 def display_name(path: Path) -> str:
     """A machine-independent name: relative to site-packages for embedded files, else the path as given."""
     parts = Path(path).parts
@@ -151,15 +155,15 @@ def load_mesh(path: Path) -> trimesh.Trimesh:
     try:
         loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
-        raise UserError(f"mesh '{path}' could not be read ({type(exc).__name__}: {exc}); fix or remove it") from exc
+        raise UserError(f"mesh '{path}' could not be read ({type(exc).__name__}: {exc}); {MESH_FIX}") from exc
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0 or len(loaded.vertices) < 3:
-        raise UserError(f"mesh '{path}' holds no triangles; fix or remove it")
+        raise UserError(f"mesh '{path}' holds no triangles; {MESH_FIX}")
     mesh = trimesh.Trimesh(vertices=np.asarray(loaded.vertices, np.float64), faces=np.asarray(loaded.faces),
                            process=False)
     lo, hi = mesh.bounds
     diag = float(np.linalg.norm(hi - lo))
     if not np.isfinite(diag) or diag <= 0:
-        raise UserError(f"mesh '{path}' is degenerate (zero or non-finite extent); fix or remove it")
+        raise UserError(f"mesh '{path}' is degenerate (zero or non-finite extent); {MESH_FIX}")
     mesh.apply_translation(-(lo + hi) / 2.0)
     mesh.apply_scale(2.0 / diag)
     return mesh
@@ -239,7 +243,7 @@ def read_rgb(path: Path) -> np.ndarray:
         with Image.open(path) as img:
             array = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except (OSError, ValueError) as exc:
-        raise UserError(f"image '{path}' could not be read ({exc}); fix or remove it") from exc
+        raise UserError(f"image '{path}' could not be read ({exc}); {FILE_FIX}") from exc
     array.flags.writeable = False
     return array
 
@@ -254,5 +258,5 @@ def _video_frame(path: Path, rng: np.random.Generator) -> np.ndarray:
     finally:
         cap.release()
     if not ok or frame is None:
-        raise UserError(f"video '{path}' could not be read; fix or remove it")
+        raise UserError(f"video '{path}' could not be read; {FILE_FIX}")
     return np.ascontiguousarray(frame[..., ::-1])

@@ -278,5 +278,5 @@ def _render_all(renderer, cfg: Config, dataset: str, sources: Sources, root: Pat
 def _check_replaceable(out: Path) -> None:
     """Never delete a folder we did not write (a real benchmark root, say)."""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise UserError(f"'{out}' exists and was not written by `data --benchmark` (no {MARKER}); choose another "
-                        "--out or remove it yourself")
+        raise UserError(f"'{out}' exists and was not written by `data --benchmark` (no {MARKER}), so it is left "
+                        "as it is; choose another --output-dir")

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--split", choices=("train", "val"), help="a synthetic split (shards + manifest.json)")
     what.add_argument("--benchmark", choices=DATASETS, metavar="DATASET",
                       help=f"an embedded benchmark dataset ({', '.join(DATASETS)}), in the FMO benchmark layout")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole)")
+    parser.add_argument("--output-dir", "--out", dest="out", type=Path, required=True,
+                        help="output folder (replaced as a whole)")
     parser.add_argument("--samples", type=int, default=None,
                         help="--split: number of samples (default: data.train_samples / data.val_samples)")
 

@@ -102,8 +102,9 @@ class ShardReader:
 
 
 def corrupt_error(path: Path, what: str) -> UserError:
-    return UserError(f"shard '{path}' is truncated or corrupt: {what}; delete the folder '{path.parent}' and "
-                     "re-run `python -m defmo data` (or `snakemake data`)")
+    return UserError(f"shard '{path}' is truncated or corrupt: {what}; render the split again (`snakemake --cores "
+                     f"all --forcerun render`, which rewrites '{path.parent}' as a whole, or `python -m defmo data "
+                     "--output-dir OTHER`)")
 
 
 def read_footer(path: Path) -> dict:
@@ -137,11 +138,12 @@ def read_manifest(root: str | Path) -> dict:
     path = root / MANIFEST
     if not path.is_file():
         raise UserError(f"'{root}' holds no {MANIFEST}: the render did not finish; run "
-                        f"`python -m defmo data --out {root}` (or `snakemake data`)")
+                        f"`python -m defmo data --output-dir {root}` (or `snakemake --cores all data`)")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise UserError(f"'{path}' is not valid JSON ({exc}); delete '{root}' and render again") from exc
+        raise UserError(f"'{path}' is not valid JSON ({exc}); render the split again (`snakemake --cores all "
+                        f"--forcerun render` rewrites '{root}' as a whole)") from exc
     for shard in manifest.get("shards", []):
         file = root / shard["file"]
         if not file.is_file() or file.stat().st_size != shard["bytes"]:

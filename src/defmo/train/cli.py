@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--approach", required=True, help="a key of train.approach in params.yaml")
     parser.add_argument("--data", required=True, type=Path, help="training shards folder (render output)")
     parser.add_argument("--val", required=True, type=Path, help="validation shards folder")
-    parser.add_argument("--out", required=True, type=Path, help="final checkpoint (.pt)")
+    parser.add_argument("--output", "--out", dest="out", required=True, type=Path, help="final checkpoint (.pt)")
     parser.add_argument("--curve", required=True, type=Path, help="per-step loss CSV")
     parser.add_argument("--metrics", required=True, type=Path, help="validation PSNR JSON")
     parser.add_argument("--resume-dir", required=True, type=Path, help="resume state (not an output)")

@@ -296,7 +296,8 @@ class Trainer:
         if state["approach"] != self.approach or set(state["nets"]) != set(self.nets):
             raise UserError(
                 f"checkpoint is for approach '{state['approach']}' with networks {sorted(state['nets'])}, "
-                f"not '{self.approach}' with {sorted(self.nets)}: delete the resume folder or pick its approach"
+                f"not '{self.approach}' with {sorted(self.nets)}: train '{state['approach']}' from it, or give this run its "
+                f"own --resume-dir"
             )
         for group, target in (("nets", self.nets), ("optimizers", self.optimizers),
                               ("schedulers", self.schedulers), ("scalers", self.scalers)):
