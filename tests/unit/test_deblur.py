@@ -132,3 +132,20 @@ def test_the_overview_takes_the_image_pair_first_then_the_frames_in_order():
 
     groups = {"clip": [row("clip_3", 3), row("clip_1", 1)], "im": [row("im", None)]}
     assert [r[0] for r in in_order(groups)] == ["im", "clip_1", "clip_3"]
+
+
+def test_a_missing_image_a_folder_and_an_unreadable_file_are_told_apart(tmp_path):
+    from defmo.errors import UserError
+    from defmo.evaluate.frames import check_video
+    from defmo.evaluate.loaders import imread
+
+    not_png = tmp_path / "notes.png"
+    not_png.write_text("not an image")
+    for path, said in ((tmp_path / "absent.png", "no such image file"), (tmp_path, "a folder, not an image file"),
+                       (not_png, "exists but is not an image")):
+        with pytest.raises(UserError, match=said):
+            imread(path)
+    with pytest.raises(UserError, match="no such file or folder"):
+        check_video(tmp_path / "absent.avi")
+    with pytest.raises(UserError, match="exists but is not a video"):
+        check_video(not_png)

@@ -61,11 +61,17 @@ def check_video(source: Path) -> None:
     if source.is_dir():
         frame_files(source)
         return
+    try:
+        with open(source, "rb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{source}: the video file cannot be opened ({exc.strerror})") from exc
     cap = cv2.VideoCapture(str(source))
     ok = cap.isOpened() and cap.read()[0]
     cap.release()
     if not ok:
-        raise UserError(f"{source}: not a video OpenCV can read (a folder of frames goes to --frames)")
+        raise UserError(f"{source}: the file exists but is not a video OpenCV can read (a folder of frames goes "
+                        "to --frames)")
 
 
 def video_inputs(source: Path, settings: Detect, window: slice = slice(None),

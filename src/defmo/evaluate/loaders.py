@@ -68,11 +68,26 @@ def list_sequences(root: str | Path, dataset: str) -> list[Path]:
     return seqs
 
 
+def _check_file(path: str | Path, what: str) -> None:
+    """A missing path, a folder and an unreadable file are three different errors (before OpenCV's warning)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such {what} file")
+    if not path.is_file():
+        raise UserError(f"{path}: a folder, not an {what} file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{path}: the {what} file cannot be opened ({exc.strerror})") from exc
+
+
 def imread(path: str | Path) -> np.ndarray:
     """Read a PNG as RGB float64 ``(H, W, 3)`` in [0, 1]: 16-bit /65535, 8-bit /255, alpha dropped."""
+    _check_file(path, "image")
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise UserError(f"{path}: cannot read this image (missing or not a PNG/JPEG)")
+        raise UserError(f"{path}: the file exists but is not an image OpenCV reads (PNG, JPEG, ...)")
     scale = 65535.0 if img.dtype == np.uint16 else 255.0
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
@@ -82,9 +97,10 @@ def imread(path: str | Path) -> np.ndarray:
 
 def read_alpha(path: str | Path) -> np.ndarray:
     """Read a grayscale alpha PNG as float64 ``(H, W)`` in [0, 1]: 16-bit /65535, 8-bit /255."""
+    _check_file(path, "alpha image")
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise UserError(f"{path}: cannot read this GT alpha image (missing or not a PNG)")
+        raise UserError(f"{path}: the file exists but is not a GT alpha image OpenCV reads (a grayscale PNG)")
     if img.ndim != 2:
         raise UserError(f"{path}: a GT alpha image must be one-channel grayscale, not {img.shape[2]}-channel")
     return img.astype(np.float64) / (65535.0 if img.dtype == np.uint16 else 255.0)
