@@ -18,6 +18,7 @@ import argparse
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 from defmo.config import ConfigError, load, load_resolved
 from defmo.settings import Config
@@ -115,11 +116,24 @@ def setup_logging(path: str | None, verbose: bool) -> None:
     logging.captureWarnings(True)
 
 
+def params_file(args: argparse.Namespace) -> Path:
+    """``--params``; when it is the default and the current folder has none, the ``params.yaml`` of the
+    repository a ``--checkpoint`` lies in (so ``deblur`` runs from any folder)."""
+    path = Path(args.params)
+    checkpoint = getattr(args, "checkpoint", None)
+    if path.is_file() or args.params != "params.yaml" or checkpoint is None:
+        return path
+    for folder in Path(checkpoint).resolve().parents:
+        if (folder / "params.yaml").is_file():
+            return folder / "params.yaml"
+    return path
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """``--config-file`` as is (with ``--set``), else ``--params`` resolved at ``--scale`` (with ``--set``): the
     typed configuration every verb's ``run(args, cfg)`` receives, validated and built once here."""
     if args.config_file is None:
-        return load(args.params, args.scale, args.overrides)
+        return load(params_file(args), args.scale, args.overrides)
     if args.scale is not None:
         raise ConfigError(f"--scale {args.scale}: --config-file {args.config_file} is already resolved at its scale; "
                           "pass one of them")

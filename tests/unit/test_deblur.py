@@ -149,3 +149,18 @@ def test_a_missing_image_a_folder_and_an_unreadable_file_are_told_apart(tmp_path
         check_video(tmp_path / "absent.avi")
     with pytest.raises(UserError, match="exists but is not a video"):
         check_video(not_png)
+
+
+def test_deblur_runs_from_any_folder_with_its_checkpoint_s_params(tmp_path, repo, examples, monkeypatch):
+    """Outside the repository, the params file is the one of the repository the checkpoint lies in."""
+    project = tmp_path / "project"
+    (project / "results").mkdir(parents=True)
+    (project / "params.yaml").write_text((repo / "params.yaml").read_text())
+    ckpt = random_checkpoint(project / "results" / "final.pt", repo)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rc = main(["--scale", "tiny", "--set", "threads=1", "deblur", "--checkpoint", str(ckpt), "--image",
+               str(examples / "im.png"), "--background", str(examples / "bgr.png"), "--output-dir", "out",
+               "--no-videos"])
+    assert rc == 0 and (elsewhere / "out" / "im" / "object_00.png").is_file()
