@@ -203,7 +203,8 @@ def seeds_block(verdicts: str, table: str | None = None) -> str:
     return "\n".join([*parts, SEEDS_END]) + "\n"
 
 
-def readme_block(readme: Path) -> str:
-    """The generated block currently in ``readme`` (markers included), as :func:`summary_markdown` writes it."""
+def readme_block(readme: Path, begin: str = BEGIN, end: str = END) -> str:
+    """The generated block currently in ``readme`` (markers included), as :func:`summary_markdown` (or
+    :func:`seeds_block`, with its markers) writes it."""
     text = readme.read_text()
-    return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    return begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
