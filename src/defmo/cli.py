@@ -113,6 +113,7 @@ def setup_logging(path: str | None, verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=handlers, force=True)
     logging.getLogger("defmo").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(False)  # re-installed even where an earlier call in this process installed it
     logging.captureWarnings(True)
 
 

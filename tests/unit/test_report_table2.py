@@ -57,7 +57,7 @@ def test_run_scale_columns_added_when_different(repo, paper):
 
 def test_identical_scale_adds_nothing_and_overrides_show(repo, tmp_path):
     raw = yaml.safe_load((repo / "params.yaml").read_text())
-    raw["scales"]["same"] = {section: {} for section in raw["scales"]["paper"]}
+    raw["scales"]["same"] = raw["scales"]["paper"]  # a scale resolving to the paper's values
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
     same, paper = load(params, "same"), load(params, "paper")

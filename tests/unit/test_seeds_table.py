@@ -14,7 +14,8 @@ from defmo.config import load
 from defmo.errors import UserError
 from defmo.seeds import runs
 from defmo.seeds.stats import detectable_difference
-from defmo.seeds.table import PRIMARY, _claims, _multiplicity, multiplicity_line, verdict_lines, write_study
+from defmo.seeds.table import write_study
+from defmo.seeds.verdicts import PRIMARY, claims, multiplicity, multiplicity_line, verdict_lines
 from defmo.utils.table_io import to_csv
 from conftest import REPO
 
@@ -143,9 +144,9 @@ def _summary(validation: tuple[float, float], p: float = 0.01) -> dict:
     diffs = {"validation": {"psnr": interval, "mask_iou": None, "ssim": None}}
     summary = {"confidence": 0.95, "seeds": [0, 1, 2], "reference": "defmo", "primary": dict(PRIMARY),
                "readings": {"network": {"differences": {"defmo+dt": diffs}}}}
-    summary["claims"] = _claims(summary)
+    summary["claims"] = claims(summary)
     summary["power"] = {"power": 0.8, "datasets": {"validation": {"sd": 0.1, "seeds": 3, "detectable": 0.42}}}
-    summary["multiplicity"] = _multiplicity(summary)
+    summary["multiplicity"] = multiplicity(summary)
     return summary
 
 
@@ -165,8 +166,8 @@ def test_holm_is_reported_for_a_primary_test_that_does_not_survive_it():
     s = _summary((0.01, 0.5), p=0.04)
     s["readings"]["network"]["differences"]["defmo+ds"] = {
         "validation": {"psnr": {"diff": 0.3, "lo": 0.02, "hi": 0.6, "p": 0.045}, "mask_iou": None, "ssim": None}}
-    s["claims"] = _claims(s)
-    m = _multiplicity(s)
+    s["claims"] = claims(s)
+    m = multiplicity(s)
     assert m["intervals"] == 2 and len(m["excluding_zero"]) == 2
     assert m["after_holm"] == [] and m["primary_after_holm"] == []  # 0.04 > 0.05 / 2
     assert "2 exclude 0, 0 of them still do after a Holm correction" in multiplicity_line({**s, "multiplicity": m})

@@ -98,13 +98,16 @@ def test_dvc_repro_then_param_change_reruns_only_downstream(pipeline):
     assert not any(".proposed" in key for key in rows), rows  # the other model was not retrained
     text = run(["dvc", "metrics", "diff", "HEAD"], pipeline).stdout
     assert len(text.splitlines()) <= 40 and max(map(len, text.splitlines())) <= 120, text  # a person reads it
+    # the change, committed as a branch would hold it (the later tests start from it)
+    _git(pipeline, "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
+    _git(pipeline, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "defmo I 2")
 
 
 def test_training_param_change_marks_training_and_what_follows(pipeline):
     """A training value invalidates train, ablate and report (and evaluate through the checkpoints), never data or
     quality: `dvc status` says `config` until `dvc repro config` has written what each phase reads."""
     params = (pipeline / "params.yaml").read_text()
-    # the seed study, which `dvc repro` leaves out, is already out of date after the previous test's window change
+    # the seed study, which `dvc repro` leaves out, is already out of date after the previous test's loss change
     before = set(json.loads(run(["dvc", "status", "--json"], pipeline).stdout))
     assert before <= {"seeds/dvc.yaml:seeds"}, before
     try:
@@ -131,9 +134,8 @@ def test_dvc_push_pull_restores_bit_for_bit(pipeline, tmp_path):
 
 
 def test_branch_switch_flow(pipeline):
-    """git checkout + dvc checkout + snakemake --touch leaves both tools with nothing to do."""
-    _git(pipeline, "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
-    _git(pipeline, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "defmo I 2")
+    """git checkout + dvc checkout + snakemake --touch leaves both tools with nothing to do: back from the loss
+    change's commit to the one before it."""
     _git(pipeline, "checkout", "-q", "HEAD~1")
     run(["dvc", "checkout"], pipeline)
     run(["snakemake", "--touch", "--cores", "1"], pipeline)

@@ -22,7 +22,7 @@ DATA_RULES = {"render", "render_benchmark", "figure_samples"}
 EVAL_RULES = {"config_phase", "evaluate_method", "evaluate_quoted", "table3", "figure_benchmark", "deblur_real",
               "report_md", "all"}
 TRAIN_RULES = {"config_phase", "train_approach", "figure_curves", "table2", "ablate_cell", "table4", "figure_memory",
-               "evaluate_method", "table3", "figure_benchmark", "deblur_real", "deblur_footage", "footage_table",
+               "evaluate_method", "table3", "figure_benchmark", "deblur_real", "deblur_footage", "footage_figure", "footage_table",
                "report_md", "all"}
 # the seed study reads the benchmark's window and every training value; `all` rewrites its record (not its own copy)
 EVAL_RECORDS = {"evaluate", "report", "seeds"}

@@ -22,6 +22,7 @@ import scipy.io
 
 from defmo.data.layout import ALPHA_DIR
 from defmo.errors import UserError
+from defmo.utils.io import check_file
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +69,9 @@ def list_sequences(root: str | Path, dataset: str) -> list[Path]:
     return seqs
 
 
-def _check_file(path: str | Path, what: str) -> None:
-    """A missing path, a folder and an unreadable file are three different errors (before OpenCV's warning)."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such {what} file")
-    if not path.is_file():
-        raise UserError(f"{path}: a folder, not an {what} file")
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise UserError(f"{path}: the {what} file cannot be opened ({exc.strerror})") from exc
-
-
 def imread(path: str | Path) -> np.ndarray:
     """Read a PNG as RGB float64 ``(H, W, 3)`` in [0, 1]: 16-bit /65535, 8-bit /255, alpha dropped."""
-    _check_file(path, "image")
+    check_file(path, "image")
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise UserError(f"{path}: the file exists but is not an image OpenCV reads (PNG, JPEG, ...)")
@@ -97,7 +84,7 @@ def imread(path: str | Path) -> np.ndarray:
 
 def read_alpha(path: str | Path) -> np.ndarray:
     """Read a grayscale alpha PNG as float64 ``(H, W)`` in [0, 1]: 16-bit /65535, 8-bit /255."""
-    _check_file(path, "alpha image")
+    check_file(path, "alpha image")
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise UserError(f"{path}: the file exists but is not a GT alpha image OpenCV reads (a grayscale PNG)")

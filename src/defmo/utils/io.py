@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from defmo.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -53,3 +55,18 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def check_file(path: str | Path, what: str) -> None:
+    """A missing path, a folder and a file that cannot be opened are three different errors, said before a
+    reader (OpenCV) fails on it with a warning of its own."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such {what} file")
+    if not path.is_file():
+        raise UserError(f"{path}: a folder, not an {what} file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{path}: the {what} file cannot be opened ({exc.strerror})") from exc
