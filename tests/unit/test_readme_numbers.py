@@ -83,3 +83,15 @@ def test_the_headline_metrics_are_the_committed_results(repo):
     with_seeds = headline_metrics(vals, records, list(cfg.train.approaches), cfg.evaluate.background_window,
                                   list(cfg.evaluate.datasets), {"claims": claims})
     assert with_seeds["seed_study"] == {"proposed": {"validation_psnr_difference": 0.1235}}
+
+
+def test_the_seed_study_s_blocks_are_generated_from_its_results(repo):
+    """README's verdict sentence and docs/SEED_STUDY.md's verdicts and table are the committed study's."""
+    from defmo.report.summary import SEEDS_BEGIN, SEEDS_END, seeds_block
+
+    summary = json.loads((repo / "results" / "seeds" / "metrics" / "summary.json").read_text())
+    assert "claims" in summary and len(summary["seeds"]) >= 5  # this design's study, K >= 5
+    tables = repo / "results" / "seeds" / "tables"
+    verdicts, table = (tables / "seeds_verdicts.md").read_text(), (tables / "seeds.md").read_text()
+    assert readme_block(repo / "README.md", SEEDS_BEGIN, SEEDS_END) == seeds_block(verdicts)
+    assert readme_block(repo / "docs" / "SEED_STUDY.md", SEEDS_BEGIN, SEEDS_END) == seeds_block(verdicts, table)
