@@ -15,6 +15,7 @@ from defmo.errors import UserError
 from defmo.evaluate.detect import Candidate, RunningMedian, detect
 from defmo.evaluate.loaders import imread
 from defmo.settings import Detect
+from defmo.utils.io import check_file
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -61,11 +62,7 @@ def check_video(source: Path) -> None:
     if source.is_dir():
         frame_files(source)
         return
-    try:
-        with open(source, "rb"):
-            pass
-    except OSError as exc:
-        raise UserError(f"{source}: the video file cannot be opened ({exc.strerror})") from exc
+    check_file(source, "video")
     cap = cv2.VideoCapture(str(source))
     ok = cap.isOpened() and cap.read()[0]
     cap.release()
