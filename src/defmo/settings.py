@@ -192,7 +192,8 @@ class Detect(Section):
     (pixels), ``min_radius`` (half-width, pixels) and ``min_whole`` (share of its background-difference region
     it covers); ``min_track`` consecutive frames; ``max_angle`` (degrees) between the streak's axis and its
     step; ``min_exposure``, the least travel within the exposure over the step between frames;
-    ``pair_threshold``, the threshold for an image and its background (``--image``); ``bridge``, passes of
+    ``pair_threshold``, the threshold for an image and its background (``--image``); ``exposure``, the camera's exposure fraction (None: estimated per track from
+    its streaks' lengths, :mod:`defmo.evaluate.paths`); ``bridge``, passes of
     one frame each that fill a track's gaps and extend its ends where it predicts the object."""
 
     threshold: float
@@ -206,18 +207,20 @@ class Detect(Section):
     min_exposure: float
     pair_threshold: float
     bridge: int
+    exposure: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Footage(Section):
     """The fit's options on real footage (``evaluate.footage``, ``deblur`` only; the benchmark's fit is
-    ``model.fit_steps`` alone): ``streak_path`` fits the detected streak's centre line with a quadratic offset
-    instead of the network's path; ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
+    ``model.fit_steps`` alone): ``path`` is what the fit shifts and bends: ``track`` (each frame's path from its
+    neighbours on the track, :mod:`defmo.evaluate.paths`), ``streak`` (the frame's streak's centre line) or
+    ``network`` (the network's path with free knot offsets); ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
     distance of the colour to the network's own; ``crisp`` pushes the mask to 0 or 1
     (:func:`defmo.models.deblat_fit.fit_to_image`); ``batch``
     frames are deblurred in one network pass and one fit."""
 
-    streak_path: bool
+    path: str
     tv: float
     prior: float
     crisp: float

@@ -152,9 +152,12 @@ def test_webcam_clips_the_detection_is_the_ball_never_a_person(real, clip, frame
 
 def test_the_tracked_streak_gives_its_centre_line_in_the_direction_of_motion():
     found = detect(_moving(), SETTINGS)
-    line = found[3].line()
+    line = found[3].line(track=False)  # the streak's own centre line
     assert line[1, 0] > line[0, 0] and abs(line[1, 1] - line[0, 1]) < 1.0  # left to right, horizontal
     assert np.hypot(*(line[1] - line[0])) == pytest.approx(found[3].length - 2 * found[3].radius, abs=0.5)
+    path = found[3].line()  # from the track: the same direction, ending where the next frame's starts (or short)
+    assert path[1, 0] > path[0, 0] and abs(path[1, 1] - path[0, 1]) < 1.0
+    assert found[4].line()[0, 0] >= path[1, 0] - 1e-6
     video = _moving()[::-1]  # the same streak moving left
     found = detect(video, SETTINGS)
     line = found[3].line()

@@ -33,16 +33,26 @@ def disc_clip(frames: int = 3, n: int = 6, step: float = 4.0, alpha: float = 1.0
 
 def test_a_clean_disc_on_a_straight_path_scores_perfectly():
     clip = disc_clip()
-    assert continuity(clip) == pytest.approx(4.0 / 20.0)  # one sub-frame step between frames, over a 20 px path
+    assert continuity(clip) == pytest.approx(0.0, abs=1e-9)  # each path ends where the next starts
     assert smoothness(clip[0].traj, 4.0) == pytest.approx(0.0, abs=1e-9)
     assert appearance_spread(clip[0]) == pytest.approx(0.0, abs=1e-6)
     assert opacity(clip[0]) == pytest.approx(1.0)
     assert reblur_error(clip[0]) == pytest.approx(0.0, abs=1e-7)
 
 
+def test_continuity_is_the_shutter_gap_over_the_path():
+    """A camera open half the time between frames: the object travels as far between exposures as within one,
+    a gap of one path length."""
+    clip = disc_clip(frames=4, n=6)
+    for k, frame in enumerate(clip):
+        frame.traj = frame.traj + 24.0 * k  # each frame's path moved on by one more path length (6 x 4 px)
+        frame.traj[:, 1] = 32.0
+    assert continuity(clip) == pytest.approx(1.0)
+
+
 def test_each_score_sees_its_failure():
     wrong_way = disc_clip(reverse_at=1)
-    assert continuity(wrong_way) > 1.0  # the path jumps back by more than its length
+    assert continuity(wrong_way) == pytest.approx(1.0)  # the reversed path starts a whole path length away
     wiggle = np.stack([np.arange(8.0) * 3, 30 + 3.0 * (-1) ** np.arange(8)], axis=1)
     assert smoothness(wiggle, 4.0) > 0.5
     bounce = np.stack([np.arange(9.0) * 3, 30 + 3.0 * np.abs(np.arange(9) - 4)], axis=1)

@@ -34,13 +34,16 @@ import numpy as np
 from skimage.measure import label, regionprops
 
 from defmo.evaluate.background import RunningMedian
+from defmo.evaluate.paths import set_paths
 from defmo.settings import Detect
 
 
 @dataclass
 class Candidate:
     """A streak: ``centre`` (x, y), ``radius`` (half-width), ``length`` (major axis), unit ``axis`` (x, y),
-    ``area`` (pixels), ``box`` (row0, col0, row1, col1); ``velocity`` (x, y pixels a frame) once on a track."""
+    ``area`` (pixels), ``box`` (row0, col0, row1, col1); ``velocity`` (x, y pixels a frame) once on a track;
+    ``path`` (start and end (x, y) of its centre over the exposure) once its track's neighbours give it
+    (:func:`defmo.evaluate.paths.set_paths`)."""
 
     centre: np.ndarray
     radius: float
@@ -49,11 +52,15 @@ class Candidate:
     area: int
     box: np.ndarray
     velocity: np.ndarray | None = None
+    path: np.ndarray | None = None
 
-    def line(self) -> np.ndarray | None:
-        """The streak's centre line ``(2, 2)``: start and end (x, y) of the object's centre over the exposure,
-        along the streak's axis (along the velocity for a streak too short to have one), in the direction of
-        motion; None off a track (the direction is unknown)."""
+    def line(self, track: bool = True) -> np.ndarray | None:
+        """The object's centre line ``(2, 2)``: start and end (x, y) of its centre over the exposure, from the
+        track (``path``) where it gives one and ``track`` is set, else along the streak's axis (along the
+        velocity for a streak too short to have one) in the direction of motion; None off a track (the
+        direction is unknown)."""
+        if track and self.path is not None:
+            return self.path.copy()
         if self.velocity is None or not np.any(self.velocity):
             return None
         heading = self.velocity / np.hypot(*self.velocity)
@@ -300,4 +307,6 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
             take(item)
     for item in median.finish():
         take(item)
-    return bridge(track(found, settings), loose, settings)
+    chosen = bridge(track(found, settings), loose, settings)
+    set_paths(chosen, settings.min_exposure, lambda a, b: linked(a, b, settings), settings.exposure)
+    return chosen

@@ -60,18 +60,27 @@ def path_length(traj: np.ndarray) -> float:
     return float(np.hypot(*np.diff(traj, axis=0).T).sum())
 
 
+def exposure_path(traj: np.ndarray) -> np.ndarray:
+    """The path over the whole exposure ``(n + 1, 2)`` of sub-frame centres ``traj (n, 2)``: a sub-frame is the
+    mean over its slice of the exposure, so its centre is the slice's middle and the path starts and ends half a
+    sub-frame step beyond the first and last centres."""
+    if len(traj) < 2:
+        return traj
+    ends = (traj[0] - 0.5 * (traj[1] - traj[0]), traj[-1] + 0.5 * (traj[-1] - traj[-2]))
+    return np.concatenate((ends[0][None], 0.5 * (traj[1:] + traj[:-1]), ends[1][None]))
+
+
 def continuity(frames: list[Deblurred]) -> float | None:
-    """Median over consecutive frames k, k + 1 of |start of k + 1 - end of k| / mean path length; None when no
-    two consecutive frames were deblurred."""
-    by_index = {f.index: f for f in frames if f.index is not None}
+    """Median over consecutive frames k, k + 1 of |start of k + 1's path - end of k's| / mean path length, the
+    paths over the whole exposure (:func:`exposure_path`); None when no two consecutive frames were deblurred."""
+    by_index = {f.index: exposure_path(f.traj) for f in frames if f.index is not None}
     gaps = []
-    for k, frame in sorted(by_index.items()):
+    for k, path in sorted(by_index.items()):
         after = by_index.get(k + 1)
         if after is None:
             continue
-        length = 0.5 * (path_length(frame.traj) + path_length(after.traj))
-        gap = float(np.hypot(*(after.traj[0] - frame.traj[-1])))
-        gaps.append(gap / max(length, 1e-6))
+        length = 0.5 * (path_length(path) + path_length(after))
+        gaps.append(float(np.hypot(*(after[0] - path[-1]))) / max(length, 1e-6))
     return float(np.median(gaps)) if gaps else None
 
 

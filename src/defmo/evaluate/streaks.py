@@ -35,25 +35,32 @@ def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
 
 
 def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = False,
-                 streak_path: bool = True) -> list[Deblurred]:
+                 path: str = "track") -> list[Deblurred]:
     """Deblur the streak of each ``(group, index, image, background, streak)`` of ``chunk`` in one network
-    pass and one fit. With ``streak_path`` the fit follows each streak's centre line (the track gives its
-    direction); with ``projection`` the composited sub-frames are moved
+    pass and one fit. The fit follows each frame's path from its track (``path="track"``), its streak's centre
+    line (``"streak"``; the track gives its direction) or the network's path (``"network"``); with
+    ``projection`` the composited sub-frames are moved
     by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input. A streak off a
     track (no direction) keeps the network's path."""
     images = [_to_float(item[2]) for item in chunk]
     backgrounds = [_to_float(item[3]) for item in chunk]
     streaks = [item[4] for item in chunk]
-    boxes = [_crop_box(method, image, streak) for image, streak in zip(images, streaks)]
-    lines = [s.line() if streak_path else None for s in streaks]
+    lines = [None if path == "network" else s.line(track=path == "track") for s in streaks]
+    boxes = [_crop_box(method, image, streak, line) for image, streak, line in zip(images, streaks, lines)]
     rendered = _render(method, images, backgrounds, boxes, n, lines)
     return [_deblurred(method, item[1], image, background, box, streak, out, projection) for
             item, image, background, box, streak, out in zip(chunk, images, backgrounds, boxes, streaks, rendered)]
 
 
-def _crop_box(method: NetworkMethod, image: np.ndarray, streak: Candidate) -> np.ndarray:
-    """The network's crop around a streak: its box made square, grown by the network's margin."""
-    box, radius = square_box(np.asarray(streak.box, dtype=int), max(2, int(round(streak.radius))))
+def _crop_box(method: NetworkMethod, image: np.ndarray, streak: Candidate, line: np.ndarray | None) -> np.ndarray:
+    """The network's crop around a streak and the object along its ``line`` (a track's path can reach past the
+    streak's faint ends): their box made square, grown by the network's margin."""
+    box = np.asarray(streak.box, dtype=int)
+    if line is not None:
+        ends = line[:, ::-1]  # (x, y) -> (row, col)
+        box = np.concatenate((np.minimum(box[:2], np.floor(ends.min(axis=0) - streak.radius)),
+                              np.maximum(box[2:], np.ceil(ends.max(axis=0) + streak.radius)))).astype(int)
+    box, radius = square_box(box, max(2, int(round(streak.radius))))
     return network_box(box, radius, method.size, image.shape)
 
 
