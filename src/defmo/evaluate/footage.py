@@ -171,10 +171,11 @@ HEADER = ("Clip", "Variant", "Frames", "Continuity gap", "Path residual / r", "A
 VARIANTS = {"fit": "network + fit", "network": "network alone",
             "previous": "network + previous fit"}  # deblur_footage's variants (workflow/rules/common.smk)
 CAPTION = ("Real footage (no ground truth), per clip: the network alone, the network + fit as deblur runs it "
-           "(evaluate.footage: the detected streak's path, total variation, the network's colour as a prior) and "
-           "the network + previous fit (the network's path with free knots, no regulariser). "
+           "(evaluate.footage: each frame's path from its track, total variation, the network's colour as a prior) "
+           "and the network + previous fit (the network's path with free knots, no regulariser). "
            "Continuity gap: median over consecutive frames of the distance between where a frame's path ends and "
-           "the next one's starts, over the path length. Path residual: RMS distance from the best one- or "
+           "the next one's starts (paths over the whole exposure: half a sub-frame beyond the first and last "
+           "sub-frame centres), over the path length. Path residual: RMS distance from the best one- or "
            "two-segment quadratic, over the object's half-width. Appearance spread: standard deviation across "
            "sub-frames of the object's aligned premultiplied RGBA. Opacity: mean alpha where alpha > 0.05. "
            "Re-blur error: mean |I - mean of the sub-frames| on the crop. Lower is better except opacity. "
