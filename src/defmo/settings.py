@@ -104,9 +104,15 @@ class Model(Section):
     ds_noise: float
     dt_pairs: str
     fit_steps: int
+    fit_lr: float
+    fit_mask_lr: float
+    fit_knots: int
+    deblat_iters: int
+    deblat_step: float
 
     # What a checkpoint written before a key existed was trained with (or, for the fit, evaluated with).
-    LEGACY: ClassVar[dict] = {"appearance": "image", "fit_steps": 0}
+    LEGACY: ClassVar[dict] = {"appearance": "image", "fit_steps": 0, "fit_lr": 0.3, "fit_mask_lr": 1.0,
+                              "fit_knots": 5, "deblat_iters": 16, "deblat_step": 1.5}
 
     @classmethod
     def from_saved(cls, model: Mapping) -> "Model":

@@ -174,6 +174,26 @@ def test_the_option_reaches_the_generator_and_old_checkpoints_do_not_fit():
         ObjectGenerator(fit_steps=-1)
 
 
+def test_the_fit_and_mask_hyperparameters_come_from_the_model_params(monkeypatch):
+    """model.fit_lr / fit_mask_lr / fit_knots reach the fit, model.deblat_iters / deblat_step the mask's
+    Landweber fit; a checkpoint saved before they were params gets the values it was trained and scored with."""
+    import defmo.models.deblat_fit as deblat_fit
+    import defmo.models.object_arch as object_arch
+
+    model = {"generator": "object", "appearance": "deblatted", "encoder": "resnet18", "pretrained": "none",
+             "fit_steps": 2, "fit_lr": 0.05, "fit_mask_lr": 0.2, "fit_knots": 3, "deblat_iters": 4, "deblat_step": 0.5}
+    gen = build_generator({"model": model}).eval()
+    seen = {}
+    real_fit, real_mask = deblat_fit.fit_to_image, object_arch.deblat_mask
+    monkeypatch.setattr(deblat_fit, "fit_to_image", lambda *a, **kw: seen.update(fit=kw) or real_fit(*a, **kw))
+    monkeypatch.setattr(object_arch, "deblat_mask", lambda *a: seen.update(mask=a[3:]) or real_mask(*a))
+    image, background = scene()
+    infer(gen, image, background, torch.linspace(0, 1, 4), fit=True)
+    assert seen["fit"] == {"lr": 0.05, "mask_lr": 0.2, "knots": 3} and seen["mask"] == (4, 0.5)
+    old = Model.from_saved({k: v for k, v in model.items() if not k.startswith(("fit_", "deblat_"))})
+    assert (old.fit_lr, old.fit_mask_lr, old.fit_knots, old.deblat_iters, old.deblat_step) == (0.3, 1.0, 5, 16, 1.5)
+
+
 def _centres(frames: torch.Tensor) -> torch.Tensor:
     """Alpha-weighted centres (x, y) of sub-frames ``(T, 4, H, W)``."""
     alpha = frames[:, 3]

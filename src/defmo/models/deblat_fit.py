@@ -21,13 +21,7 @@ from defmo.data.blatting import blat
 from defmo.models.object_arch import Path, gather, place
 from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
 
-# Adam's step (pixels for the path's offsets, logits for the colour), its step for the mask's logits, the knots
-# of the path's offsets and the clamp of the starting mask and colour before their logits: 50 steps at 0.3 (the
-# mask at 1.0, so that a soft network mask turns crisp within them) with 5 knots were the best of the probes in
-# docs/history/object-generator-probes.md (100 steps, 7 or 9 knots, a step of 0.5 for all did no better).
-FIT_LR = 0.3
-FIT_MASK_LR = 1.0
-FIT_KNOTS = 5
+# The starting mask and colour are clamped to [c, 1 - c] before their logits (finite at 0 and 1).
 FIT_CLAMP = 0.01
 
 
@@ -56,12 +50,14 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
                  steps: int, path: Path | None = None, template: torch.Tensor | None = None,
-                 lr: float = FIT_LR, mask_lr: float = FIT_MASK_LR, knots: int = FIT_KNOTS,
+                 lr: float = 0.3, mask_lr: float = 1.0, knots: int = 5,
                  line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0,
                  crisp: float = 0.0) -> torch.Tensor:
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
-    network untouched. ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``.
+    network untouched; ``lr`` is Adam's step for the path's offsets (pixels) and the colour's logits, ``mask_lr``
+    for the mask's logits, ``knots`` the path offsets' knots (``model.fit_lr``, ``model.fit_mask_lr``,
+    ``model.fit_knots``). ``image, background (B, 3, H, W)`` in [0, 1], ``times (T,)`` -> ``(B, T, 4, H, W)``.
 
     For real footage (``deblur``), three options make the object one clean shape on a smooth path:
 
@@ -146,8 +142,9 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
 def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
           fit: bool = False, **options) -> torch.Tensor:
     """A generator's sub-frames ``(B, T, 4, H, W)``: the network's own (one forward pass), or with ``fit`` the
-    object generator's fit at inference from them (:func:`fit_to_image`, ``generator.fit_steps`` Adam steps;
-    the network alone when that is 0 or the generator has no fit; ``options`` go to :func:`fit_to_image`).
+    object generator's fit at inference from them (:func:`fit_to_image`, ``generator.fit_steps`` Adam steps
+    with the generator's ``fit_options``; the network alone when that is 0 or the generator has no fit;
+    ``options`` go to :func:`fit_to_image`).
     Evaluation, validation, the seed study and ``deblur`` call this; the generator's ``forward`` never fits.
 
     Example:
@@ -160,5 +157,5 @@ def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Ten
     module = getattr(generator, "module", generator)  # a DDP wrapper's generator
     steps = int(getattr(module, "fit_steps", 0))
     if fit and steps:
-        return fit_to_image(module, image, background, times, steps, **options)
+        return fit_to_image(module, image, background, times, steps, **{**module.fit_options, **options})
     return generator(image, background, times)[0]

@@ -33,11 +33,6 @@ PRIOR_CLAMP = 0.01
 WIDTH_FLOOR = 0.1
 # Times at which the features are aligned into the object's frame and averaged (H's adjoint at 5 points).
 KNOTS = 5
-# Landweber iterations (and their step) that fit the template's mask to the streak's coverage: the mask blurred
-# along the path should equal the predicted streak alpha. 16 of them reached mask IoU 0.79 with the true path and
-# coverage (0 iterations, the ellipse prior alone: 0.53; 32: 0.82); see docs/history/object-generator-probes.md.
-DEBLAT_ITERS = 16
-DEBLAT_STEP = 1.5
 # Initial bias of the streak alpha's logit: a streak of coverage sigmoid(-0.7) = 0.33 where I differs from B, a
 # third of a pixel's exposure, as the synthetic objects leave it (so the fitted mask starts near the object's size).
 COVER_LOGIT_INIT = -0.7
@@ -154,18 +149,20 @@ def gather(features: torch.Tensor, positions: torch.Tensor, angles: torch.Tensor
     return sampled.view(*features.shape[:2], positions.shape[1], canvas, canvas).mean(dim=2)
 
 
-def deblat_mask(prior: torch.Tensor, path: Path, size: tuple[int, int]) -> torch.Tensor:
-    """The template mask whose blur along the path matches the streak's coverage ``path.weight``: projected
-    Landweber iterations ``M <- clip(M - step H^T (H M - weight), 0, 1)`` from the prior (Tracking by Deblatting's
-    mask step, H the blur along the path and H^T its adjoint :func:`gather`): ``prior (B, S, S)`` logits ->
-    ``(B, S, S)`` in [0, 1], differentiable in the path and the coverage."""
+def deblat_mask(prior: torch.Tensor, path: Path, size: tuple[int, int], iterations: int = 16,
+                step_size: float = 1.5) -> torch.Tensor:
+    """The template mask whose blur along the path matches the streak's coverage ``path.weight``: ``iterations``
+    projected Landweber steps ``M <- clip(M - step_size H^T (H M - weight), 0, 1)`` from the prior (Tracking by
+    Deblatting's mask step, H the blur along the path and H^T its adjoint :func:`gather`): ``prior (B, S, S)``
+    logits -> ``(B, S, S)`` in [0, 1], differentiable in the path and the coverage (``model.deblat_iters``,
+    ``model.deblat_step``)."""
     grid = torch.linspace(0.0, 1.0, COVER_STEPS, device=prior.device, dtype=prior.dtype)
     pos, ang = path.positions(grid), path.angles(grid)
     mask = torch.sigmoid(prior)
-    for _ in range(DEBLAT_ITERS):
+    for _ in range(iterations):
         blurred = place(mask[:, None], pos, ang, size)[:, :, 0].mean(dim=1)
         step = gather((blurred - path.weight)[:, None], pos, ang, prior.shape[-1])[:, 0]
-        mask = (mask - DEBLAT_STEP * step).clamp(0.0, 1.0)
+        mask = (mask - step_size * step).clamp(0.0, 1.0)
     return mask
 
 
@@ -191,18 +188,23 @@ class TemplateNet(nn.Module):
 class ObjectGenerator(_UNetBase):
     """Blurred image + background -> N sharp RGBA sub-frames: one template of the object placed along its path
     (see the module's docstring). ``template_size``: the canvas side as a share of the input's shorter side
-    (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour); ``fit_steps``: Adam
-    steps of the fit at inference that :func:`defmo.models.deblat_fit.infer` runs when asked (0: none; recorded
-    with the checkpoint's model)."""
+    (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour); ``deblat_iters``,
+    ``deblat_step``: the Landweber fit of the template's mask (:func:`deblat_mask`); ``fit``: the fit at
+    inference that :func:`defmo.models.deblat_fit.infer` runs when asked, its ``steps`` (0: none), ``lr``,
+    ``mask_lr`` and ``knots`` (:func:`defmo.models.deblat_fit.fit_to_image`), recorded with the checkpoint's
+    model."""
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none", appearance: str = "deblatted",
-                 template_size: float = 0.5, fit_steps: int = 0) -> None:
+                 template_size: float = 0.5, fit_steps: int = 0, deblat_iters: int = 16, deblat_step: float = 1.5,
+                 fit: dict | None = None) -> None:
         super().__init__(encoder, pretrained)
         if appearance not in APPEARANCES:
             raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
         if fit_steps < 0:
             raise ValueError(f"fit_steps must be 0 or more, got {fit_steps}")
         self.fit_steps = int(fit_steps)
+        self.fit_options = dict(fit or {})  # lr, mask_lr, knots of the fit at inference
+        self.deblat_iters, self.deblat_step = int(deblat_iters), float(deblat_step)
         self.decoder = UNetDecoder(self.encoder.channels, out_channels=2)  # streak alpha logit, time residual z
         # half-length and half-width fractions, streak stretch, direction g, spin, path ends kappa
         self.extent = nn.Linear(self.encoder.channels[-1], 6)
@@ -257,7 +259,8 @@ class ObjectGenerator(_UNetBase):
         coords = torch.stack((dx, dy))[None].expand(len(image), -1, -1, -1) / size
 
         def fit(prior: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
-            fitted = deblat_mask(prior, path, tuple(image.shape[-2:])).clamp(PRIOR_CLAMP, 1.0 - PRIOR_CLAMP)
+            fitted = deblat_mask(prior, path, tuple(image.shape[-2:]), self.deblat_iters, self.deblat_step)
+            fitted = fitted.clamp(PRIOR_CLAMP, 1.0 - PRIOR_CLAMP)
             logits = self.template(torch.cat((aligned, torch.logit(fitted)[:, None], coords), dim=1))
             return torch.cat((torch.sigmoid(torch.logit(fitted)[:, None] + logits[:, 3:]), logits[:, :3]), dim=1)
 
