@@ -222,7 +222,8 @@ class Footage(Section):
     ``model.fit_steps`` alone): ``path`` is what the fit shifts and bends: ``track`` (each frame's path from its
     neighbours on the track, :mod:`defmo.evaluate.paths`), ``streak`` (the frame's streak's centre line) or
     ``network`` (the network's path with free knot offsets); ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
-    distance of the colour to the network's own; ``crisp`` pushes the mask to 0 or 1
+    distance of the colour to the network's own; ``crisp`` pushes the mask to 0 or 1; ``steps`` and ``samples``
+    the fit's Adam steps (None: the checkpoint's) and exposure times per step (None: all)
     (:func:`defmo.models.deblat_fit.fit_to_image`); ``batch``
     frames are deblurred in one network pass and one fit."""
 
@@ -230,7 +231,14 @@ class Footage(Section):
     tv: float
     prior: float
     crisp: float
+    steps: int | None
+    samples: int | None
     batch: int
+
+    def fit_options(self) -> dict:
+        """The keyword options of :func:`defmo.models.deblat_fit.infer` these settings give."""
+        return {"tv": self.tv, "prior": self.prior, "crisp": self.crisp, "steps": self.steps,
+                "samples": self.samples}
 
 
 @dataclass(frozen=True, eq=False)

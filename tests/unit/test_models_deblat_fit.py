@@ -190,6 +190,13 @@ def test_the_fit_and_mask_hyperparameters_come_from_the_model_params(monkeypatch
     image, background = scene()
     infer(gen, image, background, torch.linspace(0, 1, 4), fit=True)
     assert seen["fit"] == {"lr": 0.05, "mask_lr": 0.2, "knots": 3} and seen["mask"] == (4, 0.5)
+    seen.clear()
+    infer(gen, image, background, torch.linspace(0, 1, 4), fit=True, steps=1, samples=5)  # deblur's own count
+    assert seen["fit"] == {"lr": 0.05, "mask_lr": 0.2, "knots": 3, "samples": 5}
+    calls = []
+    monkeypatch.setattr(deblat_fit, "blat", lambda frames, bg: calls.append(frames.shape[1]) or blat(frames, bg))
+    deblat_fit.fit_to_image(gen, image, background, torch.linspace(0, 1, 4), 3, samples=5)
+    assert calls == [5, 5, 5]  # each step renders the blur at 5 exposure times
     old = Model.from_saved({k: v for k, v in model.items() if not k.startswith(("fit_", "deblat_"))})
     assert (old.fit_lr, old.fit_mask_lr, old.fit_knots, old.deblat_iters, old.deblat_step) == (0.3, 1.0, 5, 16, 1.5)
 

@@ -205,13 +205,14 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     device = resolve_device(cfg)
     model, model_cfg = load_generator(args.checkpoint, device)  # the checkpoint's own config: a plain dict
     n = int(model_cfg["data"]["n_subframes"])
-    steps = 0 if args.network_only else int(getattr(model, "fit_steps", 0))
     footage = cfg.evaluate.footage
+    steps = 0 if args.network_only else int(getattr(model, "fit_steps", 0))
+    steps = footage.steps if steps and footage.steps is not None else steps
     method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=bool(steps))
-    method.options = {"tv": footage.tv, "prior": footage.prior, "crisp": footage.crisp}
+    method.options = footage.fit_options()
     with torch.no_grad():
         groups = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.path, footage.batch,
                             not args.no_frame_files)
-    _write_outputs(args, groups, n, f"network + fit ({steps} steps, model.fit_steps)" if steps else "network alone")
+    _write_outputs(args, groups, n, f"network + fit ({steps} steps)" if steps else "network alone")
     log.info("deblurred %d frames (n=%d) -> %s", sum(map(len, groups.values())), n, args.output_dir)
     return 0

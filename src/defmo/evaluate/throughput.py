@@ -21,6 +21,7 @@ import torch
 from defmo.evaluate.frames import video_inputs
 from defmo.evaluate.streaks import deblur_batch
 from defmo.evaluate.methods import NetworkMethod
+from defmo.models.unet_arch import COVER_STEPS
 from defmo.settings import Config
 from defmo.utils.io import write_json, write_text
 from defmo.utils.provenance import Output, device_label
@@ -54,7 +55,7 @@ def measure_clip(video: Path, cfg: Config, model, model_cfg: dict, device, min_t
     footage, n = cfg.evaluate.footage, int(model_cfg["data"]["n_subframes"])
     for label, fit in (("network", False), ("fit", True)):
         method = NetworkMethod.of_trained(model, model_cfg, cfg.evaluate, device, fit=fit)
-        method.options = {"tv": footage.tv, "prior": footage.prior, "crisp": footage.crisp}
+        method.options = footage.fit_options()
         seconds = 0.0
         with torch.no_grad():
             for start in range(0, len(pairs), footage.batch):
@@ -77,15 +78,17 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     rows = []
     for clip in args.clips or list(own):
         rows.append(measure_clip(folder / f"{clip}.avi", cfg, model, model_cfg, device, own.get(clip)))
-    record = {"device": device_label(cfg), "fit_steps": int(getattr(model, "fit_steps", 0)),
-              "batch": cfg.evaluate.footage.batch, "clips": rows}
+    footage = cfg.evaluate.footage
+    steps = footage.steps if footage.steps is not None else int(getattr(model, "fit_steps", 0))
+    record = {"device": device_label(cfg), "fit_steps": steps, "samples": footage.samples or COVER_STEPS,
+              "batch": footage.batch, "clips": rows}
     write_json(args.json, record)
     header = ["clip", "frames", "found", "detect fps", "network fps", "fit fps", "video fps (network)",
               "video fps (fit)"]
     table = [[r["clip"], r["frames"], r["found"], r["detect_fps"], r["network_fps"], r["fit_fps"],
               r["network_video_fps"], r["fit_video_fps"]] for r in rows]
-    write_text(args.md, f"deblur throughput on {record['device']}; fit: {record['fit_steps']} steps, "
-               f"batches of {record['batch']} frames; fps of the found frames, and of the whole clip with the "
+    write_text(args.md, f"deblur throughput on {record['device']}; fit: {record['fit_steps']} steps rendering "
+               f"{record['samples']} exposure times, batches of {record['batch']} frames; fps of the found frames, and of the whole clip with the "
                "detector's pass\n\n" + to_markdown(header, table, digits=1))
     return 0
 

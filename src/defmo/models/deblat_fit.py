@@ -52,7 +52,7 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
                  steps: int, path: Path | None = None, template: torch.Tensor | None = None,
                  lr: float = 0.3, mask_lr: float = 1.0, knots: int = 5,
                  line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0,
-                 crisp: float = 0.0) -> torch.Tensor:
+                 crisp: float = 0.0, samples: int | None = None) -> torch.Tensor:
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
     network untouched; ``lr`` is Adam's step for the path's offsets (pixels) and the colour's logits, ``mask_lr``
@@ -72,7 +72,9 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
     - ``prior``: weight of the L1 distance of the colour to the network's own colour (the gathered appearance
       with the network's residual) inside the mask, which the fit otherwise discards;
     - ``crisp``: weight of ``4 m (1 - m)`` on the mask, which is 0 where the object is fully there or fully
-      absent: an opaque object with a hard edge rather than a translucent blob.
+      absent: an opaque object with a hard edge rather than a translucent blob;
+    - ``samples``: exposure times the steps render the blur at (default ``COVER_STEPS``; fewer are faster and
+      coarser; the sub-frames returned are rendered at the full count).
 
     With none of them (the default) the fit is the synthetic benchmark's, unchanged."""
     with torch.autocast(image.device.type, enabled=False):
@@ -124,10 +126,11 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
                 term = term + crisp * (4.0 * alpha * (1.0 - alpha)).mean()
             return term
 
+        coarse = grid if samples is None else torch.linspace(0.0, 1.0, samples, device=image.device)
         optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_lr}])
         with torch.enable_grad():
             for _ in range(steps):
-                loss = (blat(render(grid), background) - image).abs().sum(dim=1).mean()
+                loss = (blat(render(coarse), background) - image).abs().sum(dim=1).mean()
                 if tv > 0 or prior > 0 or crisp > 0:
                     loss = loss + regulariser()
                 optimiser.zero_grad()
@@ -144,7 +147,7 @@ def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Ten
     """A generator's sub-frames ``(B, T, 4, H, W)``: the network's own (one forward pass), or with ``fit`` the
     object generator's fit at inference from them (:func:`fit_to_image`, ``generator.fit_steps`` Adam steps
     with the generator's ``fit_options``; the network alone when that is 0 or the generator has no fit;
-    ``options`` go to :func:`fit_to_image`).
+    ``options`` go to :func:`fit_to_image`, but ``steps``, where given and not None, replaces the count).
     Evaluation, validation, the seed study and ``deblur`` call this; the generator's ``forward`` never fits.
 
     Example:
@@ -156,6 +159,9 @@ def infer(generator: torch.nn.Module, image: torch.Tensor, background: torch.Ten
     """
     module = getattr(generator, "module", generator)  # a DDP wrapper's generator
     steps = int(getattr(module, "fit_steps", 0))
+    if options.get("steps") is not None and steps:  # deblur's own count (evaluate.footage.steps)
+        steps = int(options["steps"])
+    options = {k: v for k, v in options.items() if k != "steps"}
     if fit and steps:
         return fit_to_image(module, image, background, times, steps, **{**module.fit_options, **options})
     return generator(image, background, times)[0]
