@@ -109,10 +109,14 @@ class Model(Section):
     fit_knots: int
     deblat_iters: int
     deblat_step: float
+    time_sigma: float
+    align_knots: int
+    template_width: int
 
     # What a checkpoint written before a key existed was trained with (or, for the fit, evaluated with).
     LEGACY: ClassVar[dict] = {"appearance": "image", "fit_steps": 0, "fit_lr": 0.3, "fit_mask_lr": 1.0,
-                              "fit_knots": 5, "deblat_iters": 16, "deblat_step": 1.5}
+                              "fit_knots": 5, "deblat_iters": 16, "deblat_step": 1.5, "time_sigma": 0.05,
+                              "align_knots": 5, "template_width": 32}
 
     @classmethod
     def from_saved(cls, model: Mapping) -> "Model":

@@ -199,6 +199,10 @@ def test_the_fit_and_mask_hyperparameters_come_from_the_model_params(monkeypatch
     assert calls == [5, 5, 5]  # each step renders the blur at 5 exposure times
     old = Model.from_saved({k: v for k, v in model.items() if not k.startswith(("fit_", "deblat_"))})
     assert (old.fit_lr, old.fit_mask_lr, old.fit_knots, old.deblat_iters, old.deblat_step) == (0.3, 1.0, 5, 16, 1.5)
+    assert (old.time_sigma, old.align_knots, old.template_width) == (0.05, 5, 32)
+    shaped = build_generator({"model": {**model, "time_sigma": 0.2, "align_knots": 3, "template_width": 8}})
+    assert shaped.template.head.in_channels == 8 and shaped.align_knots == 3
+    assert shaped.path(image, background)[0].sigma == 0.2
 
 
 def _centres(frames: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,8 @@ GENERATORS = {"table1": Generator, "unet": UNetGenerator, "streak": StreakGenera
 def build_generator(cfg: Config | Mapping) -> nn.Module:
     """The generator ``cfg.model.generator`` (table1: the report's Table 1 | unet | streak | object: the cpu
     scale's) with ``encoder`` (resnet18 | resnet50), ``pretrained``, for streak and object ``appearance`` and for
-    object the mask's Landweber fit (``deblat_iters``, ``deblat_step``) and the fit at inference (``fit_steps``,
+    object the mask's Landweber fit (``deblat_iters``, ``deblat_step``), the time band (``time_sigma``), the
+    feature alignment (``align_knots``), the template network (``template_width``) and the fit at inference (``fit_steps``,
     ``fit_lr``, ``fit_mask_lr``, ``fit_knots``).
 
     ``cfg`` is the resolved :class:`~defmo.settings.Config` or a checkpoint's plain config dict.
@@ -48,7 +49,9 @@ def build_generator(cfg: Config | Mapping) -> nn.Module:
     if model.generator == "object":
         fit = {"lr": model.fit_lr, "mask_lr": model.fit_mask_lr, "knots": model.fit_knots}
         return ObjectGenerator(model.encoder, model.pretrained, appearance=model.appearance, fit_steps=model.fit_steps,
-                               deblat_iters=model.deblat_iters, deblat_step=model.deblat_step, fit=fit)
+                               deblat_iters=model.deblat_iters, deblat_step=model.deblat_step,
+                               time_sigma=model.time_sigma, align_knots=model.align_knots,
+                               template_width=model.template_width, fit=fit)
     if model.generator == "streak":
         return StreakGenerator(model.encoder, model.pretrained, appearance=model.appearance)
     return GENERATORS[model.generator](model.encoder, model.pretrained)

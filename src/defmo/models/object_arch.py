@@ -22,22 +22,16 @@ from defmo.models.checkpointing import checkpoint_segment
 from defmo.models.unet_arch import (APPEARANCES, COVER_STEPS, DIFF_SCALE, EXTENT_INIT, LOGIT_EPS, STRETCH_INIT,
                                     UNetDecoder, _grid, _UNetBase, deblat_appearance, ellipse_edge, streak_moments)
 
-# Width of the band of the time map (its units: 1 over the streak's length) whose streak pixels' centroid is
-# the object's centre at one time: about 1.5 pixels of a 30-pixel streak.
-TIME_SIGMA = 0.05
 # Floor of the streak weight inside the log of the band's softmax (a band with no streak pixel still has a centre).
 WEIGHT_FLOOR = 1e-6
 # The fitted mask, clamped to [c, 1 - c] before its logit: the template network's residual can still reach 0 or 1.
 PRIOR_CLAMP = 0.01
 # The object's half-width over the streak's width lies in [WIDTH_FLOOR, 1 - WIDTH_FLOOR] (see width_fraction).
 WIDTH_FLOOR = 0.1
-# Times at which the features are aligned into the object's frame and averaged (H's adjoint at 5 points).
-KNOTS = 5
 # Initial bias of the streak alpha's logit: a streak of coverage sigmoid(-0.7) = 0.33 where I differs from B, a
 # third of a pixel's exposure, as the synthetic objects leave it (so the fitted mask starts near the object's size).
 COVER_LOGIT_INIT = -0.7
-# Channels of the template network; its dilations give a receptive field of 31 pixels, the canvas of the cpu scale.
-TEMPLATE_WIDTH = 32
+# The template network's dilations: a receptive field of 31 pixels, the canvas of the cpu scale.
 TEMPLATE_DILATIONS = (1, 2, 4, 8, 1)
 # Standard deviation of the direction head's initial weights: the untrained direction s = tanh(g) is a small
 # random function of the input (no canonical order), which L_F's minimum over both directions drives to +-1.
@@ -49,7 +43,8 @@ class Path:
     """What the generator predicts of the motion, per sample: ``weight (B, H, W)`` (streak alpha times
     ``|I - B|`` saturation), ``tau (B, H, W)`` the time map, ``kappa (B,)`` the object's half-length over the
     streak's length, ``axis (B, 2)``, ``half, radius (B,)`` the object's half-length and half-width (pixels),
-    ``spin (B,)`` the rotation over the exposure (radians)."""
+    ``spin (B,)`` the rotation over the exposure (radians); ``sigma`` the width of the time map's band whose
+    centroid is the centre at one time (``model.time_sigma``)."""
 
     weight: torch.Tensor
     tau: torch.Tensor
@@ -58,11 +53,12 @@ class Path:
     half: torch.Tensor
     radius: torch.Tensor
     spin: torch.Tensor
+    sigma: float = 0.05
 
     def positions(self, times: torch.Tensor) -> torch.Tensor:
         """The object's centre ``(B, T, 2)`` (x, y pixels) at ``times (T,)`` in [0, 1]."""
         levels = self.kappa[:, None] + (1.0 - 2.0 * self.kappa[:, None]) * times.to(self.tau.dtype)[None]
-        return band_centroids(self.weight, self.tau, levels)
+        return band_centroids(self.weight, self.tau, levels, self.sigma)
 
     def angles(self, times: torch.Tensor) -> torch.Tensor:
         """The template's rotation ``(B, T)`` (radians) at ``times (T,)``."""
@@ -83,11 +79,12 @@ def width_fraction(logit: torch.Tensor) -> torch.Tensor:
     return WIDTH_FLOOR + (1.0 - 2.0 * WIDTH_FLOOR) * torch.sigmoid(logit)
 
 
-def band_centroids(weight: torch.Tensor, tau: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+def band_centroids(weight: torch.Tensor, tau: torch.Tensor, levels: torch.Tensor, sigma: float = 0.05) -> torch.Tensor:
     """Centroids ``(B, T, 2)`` (x, y) of the pixels of ``weight (B, H, W)`` >= 0 whose time ``tau (B, H, W)`` is
-    near each of ``levels (B, T)``: a softmax over pixels of ``-(tau - level)^2 / (2 TIME_SIGMA^2) + log(weight)``.
+    near each of ``levels (B, T)``: a softmax over pixels of ``-(tau - level)^2 / (2 sigma^2) + log(weight)``
+    (``sigma`` in units of the time map, 1 over the streak's length).
     """
-    logits = -(tau.flatten(1)[:, None] - levels[..., None]) ** 2 / (2 * TIME_SIGMA ** 2)  # (B, T, HW)
+    logits = -(tau.flatten(1)[:, None] - levels[..., None]) ** 2 / (2 * sigma ** 2)  # (B, T, HW)
     probs = torch.softmax(logits + torch.log(weight.flatten(1) + WEIGHT_FLOOR)[:, None], dim=2)
     ys, xs = _grid(weight)
     return probs @ torch.stack((xs.flatten(), ys.flatten()), dim=-1)  # (B, T, HW) @ (HW, 2)
@@ -170,7 +167,7 @@ class TemplateNet(nn.Module):
     """Aligned features ``(B, C, S, S)`` -> template logits ``(B, 4, S, S)`` (colour residual, mask residual):
     dilated 3x3 convolutions with batch norm; the output convolution is zero-initialised (the prior alone)."""
 
-    def __init__(self, c_in: int, width: int = TEMPLATE_WIDTH) -> None:
+    def __init__(self, c_in: int, width: int = 32) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for i, dilation in enumerate(TEMPLATE_DILATIONS):
@@ -189,13 +186,16 @@ class ObjectGenerator(_UNetBase):
     """Blurred image + background -> N sharp RGBA sub-frames: one template of the object placed along its path
     (see the module's docstring). ``template_size``: the canvas side as a share of the input's shorter side
     (even pixels); ``appearance``: ``image`` or ``deblatted`` (the base of the colour); ``deblat_iters``,
-    ``deblat_step``: the Landweber fit of the template's mask (:func:`deblat_mask`); ``fit``: the fit at
+    ``deblat_step``: the Landweber fit of the template's mask (:func:`deblat_mask`); ``time_sigma``: the time
+    map's band width (:func:`band_centroids`); ``align_knots``: the times the features are aligned into the
+    object's frame at; ``template_width``: the template network's channels; ``fit``: the fit at
     inference that :func:`defmo.models.deblat_fit.infer` runs when asked, its ``steps`` (0: none), ``lr``,
     ``mask_lr`` and ``knots`` (:func:`defmo.models.deblat_fit.fit_to_image`), recorded with the checkpoint's
     model."""
 
     def __init__(self, encoder: str = "resnet18", pretrained: str = "none", appearance: str = "deblatted",
                  template_size: float = 0.5, fit_steps: int = 0, deblat_iters: int = 16, deblat_step: float = 1.5,
+                 time_sigma: float = 0.05, align_knots: int = 5, template_width: int = 32,
                  fit: dict | None = None) -> None:
         super().__init__(encoder, pretrained)
         if appearance not in APPEARANCES:
@@ -205,6 +205,7 @@ class ObjectGenerator(_UNetBase):
         self.fit_steps = int(fit_steps)
         self.fit_options = dict(fit or {})  # lr, mask_lr, knots of the fit at inference
         self.deblat_iters, self.deblat_step = int(deblat_iters), float(deblat_step)
+        self.time_sigma, self.align_knots = float(time_sigma), int(align_knots)
         self.decoder = UNetDecoder(self.encoder.channels, out_channels=2)  # streak alpha logit, time residual z
         # half-length and half-width fractions, streak stretch, direction g, spin, path ends kappa
         self.extent = nn.Linear(self.encoder.channels[-1], 6)
@@ -212,7 +213,8 @@ class ObjectGenerator(_UNetBase):
         nn.init.normal_(self.extent.weight[3], std=DIRECTION_INIT_STD)
         with torch.no_grad():
             self.extent.bias.copy_(torch.tensor([EXTENT_INIT, EXTENT_INIT, STRETCH_INIT, 0.0, 0.0, EXTENT_INIT]))
-        self.template = TemplateNet(self.decoder.width + 9 + 3)  # features, I, B, I - B; prior, 2 coordinates
+        # features, I, B, I - B; prior, 2 coordinates
+        self.template = TemplateNet(self.decoder.width + 9 + 3, int(template_width))
         self.appearance, self.template_size = appearance, template_size
         self.checkpointing = False
 
@@ -243,14 +245,14 @@ class ObjectGenerator(_UNetBase):
                + (ys - centre[:, 1, None, None]) * axis[:, 1, None, None]) / (length[:, None, None] / 2)
         tau = 0.5 + torch.tanh(raw[:, 3, None, None]) * rho / 2 + out[:, 1]
         path = Path(weight, tau, torch.sigmoid(raw[:, 5]) / 2, axis, frac[:, 0] * length / 2, frac_width * width,
-                    raw[:, 4])
+                    raw[:, 4], self.time_sigma)
         return path, trunk, feats
 
     def object_template(self, path: Path, trunk: torch.Tensor, image: torch.Tensor,
                         background: torch.Tensor) -> torch.Tensor:
         """The object in its own frame: ``(B, 4, S, S)`` mask in [0, 1] then the colour residual (logits)."""
         size = self.canvas(*image.shape[-2:])
-        knots = torch.linspace(0.0, 1.0, KNOTS, device=image.device, dtype=image.dtype)
+        knots = torch.linspace(0.0, 1.0, self.align_knots, device=image.device, dtype=image.dtype)
         inputs = torch.cat((trunk, image, background, image - background), dim=1)
         aligned = gather(inputs, path.positions(knots), path.angles(knots), size)
         dy, dx = canvas_offsets(size, image)
