@@ -282,6 +282,7 @@ class Ablate(Section):
     n_subframes: int
     sample_interval_s: float
     timeout_s: float
+    repeats: int
 
 
 @dataclass(frozen=True, eq=False)

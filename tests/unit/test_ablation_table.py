@@ -133,3 +133,24 @@ def test_cli_reports_bad_input_with_exit_2(repo, tmp_path, capsys, monkeypatch, 
 def test_exit_reasons():
     assert runner._exit_reason(-9, "") == "worker killed by SIGKILL (likely the out-of-memory killer)"
     assert runner._exit_reason(1, "a\nb\nImportError: x\n") == "worker exited with code 1: a | b | ImportError: x"
+
+
+def test_repeats_combine_to_the_median_and_show_their_range(records, cfg, tmp_path):
+    """A cell measured three times keeps the median peak and step time; Table 4 shows the range, the plot CSV
+    and the metrics keep it; a failed repeat fails the cell."""
+    runs = [dict(records[0], peak_minus_idle_mib=p, median_step_s=s) for p, s in ((700.0, 0.9), (640.0, 0.7),
+                                                                                  (660.0, 0.8))]
+    cell = runner.combine(runs)
+    assert cell["peak_minus_idle_mib"] == 660.0 and cell["median_step_s"] == 0.8
+    assert cell["repeat_peak_minus_idle_mib"] == [700.0, 640.0, 660.0] and cell["repeats"] == 3
+    broken = runner.combine(runs[:2] + [runner.failed_record("defmo", "none", "worker killed by SIGKILL")])
+    assert broken["status"] == "failed" and broken["reason"].startswith("worker killed")
+    table.write_all([cell] + records[1:], cfg, tmp_path / "table4.csv", tmp_path / "memory.csv",
+                    tmp_path / "memory.json")
+    md = (tmp_path / "table4.md").read_text()
+    assert "| 660 [640, 700] |" in md and "median of 3 fresh processes per cell" in md
+    with open(tmp_path / "memory.csv") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["approach"] == "defmo" and r["technique"] == "none")
+    assert (float(row["peak_min_mib"]), float(row["peak_mib"]), float(row["peak_max_mib"])) == (640.0, 660.0, 700.0)
+    metrics = json.loads((tmp_path / "memory.json").read_text())
+    assert metrics["cells"]["defmo/none"]["peak_mib_repeats"] == [700.0, 640.0, 660.0]

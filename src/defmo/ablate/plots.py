@@ -1,8 +1,8 @@
 """Figure kind ``memory``: grouped bars of Table 4 (``results/ablate/figures/memory.png``).
 
-Three panels over the approaches, one bar per technique: measured peak memory (MiB), measured median step
-time (s), and the report's quoted GPU numbers for comparison. Failed cells are drawn as missing bars marked
-``x``.
+Three panels over the approaches, one bar per technique: measured peak memory (MiB, the median of the cell's
+repeats with a whisker over their range), measured median step time (s), and the report's quoted GPU numbers for
+comparison. Failed cells are drawn as missing bars marked ``x``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import csv
 import logging
 import math
 from pathlib import Path
+
+import numpy as np
 
 from defmo.errors import UserError
 from defmo.settings import Config
@@ -53,11 +55,25 @@ def _panel(ax, rows: list[dict], key: str, title: str) -> None:
     for j, (tech, values) in enumerate(series.items()):
         xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(approaches))]
         ax.bar(xs, [0.0 if math.isnan(v) else v for v in values], width, label=tech)
+        if key == "peak_mib":
+            lows, highs = (_series(rows, k)[1].get(tech) for k in ("peak_min_mib", "peak_max_mib"))
+            _whiskers(ax, xs, values, lows, highs)
         missing = [x for x, v in zip(xs, values) if math.isnan(v)]
         if missing:
             ax.plot(missing, [0.0] * len(missing), "kx")
     ax.set_xticks(range(len(approaches)), approaches)
     ax.set_title(title, fontsize=9)
+
+
+def _whiskers(ax, xs: list[float], values: list[float], lows: list[float] | None, highs: list[float] | None) -> None:
+    """A black whisker from each bar's lowest to highest repeat (none where the CSV has no range)."""
+    if lows is None or highs is None:
+        return
+    x, mid, lo, hi = (np.asarray(v, dtype=float) for v in (xs, values, lows, highs))
+    keep = np.isfinite(mid) & np.isfinite(lo) & np.isfinite(hi)
+    if keep.any():
+        ax.errorbar(x[keep], mid[keep], yerr=[mid[keep] - lo[keep], hi[keep] - mid[keep]], fmt="none", ecolor="k",
+                    capsize=2, lw=0.8)
 
 
 def plot_memory(inputs: list[Path], output: Path, cfg: Config) -> None:

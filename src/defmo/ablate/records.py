@@ -20,7 +20,7 @@ APPROACH_LABELS = {"defmo": "DeFMO", "defmo+ds": "+D_S", "defmo+dt": "+D_T", "pr
 TECHNIQUE_LABELS = {"none": "None", "gc": "Gradient checkpointing (GC)", "mp": "Mixed precision (MP)",
                     "gc+mp": "GC + MP"}
 PLOT_COLUMNS = ["approach", "technique", "approach_label", "technique_label", "status", "peak_mib",
-                "max_allocated_mib", "max_reserved_mib", "median_step_s", "quoted_mib", "device_name",
+                "peak_min_mib", "peak_max_mib", "max_allocated_mib", "max_reserved_mib", "median_step_s", "quoted_mib", "device_name",
                 "memory_label", "reason"]
 REQUIRED = ("approach", "technique", "status")
 
@@ -80,7 +80,7 @@ def reductions(records: list[dict], cfg: Config) -> dict:
 def describe_setup(records: list[dict]) -> dict:
     ok = [r for r in records if r.get("status") == "ok"]
     first = ok[0] if ok else records[0]
-    keys = ("device_type", "batch_size", "steps", "resolution", "n_subframes")
+    keys = ("device_type", "batch_size", "steps", "resolution", "n_subframes", "repeats")
     setup = {k: first.get(k) for k in keys}
     setup["device_name"] = ", ".join(sorted({str(r.get("device_name")) for r in ok})) or "n/a"
     setup["memory_label"] = ", ".join(sorted({str(r.get("memory_label")) for r in ok})) or "n/a"
@@ -94,10 +94,16 @@ def plot_rows(records: list[dict], cfg: Config) -> list[list]:
         for t in techniques:
             r = cells.get((a, t), {"status": "missing"})
             rows.append([a, t, APPROACH_LABELS.get(a, a), TECHNIQUE_LABELS.get(t, t), r["status"],
-                         value(r, "peak_minus_idle_mib"), value(r, "max_allocated_mib"),
+                         value(r, "peak_minus_idle_mib"), *_peak_range(r), value(r, "max_allocated_mib"),
                          value(r, "max_reserved_mib"), value(r, "median_step_s"),
                          TABLE4_MIB.get(t, {}).get(a), r.get("device_name"), r.get("memory_label"), r.get("reason")])
     return rows
+
+
+def _peak_range(rec: dict) -> tuple[float | None, float | None]:
+    """The lowest and highest measured peak over a successful cell's repeats (None, None without them)."""
+    peaks = rec.get("repeat_peak_minus_idle_mib") if rec.get("status") == "ok" else None
+    return (min(peaks), max(peaks)) if peaks else (None, None)
 
 
 def metrics(records: list[dict], cfg: Config) -> dict:
@@ -105,6 +111,7 @@ def metrics(records: list[dict], cfg: Config) -> dict:
     cells = {
         f"{r['approach']}/{r['technique']}": {
             "status": r["status"], "peak_mib": value(r, "peak_minus_idle_mib"),
+            "peak_mib_repeats": r.get("repeat_peak_minus_idle_mib"),
             "max_allocated_mib": value(r, "max_allocated_mib"), "median_step_s": value(r, "median_step_s"),
             "reason": r.get("reason"),
         }

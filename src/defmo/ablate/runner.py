@@ -1,4 +1,5 @@
-"""Run ablation cells each in a fresh Python subprocess and turn every way it can die into a failed cell.
+"""Run ablation cells each in fresh Python subprocesses (``ablate.repeats`` of them) and turn every way one can
+die into a failed cell.
 
 The child (:mod:`defmo.ablate.worker`) gets the resolved config as JSON and writes its record; the parent
 never imports torch's models, so no cell inherits another's allocator state. A non-zero exit, a kill by a
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,7 +72,47 @@ def _launch(cmd: list[str], timeout_s: float) -> tuple[int | None, str]:
 
 
 def run_cell(cfg: Config, approach: str, technique: str, out: str | Path) -> dict:
-    """Measure one cell in a fresh subprocess, write its record to ``out`` (atomically) and return it."""
+    """Measure one cell ``ablate.repeats`` times, each in a fresh subprocess, write the combined record
+    (:func:`combine`) to ``out`` (atomically) and return it."""
+    runs = []
+    for _ in range(cfg.ablate.repeats):
+        runs.append(_run_once(cfg, approach, technique))
+        if runs[-1]["status"] != "ok":
+            break  # a cell that runs out of memory or time once would do so again
+    record = combine(runs)
+    write_json(out, record)
+    log.info("cell %s:%s -> %s (%s)", approach, technique, out, record["status"])
+    return record
+
+
+def combine(runs: list[dict]) -> dict:
+    """One cell record from its repeated measurements: the first failure if any failed, else the run with the
+    median peak, holding the median peak and step time over all runs and every run's peak and step time
+    (``repeat_peak_minus_idle_mib``, ``repeat_median_step_s``).
+
+    Example:
+        >>> runs = [{"status": "ok", "peak_minus_idle_mib": p, "median_step_s": 0.5} for p in (3.0, 1.0, 2.0)]
+        >>> rec = combine(runs)
+        >>> rec["peak_minus_idle_mib"], rec["repeat_peak_minus_idle_mib"], rec["repeats"]
+        (2.0, [3.0, 1.0, 2.0], 3)
+    """
+    failed = [r for r in runs if r["status"] != "ok"]
+    peaks = [r["peak_minus_idle_mib"] for r in runs if r["status"] == "ok"]
+    steps = [r["median_step_s"] for r in runs if r["status"] == "ok"]
+    if failed:
+        record = dict(failed[0])
+    else:
+        middle = sorted(range(len(runs)), key=lambda i: peaks[i])[(len(runs) - 1) // 2]
+        record = dict(runs[middle])
+        record["peak_minus_idle_mib"] = statistics.median(peaks)
+        record["median_step_s"] = statistics.median(steps)
+    record.update(repeats=len(runs), repeat_peak_minus_idle_mib=peaks, repeat_median_step_s=steps,
+                  wall_s=sum(r.get("wall_s", 0.0) for r in runs))
+    return record
+
+
+def _run_once(cfg: Config, approach: str, technique: str) -> dict:
+    """One measurement of a cell in a fresh subprocess: the worker's record, or a failed one with the reason."""
     timeout_s = cfg.ablate.timeout_s
     with tempfile.TemporaryDirectory(prefix="defmo-ablate-") as tmp:
         cfg_path, rec_path = Path(tmp) / "cfg.json", Path(tmp) / "cell.json"
@@ -81,8 +123,6 @@ def run_cell(cfg: Config, approach: str, technique: str, out: str | Path) -> dic
         code, stderr = _launch(cmd, timeout_s)
         record = _collect(approach, technique, code, stderr, rec_path, timeout_s)
     record["wall_s"] = time.perf_counter() - start
-    write_json(out, record)
-    log.info("cell %s:%s -> %s (%s)", approach, technique, out, record["status"])
     return record
 
 

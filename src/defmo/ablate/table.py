@@ -40,12 +40,24 @@ def _formatted(rows: list[list]) -> list[list]:
     return [[row[0], row[1]] + [one(row[0], v) for v in row[2:]] for row in rows]
 
 
+def _with_ranges(shown: list[list], records: list[dict], cfg: Config) -> list[list]:
+    """``shown`` with each measured peak followed by its range over the cell's repeats, ``664 [650, 680]``."""
+    approaches, techniques, cells = grid(records, cfg)
+    out = [list(row) for row in shown]
+    for i, t in enumerate(techniques):  # the measured memory block comes first, one row per technique
+        for j, a in enumerate(approaches):
+            peaks = (cells.get((a, t)) or {}).get("repeat_peak_minus_idle_mib") or []
+            if len(peaks) > 1 and out[i][2 + j] is not None:
+                out[i][2 + j] = f"{out[i][2 + j]} [{min(peaks):.0f}, {max(peaks):.0f}]"
+    return out
+
+
 def caption(setup: dict) -> str:
     return (
         f"Table 4: peak memory during training (MiB, peak minus the idle reading before the model is built) and "
         f"median step time, batch {setup['batch_size']}, {setup['steps']} steps, "
         f"{setup['resolution']}x{setup['resolution']}, N = {setup['n_subframes']}; measured as "
-        f"{setup['memory_label']}. The quoted block is the report's Table 4 "
+        f"{setup['memory_label']}; {_repeats_text(setup)}. The quoted block is the report's Table 4 "
         f"({TABLE4_SETUP}), copied, not measured here."
     )
 
@@ -64,6 +76,13 @@ def reduction_note(records: list[dict], cfg: Config) -> str:
     return "\n".join(lines)
 
 
+def _repeats_text(setup: dict) -> str:
+    n = setup.get("repeats") or 1
+    if n == 1:
+        return "one fresh process per cell"
+    return f"median of {n} fresh processes per cell, their range in brackets"
+
+
 def _pct(pct: float | None) -> str:
     return "n/a" if pct is None else f"{pct:.1f}%"
 
@@ -76,7 +95,7 @@ def write_table4(stem: Path, records: list[dict], cfg: Config) -> list[Path]:
     """Write ``stem.{csv,md,tex}``; failed cells are ``n/a`` with the reasons listed under the Markdown table."""
     header, rows = table_rows(records, cfg)
     text_caption = caption(describe_setup(records))
-    shown = _formatted(rows)
+    shown = _with_ranges(_formatted(rows), records, cfg)
     notes = failure_notes(records)
     md = f"{text_caption}\n\n" + to_markdown(header, shown) + "\n" + reduction_note(records, cfg) + "\n"
     md += "\nFailed cells:\n" + "\n".join(notes) + "\n" if notes else ""
