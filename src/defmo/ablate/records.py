@@ -20,8 +20,8 @@ APPROACH_LABELS = {"defmo": "DeFMO", "defmo+ds": "+D_S", "defmo+dt": "+D_T", "pr
 TECHNIQUE_LABELS = {"none": "None", "gc": "Gradient checkpointing (GC)", "mp": "Mixed precision (MP)",
                     "gc+mp": "GC + MP"}
 PLOT_COLUMNS = ["approach", "technique", "approach_label", "technique_label", "status", "peak_mib",
-                "peak_min_mib", "peak_max_mib", "max_allocated_mib", "max_reserved_mib", "median_step_s", "quoted_mib", "device_name",
-                "memory_label", "reason"]
+                "peak_min_mib", "peak_max_mib", "max_allocated_mib", "max_reserved_mib", "median_step_s",
+                "quoted_mib", "device_name", "memory_label", "reason"]
 REQUIRED = ("approach", "technique", "status")
 
 
