@@ -227,7 +227,8 @@ class Footage(Section):
     neighbours on the track, :mod:`defmo.evaluate.paths`), ``streak`` (the frame's streak's centre line) or
     ``network`` (the network's path with free knot offsets); ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
     distance of the colour to the network's own; ``crisp`` pushes the mask to 0 or 1; ``steps`` and ``samples``
-    the fit's Adam steps (None: the checkpoint's) and exposure times per step (None: all)
+    the fit's Adam steps (None: the checkpoint's) and exposure times per step (None: all); ``shape`` the mask
+    (``free`` per pixel or one ``ellipse``) and ``shape_lr`` the ellipse's Adam step
     (:func:`defmo.models.deblat_fit.fit_to_image`); ``batch``
     frames are deblurred in one network pass and one fit."""
 
@@ -238,11 +239,13 @@ class Footage(Section):
     steps: int | None
     samples: int | None
     batch: int
+    shape: str
+    shape_lr: float
 
     def fit_options(self) -> dict:
         """The keyword options of :func:`defmo.models.deblat_fit.infer` these settings give."""
         return {"tv": self.tv, "prior": self.prior, "crisp": self.crisp, "steps": self.steps,
-                "samples": self.samples}
+                "samples": self.samples, "shape": self.shape, "shape_lr": self.shape_lr}
 
 
 @dataclass(frozen=True, eq=False)

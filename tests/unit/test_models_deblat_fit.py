@@ -12,7 +12,8 @@ import torch
 
 from defmo.data.blatting import blat
 from defmo.models import build_generator
-from defmo.models.deblat_fit import FIT_CLAMP, fit_to_image, infer, knot_weights, slice_times
+from defmo.models.deblat_fit import (FIT_CLAMP, ellipse_from_moments, ellipse_mask_logits, fit_to_image, infer,
+                                      knot_weights, slice_times)
 from defmo.models.object_arch import ObjectGenerator, canvas_offsets, place
 from defmo.models.unet_arch import COVER_STEPS
 from defmo.settings import Model
@@ -244,3 +245,51 @@ def test_total_variation_makes_the_object_one_clean_shape():
     plain = fit_to_image(generator, image, background, times, steps=40, line=line)
     smooth = fit_to_image(generator, image, background, times, steps=40, line=line, tv=0.5)
     assert roughness(smooth) < roughness(plain)
+
+
+def test_the_ellipse_mask_is_opaque_inside_with_a_one_pixel_edge():
+    """Centre (2, -1), half-axes 8 and 3, major axis at 0.5 rad: alpha is 1 well inside, 0 a pixel beyond the
+    edge, and a half exactly on it."""
+    params = torch.tensor([[2.0, -1.0, math.log(8.0), math.log(3.0), 0.5]])
+    alpha = torch.sigmoid(ellipse_mask_logits(params, 41))[0]
+    dy, dx = canvas_offsets(41, alpha)
+    along = math.cos(0.5) * (dx - 2.0) + math.sin(0.5) * (dy + 1.0)
+    across = -math.sin(0.5) * (dx - 2.0) + math.cos(0.5) * (dy + 1.0)
+    radial = torch.sqrt((along / 8.0) ** 2 + (across / 3.0) ** 2)
+    assert float(alpha[radial < 0.5].min()) > 0.99
+    assert float(alpha[radial > 1.0 + 1.0 / 3.0].max()) < 0.02  # a pixel beyond the edge across the minor axis
+    tip = torch.tensor([[2.0 + 8.0 * math.cos(0.5), -1.0 + 8.0 * math.sin(0.5)]])  # on the edge
+    on_edge = float(torch.sigmoid(ellipse_mask_logits(params, 41))[0][20 + round(float(tip[0, 1])),
+                                                                        20 + round(float(tip[0, 0]))])
+    assert 0.05 < on_edge < 0.95
+
+
+def test_the_ellipse_starts_from_the_masks_moments():
+    params = torch.tensor([[2.0, -1.0, math.log(8.0), math.log(3.0), 0.5]])
+    alpha = torch.sigmoid(ellipse_mask_logits(params, 41))
+    start = ellipse_from_moments(alpha)[0]
+    assert start[:2].tolist() == pytest.approx([2.0, -1.0], abs=0.1)
+    assert start[2:4].exp().tolist() == pytest.approx([8.0, 3.0], rel=0.1)
+    assert float(start[4]) == pytest.approx(0.5, abs=0.02)
+    empty = ellipse_from_moments(torch.zeros(1, 41, 41))  # no mask at all: a finite start, not NaN
+    assert torch.isfinite(empty).all()
+
+
+def test_the_ellipse_shape_gives_an_opaque_object_that_still_fits_the_image():
+    """On the streaked bar, the per-pixel mask spreads the blur into a translucent object; the ellipse keeps one
+    opaque silhouette and still lowers the blatting residual from the network's start."""
+    image, background = scene()
+    torch.manual_seed(0)
+    generator = ObjectGenerator().eval()
+    times = torch.linspace(0.0, 1.0, 4)
+    line = torch.tensor([[[10.0, 15.0], [22.0, 15.0]]])
+
+    def opacity(frames):
+        alpha = frames[0, :, 3]
+        return float(alpha[alpha > 0.05].mean())
+
+    start = fit_to_image(generator, image, background, times, steps=0, line=line)
+    free = fit_to_image(generator, image, background, times, steps=40, line=line, tv=0.05)
+    ellipse = fit_to_image(generator, image, background, times, steps=40, line=line, tv=0.05, shape="ellipse")
+    assert opacity(ellipse) > opacity(free) + 0.1
+    assert residual(ellipse, image, background) < residual(start, image, background)

@@ -118,7 +118,7 @@ FOOTAGE_VARIANTS = {
     "fit": "",
     "network": "--network-only --no-videos",
     "previous": "--no-videos --set evaluate.footage.tv=0 --set evaluate.footage.prior=0"
-    " --set evaluate.footage.path=network",
+    " --set evaluate.footage.path=network --set evaluate.footage.shape=free",
 }
 
 

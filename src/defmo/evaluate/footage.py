@@ -171,8 +171,9 @@ HEADER = ("Clip", "Variant", "Frames", "Continuity gap", "Path residual / r", "A
 VARIANTS = {"fit": "network + fit", "network": "network alone",
             "previous": "network + previous fit"}  # deblur_footage's variants (workflow/rules/common.smk)
 CAPTION = ("Real footage (no ground truth), per clip: the network alone, the network + fit as deblur runs it "
-           "(evaluate.footage: each frame's path from its track, total variation, the network's colour as a prior) "
-           "and the network + previous fit (the network's path with free knots, no regulariser). "
+           "(evaluate.footage: each frame's path from its track, one fitted ellipse as the mask, total variation, the "
+           "network's colour as a prior) and the network + previous fit (the network's path with free knots, a free "
+           "per-pixel mask, no regulariser). "
            "Continuity gap: median over consecutive frames of the distance between where a frame's path ends and "
            "the next one's starts (paths over the whole exposure: half a sub-frame beyond the first and last "
            "sub-frame centres), over the path length. Path residual: RMS distance from the best one- or "

@@ -14,11 +14,12 @@ in [0, 1]. Runs in float32 outside autocast (an Adam fit in fp16 loses the path'
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
 from defmo.data.blatting import blat
-from defmo.models.object_arch import Path, gather, place
+from defmo.models.object_arch import Path, canvas_offsets, gather, place
 from defmo.models.unet_arch import COVER_STEPS, deblat_appearance
 
 # The starting mask and colour are clamped to [c, 1 - c] before their logits (finite at 0 and 1).
@@ -48,11 +49,60 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x.diff(dim=-1).abs().mean(dim=(1, 2, 3)) + x.diff(dim=-2).abs().mean(dim=(1, 2, 3)))
 
 
+SHAPE_LR = 0.05
+EDGE = 0.25
+
+
+def ellipse_from_moments(alpha: torch.Tensor) -> torch.Tensor:
+    """Ellipse parameters ``(B, 5)``: centre (x, y) offset from the canvas centre, log half-axes (major, minor),
+    angle of the major axis; from the first and second moments of ``alpha (B, S, S)`` (a uniform ellipse with
+    half-axes a, b has variances a^2 / 4, b^2 / 4)."""
+    size = alpha.shape[-1]
+    dy, dx = canvas_offsets(size, alpha)
+    mass = alpha.sum(dim=(1, 2)).clamp_min(1e-6)
+    cx, cy = (alpha * dx).sum(dim=(1, 2)) / mass, (alpha * dy).sum(dim=(1, 2)) / mass
+    ux, uy = dx - cx[:, None, None], dy - cy[:, None, None]
+    sxx = (alpha * ux * ux).sum(dim=(1, 2)) / mass
+    syy = (alpha * uy * uy).sum(dim=(1, 2)) / mass
+    sxy = (alpha * ux * uy).sum(dim=(1, 2)) / mass
+    mean, dev = 0.5 * (sxx + syy), torch.sqrt((0.25 * (sxx - syy) ** 2 + sxy ** 2).clamp_min(0.0))
+    major = 2.0 * torch.sqrt((mean + dev).clamp_min(1.0))
+    minor = 2.0 * torch.sqrt((mean - dev).clamp_min(1.0))
+    angle = 0.5 * torch.atan2(2.0 * sxy, sxx - syy)
+    return torch.stack((cx, cy, major.log(), minor.log(), angle), dim=1).detach()
+
+
+def ellipse_mask_logits(params: torch.Tensor, size: int) -> torch.Tensor:
+    """Logits ``(B, S, S)`` of the ellipse ``params (B, 5)`` (:func:`ellipse_from_moments`) on an ``S x S``
+    canvas: about the signed distance to its edge over ``EDGE`` pixels (opaque inside, a one-pixel edge)."""
+    dy, dx = canvas_offsets(size, params)
+    ux, uy = dx - params[:, 0, None, None], dy - params[:, 1, None, None]
+    cos, sin = torch.cos(params[:, 4, None, None]), torch.sin(params[:, 4, None, None])
+    along, across = cos * ux + sin * uy, -sin * ux + cos * uy
+    major, minor = params[:, 2, None, None].exp(), params[:, 3, None, None].exp()
+    radial = torch.sqrt((along / major) ** 2 + (across / minor) ** 2 + 1e-8)
+    return (1.0 - radial) * minor / EDGE
+
+
+def mask_parameters(alpha: torch.Tensor, shape: str, mask_lr: float,
+                    shape_lr: float) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor], float]:
+    """The fit's mask parameters, started from the network's mask ``alpha (B, 1, S, S)``, the function that
+    turns them into the mask ``(B, 1, S, S)`` and their Adam step: a logit per pixel (``free``, ``mask_lr``) or
+    one ellipse (``ellipse``, ``shape_lr``)."""
+    if shape == "ellipse":
+        size = alpha.shape[-1]
+        return (ellipse_from_moments(alpha[:, 0]).requires_grad_(True),
+                lambda params: torch.sigmoid(ellipse_mask_logits(params, size))[:, None], shape_lr)
+    logits = torch.logit(alpha.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+    return logits, torch.sigmoid, mask_lr
+
+
 def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
                  steps: int, path: Path | None = None, template: torch.Tensor | None = None,
                  lr: float = 0.3, mask_lr: float = 1.0, knots: int = 5,
                  line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0,
-                 crisp: float = 0.0, samples: int | None = None) -> torch.Tensor:
+                 crisp: float = 0.0, samples: int | None = None, shape: str = "free",
+                 shape_lr: float = 0.05) -> torch.Tensor:
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
     network untouched; ``lr`` is Adam's step for the path's offsets (pixels) and the colour's logits, ``mask_lr``
@@ -74,7 +124,11 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
     - ``crisp``: weight of ``4 m (1 - m)`` on the mask, which is 0 where the object is fully there or fully
       absent: an opaque object with a hard edge rather than a translucent blob;
     - ``samples``: exposure times the steps render the blur at (default ``COVER_STEPS``; fewer are faster and
-      coarser; the sub-frames returned are rendered at the full count).
+      coarser; the sub-frames returned are rendered at the full count);
+    - ``shape``: ``free`` (a mask logit per pixel) or ``ellipse``: the mask is one ellipse (centre, half-axes,
+      angle; :func:`ellipse_mask_logits`) started from the network's mask's moments and fitted at Adam step
+      ``shape_lr``: an opaque silhouette with a one-pixel edge, which a per-pixel mask under the blur's
+      ambiguity leaves translucent or ragged.
 
     With none of them (the default) the fit is the synthetic benchmark's, unchanged."""
     with torch.autocast(image.device.type, enabled=False):
@@ -95,7 +149,7 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
         else:  # the streak's segment shifted and bent: coefficients of 1 and t (1 - t)
             line = line.float()
             offsets = torch.zeros(len(image), 2, 2, device=image.device, requires_grad=True)
-        mask = torch.logit(template[:, :1].clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+        mask, alpha_of, mask_step = mask_parameters(template[:, :1], shape, mask_lr, shape_lr)
         start_colour = own if prior > 0 else colour
         colour = torch.logit(start_colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
 
@@ -112,11 +166,11 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
         def render(at: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 turn = path.angles(at).float()
-            obj = torch.cat((torch.sigmoid(colour), torch.sigmoid(mask)), dim=1)
+            obj = torch.cat((torch.sigmoid(colour), alpha_of(mask)), dim=1)
             return place(obj, positions_at(at), turn, size)  # (B, T, 4, H, W)
 
         def regulariser() -> torch.Tensor:
-            alpha, rgb = torch.sigmoid(mask), torch.sigmoid(colour)
+            alpha, rgb = alpha_of(mask), torch.sigmoid(colour)
             term = torch.zeros((), device=image.device)
             if tv > 0:
                 term = term + tv * (total_variation(alpha) + total_variation(rgb * alpha)).mean()
@@ -127,7 +181,7 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
             return term
 
         coarse = grid if samples is None else torch.linspace(0.0, 1.0, samples, device=image.device)
-        optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_lr}])
+        optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_step}])
         with torch.enable_grad():
             for _ in range(steps):
                 loss = (blat(render(coarse), background) - image).abs().sum(dim=1).mean()
