@@ -204,7 +204,9 @@ class Detect(Section):
     step; ``min_exposure``, the least travel within the exposure over the step between frames;
     ``pair_threshold``, the threshold for an image and its background (``--image``); ``exposure``, the camera's exposure fraction (None: estimated per track from
     its streaks' lengths, :mod:`defmo.evaluate.paths`); ``bridge``, passes of
-    one frame each that fill a track's gaps and extend its ends where it predicts the object."""
+    one frame each that fill a track's gaps and extend its ends where it predicts the object; ``faint``, the
+    low threshold (a share of ``threshold``) of a second, hysteresis pass for frames the first leaves without an
+    object (None: one pass)."""
 
     threshold: float
     window: int
@@ -218,6 +220,7 @@ class Detect(Section):
     pair_threshold: float
     bridge: int
     exposure: float | None = None
+    faint: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -43,8 +43,9 @@ def test_deblur_image_pair_and_video(tmp_path, repo, examples, monkeypatch):
     gif = Image.open(out / "im.gif")
     assert gif.n_frames == n
     video_frames = sorted(p for p in out.glob("falling_pen_*") if p.is_dir())
-    # the pen's two clear frames, and the third, faint over the dark chair, where its track predicts it
-    assert [p.name for p in video_frames] == ["falling_pen_0000", "falling_pen_0001", "falling_pen_0002"]
+    # the pen's two clear frames and the third, faint over the dark chair, where its track predicts it; then the
+    # faint pass (evaluate.detect.faint) finds its fainter streaks over the chair in frames 3-5
+    assert [p.name for p in video_frames] == [f"falling_pen_000{t}" for t in range(6)]
     assert Image.open(out / "falling_pen.gif").n_frames == n * len(video_frames)
     assert (out / "im" / "trajectory.png").is_file() and fig.stat().st_size > 1000
     rgba = Image.open(out / "im" / "object_00.png")

@@ -60,6 +60,20 @@ def test_bridging_needs_a_track_and_a_candidate_near_its_prediction():
     assert 4 not in found and sorted(found) == [0, 1, 2, 3, 5, 6, 7]
 
 
+def test_a_faint_streak_is_found_by_the_hysteresis_pass():
+    """A streak that differs from the background by less than the threshold but for a small bright core: the
+    first pass sees only the core (too small), the second joins the faint body to it and finds it in every frame."""
+    video = [np.full((60, 140, 3), 40, np.uint8) for _ in range(8)]
+    for t, frame in enumerate(video):
+        frame[25:35, 5 + 15 * t : 17 + 15 * t] = 58  # 0.07 above the background: under the 0.1 threshold
+        frame[28:32, 9 + 15 * t : 13 + 15 * t] = 230  # a 4 x 4 core, under min_area
+    assert detect(video, SETTINGS) == {}
+    found = detect(video, replace(SETTINGS, faint=0.5))
+    assert sorted(found) == list(range(8))
+    assert found[2].area == 120  # the whole 12 x 10 streak
+    assert detect(video, replace(SETTINGS, faint=0.8)) == {}  # 0.07 is under 0.8 of the threshold: not joined
+
+
 def test_a_large_slow_mover_is_not_an_fmo():
     """A textured block the size of a leg moving 6 px a frame (less than its size): its regions that are new in
     a frame are slivers of its changed area, and none chains into a track."""
@@ -121,15 +135,12 @@ def _spans(marks):
     return [range(a, b) for a, b in marks]
 
 
-@pytest.mark.parametrize("clip, frames", [("floorball_color", [(0, 75), (150, 180), (195, 273)]),
-                                          ("circle", [(0, 56)]), ("counting_all", [(20, 70)])])
-def test_webcam_clips_the_detection_is_the_ball_never_a_person(real, clip, frames):
+@pytest.mark.parametrize("clip", ["floorball_color", "circle", "counting_all"])
+def test_webcam_clips_the_detection_is_the_ball_never_a_person(real, clip):
+    """The whole clip, as deblur and the pipeline run it (the running median's frames depend on where it starts)."""
     folder, truth, settings = real
     marks = truth[clip]
-    found = {}
-    for start, stop in frames:
-        video = [frame for _, frame in iter_frames(folder / f"{clip}.avi", slice(start, stop))]
-        found.update({start + t: c for t, c in detect(video, settings).items()})
+    found = detect([frame for _, frame in iter_frames(folder / f"{clip}.avi", slice(None))], settings)
     for frame_range in _spans(marks["person_only"]):
         wrong = sorted(t for t in found if t in frame_range)
         assert not wrong, f"{clip}: a person's motion taken for an FMO in frames {wrong}"
@@ -143,11 +154,11 @@ def test_webcam_clips_the_detection_is_the_ball_never_a_person(real, clip, frame
             assert distance <= marks["radius"], f"{clip} frame {t}: detection {found[t].centre} is not the ball"
         hits += 1
     share = hits / len(marks["ball"])
-    # measured with params.yaml's evaluate.detect (docs/real-footage.md): floorball 12 of 12 marked frames, the
-    # swung ball 19 of 20 (the first frame, where it leaves the frame, is missed), the dropped objects 8 of 13
-    # (missed where several fall at once, entering at the top, and where they hit the bowl); the issue's bar is
-    # 90% on each clip
-    assert share >= {"floorball_color": 0.9, "circle": 0.9, "counting_all": 0.6}[clip], f"{clip}: found {share:.0%}"
+    # measured with params.yaml's evaluate.detect on the whole clips (docs/real-footage.md): floorball 12 of 12
+    # marked frames, the swung ball 18 of 20 (missed: frame 0, where it leaves the frame, and 49, over the hand),
+    # the dropped objects 11 of 13 (8 without the faint pass; missed: 28, several entering at the top at once, and
+    # 36, hitting the bowl); the issue's bar is 90% on each clip
+    assert share >= {"floorball_color": 0.9, "circle": 0.9, "counting_all": 0.8}[clip], f"{clip}: found {share:.0%}"
 
 
 def test_the_tracked_streak_gives_its_centre_line_in_the_direction_of_motion():

@@ -31,6 +31,7 @@ from typing import Iterable
 
 import cv2
 import numpy as np
+from skimage.filters import apply_hysteresis_threshold
 from skimage.measure import label, regionprops
 
 from defmo.evaluate.background import RunningMedian
@@ -79,11 +80,16 @@ class Candidate:
         return self.length >= 2.8 * self.radius
 
 
-def _difference(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
-    """Pixels where any channel of two uint8 images differs by more than ``threshold`` (in [0, 1])."""
+def _difference(a: np.ndarray, b: np.ndarray, threshold: float, low: float | None = None) -> np.ndarray:
+    """Pixels where any channel of two uint8 images differs by more than ``threshold`` (in [0, 1]); with ``low``,
+    also those that differ by more than ``low * threshold`` and are connected to such a pixel (hysteresis, as
+    Canny's edges: the faint ends of a streak join its core)."""
     diff = cv2.absdiff(a, b)
     most = cv2.reduce(diff.reshape(-1, diff.shape[-1]), 1, cv2.REDUCE_MAX)  # per pixel, over channels (fast)
-    return most.reshape(diff.shape[:-1]) > threshold * 255.0
+    most = most.reshape(diff.shape[:-1])
+    if low is None:
+        return most > threshold * 255.0
+    return apply_hysteresis_threshold(most, low * threshold * 255.0, threshold * 255.0)
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
@@ -108,14 +114,15 @@ def candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[n
 
 
 def frame_candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iterable[np.ndarray],
-                     settings: Detect) -> tuple[list[Candidate], list[Candidate]]:
+                     settings: Detect, low: float | None = None) -> tuple[list[Candidate], list[Candidate]]:
     """The strict candidates of :func:`candidates`, and the loose ones: every region of the triple difference
     big and wide enough, with its own geometry, whole or not and touching the border or not (a ball passing
-    over an arm or leaving the frame), which :func:`bridge` takes only where a track predicts one."""
-    against_bg = _clean(_difference(frame, background, settings.threshold))
+    over an arm or leaving the frame), which :func:`bridge` takes only where a track predicts one. With ``low``,
+    the differences are thresholded with hysteresis down to ``low * settings.threshold`` (:func:`_difference`)."""
+    against_bg = _clean(_difference(frame, background, settings.threshold, low))
     new = against_bg.copy()
     for other in neighbours:
-        new &= _difference(frame, other, settings.threshold)
+        new &= _difference(frame, other, settings.threshold, low)
     new = _clean(new)
     regions_bg = label(against_bg)
     bg_area = np.bincount(regions_bg.ravel())
@@ -292,23 +299,30 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
            background: np.ndarray | None = None) -> dict[int, Candidate]:
     """The fast-moving object's streak per frame of a video (uint8 RGB frames, in order): candidates against
     a running median (or the given ``background``) and both neighbours, kept where they chain into a track
-    (:func:`track`). ``box`` (x0, y0, x1, y1) keeps only candidates centred inside it."""
+    (:func:`track`) and bridged (:func:`bridge`). With ``settings.faint``, a second pass with hysteresis
+    thresholds (:func:`_difference`) does the same and fills the frames the first leaves without an object:
+    faint streaks (small objects falling fast, several at once) whose thresholded pieces are too small or too
+    broken to chain. ``box`` (x0, y0, x1, y1) keeps only candidates centred inside it."""
     median = RunningMedian(settings.window, settings.stride, background)
-    found: list[list[Candidate]] = []
-    loose: list[list[Candidate]] = []
+    lows = (None,) if settings.faint is None else (None, settings.faint)
+    found: dict = {low: ([], []) for low in lows}  # per pass: strict and loose candidates per frame
 
     def take(item):
         _, frame, background, before, after = item
         neighbours = [f for f in (before, after) if f is not None]
-        strict, extra = frame_candidates(frame, background, neighbours, settings)
-        found.append(inside(strict, box))
-        loose.append(inside(extra, box))
+        for low in lows:
+            strict, extra = frame_candidates(frame, background, neighbours, settings, low)
+            found[low][0].append(inside(strict, box))
+            found[low][1].append(inside(extra, box))
 
     for frame in frames:
         for item in median.push(frame):
             take(item)
     for item in median.finish():
         take(item)
-    chosen = bridge(track(found, settings), loose, settings)
+    chosen: dict[int, Candidate] = {}
+    for low in lows:  # the strict pass first; the faint one only where it found nothing
+        for t, cand in bridge(track(found[low][0], settings), found[low][1], settings).items():
+            chosen.setdefault(t, cand)  # with its velocity from its own pass's track (bridge)
     set_paths(chosen, settings.min_exposure, lambda a, b: linked(a, b, settings), settings.exposure)
     return chosen
