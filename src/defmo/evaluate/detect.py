@@ -80,16 +80,20 @@ class Candidate:
         return self.length >= 2.8 * self.radius
 
 
-def _difference(a: np.ndarray, b: np.ndarray, threshold: float, low: float | None = None) -> np.ndarray:
-    """Pixels where any channel of two uint8 images differs by more than ``threshold`` (in [0, 1]); with ``low``,
-    also those that differ by more than ``low * threshold`` and are connected to such a pixel (hysteresis, as
-    Canny's edges: the faint ends of a streak join its core)."""
+def _change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The largest |difference| over the channels of two uint8 images, per pixel (uint8 ``(H, W)``)."""
     diff = cv2.absdiff(a, b)
     most = cv2.reduce(diff.reshape(-1, diff.shape[-1]), 1, cv2.REDUCE_MAX)  # per pixel, over channels (fast)
-    most = most.reshape(diff.shape[:-1])
+    return most.reshape(diff.shape[:-1])
+
+
+def _changed(change: np.ndarray, threshold: float, low: float | None = None) -> np.ndarray:
+    """Pixels whose :func:`_change` exceeds ``threshold`` (in [0, 1]); with ``low``, also those over ``low *
+    threshold`` connected to such a pixel (hysteresis, as Canny's edges: the faint ends of a streak join its
+    core)."""
     if low is None:
-        return most > threshold * 255.0
-    return apply_hysteresis_threshold(most, low * threshold * 255.0, threshold * 255.0)
+        return change > threshold * 255.0
+    return apply_hysteresis_threshold(change, low * threshold * 255.0, threshold * 255.0)
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
@@ -118,11 +122,18 @@ def frame_candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iter
     """The strict candidates of :func:`candidates`, and the loose ones: every region of the triple difference
     big and wide enough, with its own geometry, whole or not and touching the border or not (a ball passing
     over an arm or leaving the frame), which :func:`bridge` takes only where a track predicts one. With ``low``,
-    the differences are thresholded with hysteresis down to ``low * settings.threshold`` (:func:`_difference`)."""
-    against_bg = _clean(_difference(frame, background, settings.threshold, low))
+    the differences are thresholded with hysteresis down to ``low * settings.threshold`` (:func:`_changed`)."""
+    changes = (_change(frame, background), [_change(frame, other) for other in neighbours])
+    return _candidates(changes, settings, low)
+
+
+def _candidates(changes: tuple[np.ndarray, list[np.ndarray]], settings: Detect,
+                low: float | None) -> tuple[list[Candidate], list[Candidate]]:
+    """:func:`frame_candidates` from the frame's :func:`_change` against its background and its neighbours."""
+    against_bg = _clean(_changed(changes[0], settings.threshold, low))
     new = against_bg.copy()
-    for other in neighbours:
-        new &= _difference(frame, other, settings.threshold, low)
+    for change in changes[1]:
+        new &= _changed(change, settings.threshold, low)
     new = _clean(new)
     regions_bg = label(against_bg)
     bg_area = np.bincount(regions_bg.ravel())
@@ -300,7 +311,7 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
     """The fast-moving object's streak per frame of a video (uint8 RGB frames, in order): candidates against
     a running median (or the given ``background``) and both neighbours, kept where they chain into a track
     (:func:`track`) and bridged (:func:`bridge`). With ``settings.faint``, a second pass with hysteresis
-    thresholds (:func:`_difference`) does the same and fills the frames the first leaves without an object:
+    thresholds (:func:`_changed`) does the same and fills the frames the first leaves without an object:
     faint streaks (small objects falling fast, several at once) whose thresholded pieces are too small or too
     broken to chain. ``box`` (x0, y0, x1, y1) keeps only candidates centred inside it."""
     median = RunningMedian(settings.window, settings.stride, background)
@@ -309,9 +320,9 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
 
     def take(item):
         _, frame, background, before, after = item
-        neighbours = [f for f in (before, after) if f is not None]
-        for low in lows:
-            strict, extra = frame_candidates(frame, background, neighbours, settings, low)
+        changes = (_change(frame, background), [_change(frame, f) for f in (before, after) if f is not None])
+        for low in lows:  # the differences are taken once, thresholded per pass
+            strict, extra = _candidates(changes, settings, low)
             found[low][0].append(inside(strict, box))
             found[low][1].append(inside(extra, box))
 

@@ -49,7 +49,8 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x.diff(dim=-1).abs().mean(dim=(1, 2, 3)) + x.diff(dim=-2).abs().mean(dim=(1, 2, 3)))
 
 
-SHAPE_LR = 0.05
+# The ellipse mask's logit is its signed distance to the edge over EDGE pixels: a sigmoid of slope 1 / (4 EDGE)
+# at the edge, which for 0.25 is the slope of a pixel's coverage of a hard edge (0 to 1 across one pixel).
 EDGE = 0.25
 
 
