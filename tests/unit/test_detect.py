@@ -12,6 +12,7 @@ import pytest
 
 from defmo.config import load
 from defmo.evaluate.frames import iter_frames
+from defmo.evaluate.background import median_u8
 from defmo.evaluate.detect import Candidate, RunningMedian, detect, linked, steady
 from defmo.settings import Detect
 
@@ -122,6 +123,19 @@ def test_running_median_holds_a_window_not_the_video():
         values += [int(item[2][0, 0, 0]) for item in median.push(np.full((2, 2, 3), t, np.uint8))]
     values += [int(item[2][0, 0, 0]) for item in median.finish()]
     assert values == [1, 1, 2, 3, 3, 4]  # the median of frames t-2..t+2 (fewer at the ends), truncated
+
+
+@pytest.mark.parametrize("count", range(1, 18))
+def test_the_sorting_network_median_is_numpys(count):
+    """The running median's sorting network against np.median (truncated to uint8) for every window size, on
+    random frames and on frames with many ties."""
+    rng = np.random.default_rng(count)
+    for high in (256, 3):
+        frames = list(rng.integers(0, high, (count, 7, 9, 3), dtype=np.uint8))
+        expected = np.median(np.stack(frames), axis=0).astype(np.uint8)
+        assert np.array_equal(median_u8(frames), expected)
+    with pytest.raises(TypeError, match="uint8"):
+        median_u8([np.zeros((2, 2), np.float32)])
 
 
 @pytest.fixture(scope="module")
