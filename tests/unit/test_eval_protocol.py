@@ -336,3 +336,22 @@ def test_summarize_pools_shape_metrics_and_keeps_a_bounce_record():
     none = protocol.summarize({"a": per_seq["a"][:1]})["bounce"]
     assert none["frames"] == 0 and none["psnr"] is None
     assert none["mask_iou"] is None and none["length_ratio"] is None
+
+
+def test_paste_crop_is_what_paste_puts_inside_the_crop():
+    """deblur keeps only the crop (paste_crop); the benchmark's whole-frame estimate (paste) is the input image
+    with exactly those values inside the crop, for either composite."""
+    rng = np.random.default_rng(1)
+    image, background = rng.uniform(0, 1, (60, 80, 3)), rng.uniform(0, 1, (60, 80, 3))
+    crop_box = methods.network_box(np.array([20, 30, 36, 50]), 3, (16, 16), image.shape)
+    for mode in methods.COMPOSITES:
+        method = methods.NetworkMethod(ClearNet(), (16, 16), 1, torch.device("cpu"), mode)
+        rgb, rgba = method.render(image, background, crop_box, 2)
+        whole = method.paste(image, background, crop_box, rgb, rgba)
+        inside = np.zeros((60, 80), bool)
+        inside[crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = True
+        crop = method.paste_crop(background, crop_box, rgb, rgba)
+        assert crop.shape == (2, *(crop_box[2:] - crop_box[:2]), 3) and crop.dtype == np.float64
+        np.testing.assert_array_equal(whole[:, crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]], crop)
+        np.testing.assert_array_equal(whole[:, ~inside], np.repeat(image[None], 2, axis=0)[:, ~inside])
+        assert not np.shares_memory(whole, image)

@@ -160,7 +160,16 @@ class NetworkMethod:
 
     def paste(self, image: np.ndarray, background: np.ndarray, crop_box: np.ndarray, rgb: torch.Tensor,
               rgba: torch.Tensor) -> np.ndarray:
-        """The full-size estimate ``(n, H, W, 3)``: I outside ``crop_box``, the sub-frames resized back inside."""
+        """The full-size estimate ``(n, H, W, 3)``: I outside ``crop_box``, the sub-frames resized back inside
+        (:meth:`paste_crop`)."""
+        est = np.repeat(image[None], rgba.shape[0], axis=0)  # a new array
+        est[:, crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = self.paste_crop(background, crop_box, rgb, rgba)
+        return est
+
+    def paste_crop(self, background: np.ndarray, crop_box: np.ndarray, rgb: torch.Tensor,
+                   rgba: torch.Tensor) -> np.ndarray:
+        """What :meth:`paste` puts inside ``crop_box``: the sub-frames resized back, ``(n, height, width, 3)``
+        float64 (``deblur`` keeps only this, not n copies of the whole frame)."""
         height, width = int(crop_box[2] - crop_box[0]), int(crop_box[3] - crop_box[1])
         if self.composite == "full":
             big = self.resize_back(rgba, crop_box)
@@ -168,9 +177,7 @@ class NetworkMethod:
             back = composite(big.cpu().double(), torch.from_numpy(bg).double().permute(2, 0, 1))  # B kept exact
         else:
             back = F.interpolate(rgb, size=(height, width), mode="bicubic", align_corners=False)
-        est = np.repeat(image[None], rgba.shape[0], axis=0).copy()
-        est[:, crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]] = back.permute(0, 2, 3, 1).cpu().numpy()
-        return est
+        return back.permute(0, 2, 3, 1).cpu().double().numpy()
 
     def paste_alpha(self, shape: tuple[int, ...], crop_box: np.ndarray, rgba: torch.Tensor) -> np.ndarray:
         """The predicted alpha in full-image coordinates ``(n, H, W)`` in [0, 1]: the group-averaged alpha

@@ -86,8 +86,7 @@ def _deblurred(method: NetworkMethod, index, image, background, b, streak, rende
     """One frame's :class:`Deblurred` from its render ``(rgb, rgba)`` at the network's size."""
     rgb, rgba = rendered
     traj = to_image_coords(centroids(rgba[:, 3]), b, method.size)
-    whole = method.paste(image, background, b, rgb, rgba)
-    frames, crop = whole[:, b[0] : b[2], b[1] : b[3]], image[b[0] : b[2], b[1] : b[3]]
+    frames, crop = method.paste_crop(background, b, rgb, rgba), image[b[0] : b[2], b[1] : b[3]]
     if projection:
         frames = project_to_image_np(frames, crop)
     straight = method.resize_back(rgba, b).permute(0, 2, 3, 1).cpu().numpy()
