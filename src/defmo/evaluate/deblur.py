@@ -133,10 +133,11 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
                path: str = "track", batch: int = 8,
                frame_files: bool = True) -> dict[str, list[tuple[str, np.ndarray, Deblurred]]]:
     """Deblur every (group, index, image, background, streak), ``batch`` frames at a time; write each frame's
-    outputs and one GIF of the crop per group. Returns, per group, ``(name, whole frame, deblurred)`` in order."""
+    outputs and one GIF of the crop per group (its first ``GIF_FRAMES`` deblurred frames). Returns, per group,
+    ``(name, whole frame, deblurred)`` in order."""
     from tqdm import tqdm
 
-    from defmo.evaluate.deblur_outputs import save_gif, write_frame
+    from defmo.evaluate.deblur_outputs import GIF_FRAMES, save_gif, write_frame
     from defmo.evaluate.footage import path_length
     from defmo.evaluate.streaks import deblur_batch
 
@@ -156,8 +157,8 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
     if not groups:
         raise UserError("deblur: no fast-moving object found in any input (see docs/real-footage.md: --box, "
                         "--min-track, evaluate.detect)")
-    for group, rows in groups.items():
-        save_gif(out_dir / f"{group}.gif", [sub for _, _, frame in rows for sub in frame.frames])
+    for group, rows in groups.items():  # the crop's sub-frames of the first GIF_FRAMES deblurred frames
+        save_gif(out_dir / f"{group}.gif", [sub for _, _, frame in rows[:GIF_FRAMES] for sub in frame.frames])
     return groups
 
 
