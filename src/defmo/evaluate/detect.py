@@ -123,8 +123,13 @@ def frame_candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iter
     big and wide enough, with its own geometry, whole or not and touching the border or not (a ball passing
     over an arm or leaving the frame), which :func:`bridge` takes only where a track predicts one. With ``low``,
     the differences are thresholded with hysteresis down to ``low * settings.threshold`` (:func:`_changed`)."""
-    changes = (_change(frame, background), [_change(frame, other) for other in neighbours])
-    return _candidates(changes, settings, low)
+    return _candidates(_changes(frame, background, neighbours), settings, low)
+
+
+def _changes(frame: np.ndarray, background: np.ndarray,
+             neighbours: Iterable[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The frame's :func:`_change` against its background and against each neighbouring frame."""
+    return _change(frame, background), [_change(frame, other) for other in neighbours]
 
 
 def _candidates(changes: tuple[np.ndarray, list[np.ndarray]], settings: Detect,
@@ -320,7 +325,7 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
 
     def take(item):
         _, frame, background, before, after = item
-        changes = (_change(frame, background), [_change(frame, f) for f in (before, after) if f is not None])
+        changes = _changes(frame, background, [f for f in (before, after) if f is not None])
         for low in lows:  # the differences are taken once, thresholded per pass
             strict, extra = _candidates(changes, settings, low)
             found[low][0].append(inside(strict, box))
