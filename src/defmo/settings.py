@@ -206,7 +206,9 @@ class Detect(Section):
     its streaks' lengths, :mod:`defmo.evaluate.paths`); ``bridge``, passes of
     one frame each that fill a track's gaps and extend its ends where it predicts the object; ``faint``, the
     low threshold (a share of ``threshold``) of a second, hysteresis pass for frames the first leaves without an
-    object (None: one pass)."""
+    object (None: one pass); ``confirm_radius``, the least half-width (pixels) of each of two linked streaks
+    that start a track where a looser region continues them into a third frame (None: off;
+    :func:`defmo.evaluate.tracks.confirm`)."""
 
     threshold: float
     window: int
@@ -221,6 +223,7 @@ class Detect(Section):
     bridge: int
     exposure: float | None = None
     faint: float | None = None
+    confirm_radius: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

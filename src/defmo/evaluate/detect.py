@@ -4,11 +4,8 @@ An FMO moves further than its own size within one exposure, so in frame t it cov
 background in frames t - 1 and t + 1 and differs from the background there too (the FMO detector's
 differential images, Rozumnyi et al. 2017). :func:`candidates` keeps the regions of that triple difference
 that are wholly new (most of the region differing from the background, not the sliver of a moving leg),
-big enough, inside the frame. :func:`track` keeps the candidates that chain across ``min_track`` consecutive
-frames with a step at least as long as the streak's travel, along the streak's axis, at a nearly constant
-velocity; a person's moving limb gives regions that fail one of these. :func:`bridge` then fills a track's
-one-frame gaps and extends its ends with looser regions where the track predicts the object (a ball passing
-over the arm that swings it, or leaving the frame).
+big enough, inside the frame. :mod:`defmo.evaluate.tracks` chains them into the object's track across
+frames.
 
 The background is a running median of ``window`` frames around each frame, recomputed every ``stride``
 frames (:class:`RunningMedian`), holding ``2 window + 1`` frames as uint8: a long video is never held whole.
@@ -36,6 +33,7 @@ from skimage.measure import label, regionprops
 
 from defmo.evaluate.background import RunningMedian
 from defmo.evaluate.paths import set_paths
+from defmo.evaluate.tracks import bridge, confirm, linked, track
 from defmo.settings import Detect
 
 
@@ -173,137 +171,6 @@ def _streak(part, regions_bg: np.ndarray, bg_area: np.ndarray, settings: Detect)
     return cand if cand.radius >= settings.min_radius else None
 
 
-def linked(a: Candidate, b: Candidate, settings: Detect) -> bool:
-    """Whether ``b`` (next frame) can be ``a`` moved on: a step longer than ``a``'s width and at most six
-    streak lengths, both smeared over at least ``min_exposure`` of it, a similar width, and along each
-    elongated streak's axis."""
-    step = b.centre - a.centre
-    distance = float(np.hypot(*step))
-    if not 2.0 * a.radius <= distance <= 6.0 * max(a.length, 1.0):
-        return False
-    if min(a.travel, b.travel) < settings.min_exposure * distance:
-        return False  # not smeared over its step: not motion-blurred
-    if not 0.6 <= b.radius / a.radius <= 1.6:
-        return False
-    cos_max = math.cos(math.radians(settings.max_angle))
-    return all(abs(float(step @ c.axis)) >= cos_max * distance for c in (a, b) if c.elongated)
-
-
-def steady(a: Candidate, b: Candidate, c: Candidate) -> bool:
-    """Whether three linked candidates move at a nearly constant velocity (a turn of up to about 30 degrees
-    per frame, as a ball swung in a circle makes; a bounce breaks it)."""
-    first, second = b.centre - a.centre, c.centre - b.centre
-    change = float(np.hypot(*(second - first)))
-    return change <= 0.5 * max(np.hypot(*first), np.hypot(*second)) + b.radius
-
-
-def _chain_lengths(found: list[list[Candidate]], settings: Detect, order: range) -> list[list[int]]:
-    """For each candidate, the longest steady chain ending at it, walking frames in ``order``."""
-    lengths = [[1] * len(frame) for frame in found]
-    previous: list[list[int | None]] = [[None] * len(frame) for frame in found]
-    step = order.step
-    for t in order:
-        s = t - step
-        if not 0 <= s < len(found):
-            continue
-        for i, cand in enumerate(found[t]):
-            for j in range(len(found[s])):
-                chain = _extend(found, lengths, previous, (s, j), cand, step, settings)
-                if chain > lengths[t][i]:
-                    lengths[t][i], previous[t][i] = chain, j
-    return lengths
-
-
-def _extend(found, lengths, previous, at: tuple[int, int], cand: Candidate, step: int, settings: Detect) -> int:
-    """The length of the chain ending at ``found[s][j]`` (``at``) extended by ``cand``: 0 when they do not link,
-    2 when the chain turns or jumps there (``cand`` starts anew from it)."""
-    s, j = at
-    before = found[s][j]
-    if not linked(*((before, cand) if step > 0 else (cand, before)), settings):
-        return 0
-    k = previous[s][j]
-    if k is None:
-        return 2
-    first = found[s - step][k]
-    return lengths[s][j] + 1 if steady(*((first, before, cand) if step > 0 else (cand, before, first))) else 2
-
-
-def track(found: list[list[Candidate]], settings: Detect) -> dict[int, Candidate]:
-    """Per frame index, the candidate on the longest steady chain through it, where that chain spans at least
-    ``settings.min_track`` frames; frames without one are left out."""
-    count = len(found)
-    forward = _chain_lengths(found, settings, range(count))
-    backward = _chain_lengths(found, settings, range(count - 1, -1, -1))
-    chosen = {}
-    for t, frame in enumerate(found):
-        spans = [forward[t][i] + backward[t][i] - 1 for i in range(len(frame))]
-        best = max(range(len(frame)), key=lambda i: (spans[i], frame[i].area), default=None)
-        if best is not None and spans[best] >= settings.min_track:
-            chosen[t] = frame[best]
-    _set_velocities(chosen)
-    return chosen
-
-
-def predicted(chosen: dict[int, Candidate], t: int) -> tuple[np.ndarray, Candidate] | None:
-    """Where the track ``chosen`` puts the object in frame ``t`` (not on it): between its neighbours across a
-    one-frame gap, or one step on from either end, at constant acceleration from the end's last three
-    positions (a ball swung in a circle turns) or at constant velocity from two; with the nearest track
-    candidate. None where the track says nothing about ``t``."""
-    before, after = chosen.get(t - 1), chosen.get(t + 1)
-    if before is not None and after is not None:
-        return 0.5 * (before.centre + after.centre), before
-    for side in (-1, 1):
-        run = [chosen.get(t + side * k) for k in (1, 2, 3)]
-        if run[0] is None or run[1] is None:
-            continue
-        if run[2] is not None:
-            return 3.0 * run[0].centre - 3.0 * run[1].centre + run[2].centre, run[0]
-        return 2.0 * run[0].centre - run[1].centre, run[0]
-    return None
-
-
-def bridge(chosen: dict[int, Candidate], loose: list[list[Candidate]], settings: Detect) -> dict[int, Candidate]:
-    """``chosen`` with gaps in its tracks bridged and their ends extended, one frame a pass for
-    ``settings.bridge`` passes: in a frame the track predicts (:func:`predicted`), the loose candidate nearest
-    the prediction, within the object's width or a third of its step, of a similar width (a ball half out of
-    the frame is narrower), and moved on from
-    the track's candidate (a ball passing over an arm, leaving the frame). Velocities are recomputed."""
-    out = dict(chosen)
-    for _ in range(settings.bridge):
-        added = {}
-        for t, cands in enumerate(loose):
-            guess = None if t in out else predicted(out, t)
-            if guess is None:
-                continue
-            best = _nearest_fit(cands, *guess)
-            if best is not None:
-                added[t] = best
-        if not added:
-            break
-        out.update(added)
-    _set_velocities(out)
-    return out
-
-
-def _nearest_fit(cands: list[Candidate], centre: np.ndarray, near: Candidate) -> Candidate | None:
-    """The candidate nearest the predicted ``centre`` that fits the track's candidate ``near`` (see
-    :func:`bridge`), or None."""
-    reach = max(2.0 * near.radius, float(np.hypot(*(centre - near.centre))) / 3.0)
-    fits = [c for c in cands if 0.4 <= c.radius / near.radius <= 2.0
-            and float(np.hypot(*(c.centre - near.centre))) >= near.radius
-            and float(np.hypot(*(c.centre - centre))) <= reach]
-    return min(fits, key=lambda c: float(np.hypot(*(c.centre - centre))), default=None)
-
-
-def _set_velocities(chosen: dict[int, Candidate]) -> None:
-    """Each chosen candidate's velocity: the step between its neighbours on the track (one side at its ends)."""
-    for t, cand in chosen.items():
-        before, after = chosen.get(t - 1), chosen.get(t + 1)
-        ends = (before or cand, after or cand)
-        if ends[0] is not ends[1]:
-            cand.velocity = (ends[1].centre - ends[0].centre) / (2.0 if before and after else 1.0)
-
-
 def inside(cands: list[Candidate], box: tuple[int, int, int, int] | None) -> list[Candidate]:
     """The candidates centred inside ``box`` (x0, y0, x1, y1); all of them without one."""
     if box is None:
@@ -315,7 +182,8 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
            background: np.ndarray | None = None) -> dict[int, Candidate]:
     """The fast-moving object's streak per frame of a video (uint8 RGB frames, in order): candidates against
     a running median (or the given ``background``) and both neighbours, kept where they chain into a track
-    (:func:`track`) and bridged (:func:`bridge`). With ``settings.faint``, a second pass with hysteresis
+    (:func:`defmo.evaluate.tracks.track`, :func:`~defmo.evaluate.tracks.confirm`) and bridged
+    (:func:`~defmo.evaluate.tracks.bridge`). With ``settings.faint``, a second pass with hysteresis
     thresholds (:func:`_changed`) does the same and fills the frames the first leaves without an object:
     faint streaks (small objects falling fast, several at once) whose thresholded pieces are too small or too
     broken to chain. ``box`` (x0, y0, x1, y1) keeps only candidates centred inside it."""
@@ -338,7 +206,8 @@ def detect(frames: Iterable[np.ndarray], settings: Detect, box: tuple[int, int, 
         take(item)
     chosen: dict[int, Candidate] = {}
     for low in lows:  # the strict pass first; the faint one only where it found nothing
-        for t, cand in bridge(track(found[low][0], settings), found[low][1], settings).items():
+        strict, loose = found[low]
+        for t, cand in bridge(confirm(track(strict, settings), strict, loose, settings), loose, settings).items():
             chosen.setdefault(t, cand)  # with its velocity from its own pass's track (bridge)
     set_paths(chosen, settings.min_exposure, lambda a, b: linked(a, b, settings), settings.exposure)
     return chosen
