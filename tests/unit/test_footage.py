@@ -67,6 +67,22 @@ def test_each_score_sees_its_failure():
     assert reblur_error(blurry) == pytest.approx(0.1, abs=1e-6)
 
 
+def test_the_reblur_error_is_taken_on_the_object_box():
+    """Variants crop differently; the re-blur error is taken on the object's box (image coordinates) within the
+    crop, so an error outside it (another mover) does not count and the same box gives the same pixels."""
+    frame = disc_clip()[0]
+    frame.box = np.array([100, 200, 164, 264])  # the crop's place in the image
+    frame.image = frame.image.copy()
+    frame.image[:, 40:] += 0.2  # columns 40-63 of the crop differ: another mover
+    assert reblur_error(frame) == pytest.approx(0.2 * 24 / 64, abs=1e-6)  # no box: the whole crop
+    frame.region = np.array([124, 200, 140, 240])  # the disc's rows, crop columns 0-39
+    assert reblur_error(frame) == pytest.approx(0.0, abs=1e-7)
+    frame.region = np.array([124, 230, 140, 250])  # crop columns 30-49: half of them differ
+    assert reblur_error(frame) == pytest.approx(0.1, abs=1e-6)
+    frame.region = np.array([90, 180, 140, 240])  # reaching past the crop: clipped to it
+    assert reblur_error(frame) == pytest.approx(0.0, abs=1e-7)
+
+
 def test_summary_has_every_score():
     scores = summarise(disc_clip())
     assert scores["frames"] == 3 and set(scores) == {"frames", "continuity", "smoothness", "appearance_spread",

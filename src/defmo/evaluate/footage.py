@@ -9,7 +9,8 @@ composites, the trajectory):
   the best sub-frame where the path bounces), over the object's radius;
 - :func:`appearance_spread`: the spread across sub-frames of the object's RGBA aligned on its centre;
 - :func:`opacity`: the mean alpha where the object is (alpha above ``SUPPORT``): a ghostly blob scores low;
-- :func:`reblur_error`: the mean |I - mean of the composited sub-frames| over the crop (the blatting equation).
+- :func:`reblur_error`: the mean |I - mean of the composited sub-frames| over the object's box (the blatting
+  equation), the detected streak's box: the same pixels whatever crop a variant takes.
 
 The ``footage`` verb gathers ``deblur --metrics`` JSONs into the real-footage table:
 
@@ -44,7 +45,8 @@ class Deblurred:
     """One deblurred frame, as the scores need it: ``index`` (frame number; None for an image pair), ``box``
     (row0, col0, row1, col1) of the crop, ``image`` ``(h, w, 3)`` the input crop, ``frames`` ``(n, h, w, 3)`` the
     composited sub-frames, ``rgba`` ``(n, h, w, 4)`` straight colour and alpha, ``traj`` ``(n, 2)`` (x, y)
-    full-image centres, ``radius`` the object's half-width (pixels)."""
+    full-image centres, ``radius`` the object's half-width (pixels), ``region`` (row0, col0, row1, col1) the
+    object's box in the image, where the re-blur error is taken (None: the whole crop)."""
 
     index: int | None
     box: np.ndarray
@@ -53,6 +55,7 @@ class Deblurred:
     rgba: np.ndarray
     traj: np.ndarray
     radius: float
+    region: np.ndarray | None = None
 
 
 def path_length(traj: np.ndarray) -> float:
@@ -145,9 +148,17 @@ def opacity(frame: Deblurred) -> float:
 
 
 def reblur_error(frame: Deblurred) -> float:
-    """Mean absolute difference (per channel, in [0, 1]) between the input crop and the mean of the composited
-    sub-frames."""
-    return float(np.abs(frame.frames.mean(axis=0) - frame.image).mean())
+    """Mean absolute difference (per channel, in [0, 1]) between the input and the mean of the composited
+    sub-frames over ``frame.region`` within the crop (the whole crop without one, or where they do not meet):
+    variants whose crops differ in size are scored on the same pixels."""
+    error = np.abs(frame.frames.mean(axis=0) - frame.image)
+    if frame.region is not None:
+        top, left = frame.box[:2]
+        rows = slice(max(int(frame.region[0] - top), 0), max(int(frame.region[2] - top), 0))
+        cols = slice(max(int(frame.region[1] - left), 0), max(int(frame.region[3] - left), 0))
+        if error[rows, cols].size:
+            error = error[rows, cols]
+    return float(error.mean())
 
 
 def summarise(frames: list[Deblurred]) -> dict:
@@ -179,7 +190,7 @@ CAPTION = ("Real footage (no ground truth), per clip: the network alone, the net
            "sub-frame centres), over the path length. Path residual: RMS distance from the best one- or "
            "two-segment quadratic, over the object's half-width. Appearance spread: standard deviation across "
            "sub-frames of the object's aligned premultiplied RGBA. Opacity: mean alpha where alpha > 0.05. "
-           "Re-blur error: mean |I - mean of the sub-frames| on the crop. Lower is better except opacity. "
+           "Re-blur error: mean |I - mean of the sub-frames| on the object's box (the detected streak's). Lower is better except opacity. "
            "Medians over the deblurred frames.")
 
 

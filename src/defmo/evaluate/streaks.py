@@ -91,7 +91,7 @@ def _deblurred(method: NetworkMethod, index, image, background, b, streak, rende
         frames = project_to_image_np(frames, crop)
     straight = method.resize_back(rgba, b).permute(0, 2, 3, 1).cpu().numpy()
     return Deblurred(index, b, crop.astype(np.float32), frames.astype(np.float32), straight.astype(np.float32),
-                     traj, float(streak.radius))
+                     traj, float(streak.radius), np.asarray(streak.box))
 
 
 def _to_float(img: np.ndarray) -> np.ndarray:
