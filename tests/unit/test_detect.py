@@ -13,7 +13,7 @@ import pytest
 from defmo.config import load
 from defmo.evaluate.frames import iter_frames
 from defmo.evaluate.background import median_u8
-from defmo.evaluate.detect import Candidate, RunningMedian, detect
+from defmo.evaluate.detect import Candidate, RunningMedian, _changed, detect
 from defmo.evaluate.tracks import linked, steady
 from defmo.settings import Detect
 
@@ -100,6 +100,24 @@ def test_two_streaks_continued_by_a_loose_region_start_a_track():
     assert found[7].centre.tolist() == pytest.approx([129.5, 29.5], abs=0.5)
     assert detect(video, replace(SETTINGS, confirm_radius=250)) == {}  # each streak covers 200 pixels
     assert detect(_entering(last_at_border=False), replace(SETTINGS, confirm_radius=4.0)) == {}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_hysteresis_threshold_is_skimages(seed):
+    """``_changed`` with ``low`` gives skimage's ``apply_hysteresis_threshold`` (the reference it replaces for
+    speed): smooth random differences with many regions, some touching only diagonally."""
+    from skimage.filters import apply_hysteresis_threshold
+
+    rng = np.random.default_rng(seed)
+    change = cv2.GaussianBlur(rng.integers(0, 255, (120, 160), dtype=np.uint8), (0, 0), 0.8)
+    change = cv2.normalize(change, None, 0, 255, cv2.NORM_MINMAX)
+    for threshold, low in ((0.55, 0.7), (0.6, 0.5), (0.45, 0.9)):
+        expected = apply_hysteresis_threshold(change, low * threshold * 255.0, threshold * 255.0)
+        assert np.array_equal(_changed(change, threshold, low), expected)
+    diagonal = np.zeros((5, 5), np.uint8)
+    diagonal[1, 1], diagonal[2, 2] = 200, 100  # a faint pixel touching a strong one only at a corner
+    assert _changed(diagonal, 0.6, 0.5).tolist() == apply_hysteresis_threshold(diagonal, 76.5, 153.0).tolist()
+    assert not _changed(diagonal, 0.6, 0.5)[2, 2]
 
 
 def test_a_large_slow_mover_is_not_an_fmo():

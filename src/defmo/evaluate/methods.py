@@ -167,12 +167,13 @@ class NetworkMethod:
         return est
 
     def paste_crop(self, background: np.ndarray, crop_box: np.ndarray, rgb: torch.Tensor,
-                   rgba: torch.Tensor) -> np.ndarray:
+                   rgba: torch.Tensor, resized: torch.Tensor | None = None) -> np.ndarray:
         """What :meth:`paste` puts inside ``crop_box``: the sub-frames resized back, ``(n, height, width, 3)``
-        float64 (``deblur`` keeps only this, not n copies of the whole frame)."""
+        float64 (``deblur`` keeps only this, not n copies of the whole frame). ``resized``: the
+        :meth:`resize_back` of ``rgba`` where the caller has it already."""
         height, width = int(crop_box[2] - crop_box[0]), int(crop_box[3] - crop_box[1])
         if self.composite == "full":
-            big = self.resize_back(rgba, crop_box)
+            big = self.resize_back(rgba, crop_box) if resized is None else resized
             bg = np.ascontiguousarray(background[crop_box[0] : crop_box[2], crop_box[1] : crop_box[3]])
             back = composite(big.cpu().double(), torch.from_numpy(bg).double().permute(2, 0, 1))  # B kept exact
         else:

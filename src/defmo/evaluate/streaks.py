@@ -86,10 +86,11 @@ def _deblurred(method: NetworkMethod, index, image, background, b, streak, rende
     """One frame's :class:`Deblurred` from its render ``(rgb, rgba)`` at the network's size."""
     rgb, rgba = rendered
     traj = to_image_coords(centroids(rgba[:, 3]), b, method.size)
-    frames, crop = method.paste_crop(background, b, rgb, rgba), image[b[0] : b[2], b[1] : b[3]]
+    resized = method.resize_back(rgba, b)
+    frames, crop = method.paste_crop(background, b, rgb, rgba, resized), image[b[0] : b[2], b[1] : b[3]]
     if projection:
         frames = project_to_image_np(frames, crop)
-    straight = method.resize_back(rgba, b).permute(0, 2, 3, 1).cpu().numpy()
+    straight = resized.permute(0, 2, 3, 1).cpu().numpy()
     return Deblurred(index, b, crop.astype(np.float32), frames.astype(np.float32), straight.astype(np.float32),
                      traj, float(streak.radius), np.asarray(streak.box))
 
