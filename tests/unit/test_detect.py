@@ -62,6 +62,18 @@ def test_bridging_needs_a_track_and_a_candidate_near_its_prediction():
     assert 4 not in found and sorted(found) == [0, 1, 2, 3, 5, 6, 7]
 
 
+def test_bridging_takes_a_part_of_the_object_not_a_sliver():
+    """Where the streak of frame 4 is gone, a region at the track's prediction is bridged when it holds at least a
+    quarter of the object (here half: a ball half behind something or out of the frame), not when it is a sliver
+    (the tip of an object entering at the frame's edge: nothing to deblur)."""
+    half, sliver = (slice(25, 35), slice(68, 74)), (slice(27, 32), slice(68, 73))  # 60 and 25 of 120 pixels
+    for region, bridged in ((half, True), (sliver, False)):
+        video = _moving()
+        video[4][25:35, 60:90] = 40
+        video[4][region] = 230
+        assert (4 in detect(video, replace(SETTINGS, bridge=1))) is bridged
+
+
 def test_a_faint_streak_is_found_by_the_hysteresis_pass():
     """A streak that differs from the background by less than the threshold but for a small bright core: the
     first pass sees only the core (too small), the second joins the faint body to it and finds it in every frame."""

@@ -187,8 +187,9 @@ def bridge(chosen: dict[int, Candidate], loose: list[list[Candidate]], settings:
     """``chosen`` with gaps in its tracks bridged and their ends extended, one frame a pass for
     ``settings.bridge`` passes: in a frame the track predicts (:func:`predicted`), the loose candidate nearest
     the prediction, within the object's width or a third of its step, of a similar width (a ball half out of
-    the frame is narrower), and moved on from
-    the track's candidate (a ball passing over an arm, leaving the frame). Velocities are recomputed."""
+    the frame is narrower), at least a quarter of its area (the tip of an object entering at the frame's edge is
+    nothing to deblur) and moved on from the track's candidate (a ball passing over an arm, leaving the frame).
+    Velocities are recomputed."""
     out = dict(chosen)
     for _ in range(settings.bridge):
         added = {}
@@ -210,7 +211,7 @@ def _nearest_fit(cands: list[Candidate], centre: np.ndarray, near: Candidate) ->
     """The candidate nearest the predicted ``centre`` that fits the track's candidate ``near`` (see
     :func:`bridge`), or None."""
     reach = max(2.0 * near.radius, float(np.hypot(*(centre - near.centre))) / 3.0)
-    fits = [c for c in cands if 0.4 <= c.radius / near.radius <= 2.0
+    fits = [c for c in cands if 0.4 <= c.radius / near.radius <= 2.0 and c.area >= 0.25 * near.area
             and float(np.hypot(*(c.centre - near.centre))) >= near.radius
             and float(np.hypot(*(c.centre - centre))) <= reach]
     return min(fits, key=lambda c: float(np.hypot(*(c.centre - centre))), default=None)
