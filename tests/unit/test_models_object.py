@@ -223,8 +223,9 @@ def test_degenerate_width_from_the_amd_run_gives_finite_values_and_gradients(rep
 def test_width_fraction_has_a_floor_and_finite_gradients():
     logits = torch.tensor([-1e6, -44.4, -10.0, 0.0, 10.0, 1e6], requires_grad=True)
     frac = width_fraction(logits)
-    assert float(frac.min()) >= WIDTH_FLOOR - 1e-6 and float(frac.max()) <= 1.0 - WIDTH_FLOOR + 1e-6
-    assert float(frac[3]) == pytest.approx(0.5)  # the initial width: half the streak's, exact for a bar
+    values = frac.detach()
+    assert float(values.min()) >= WIDTH_FLOOR - 1e-6 and float(values.max()) <= 1.0 - WIDTH_FLOOR + 1e-6
+    assert float(values[3]) == pytest.approx(0.5)  # the initial width: half the streak's, exact for a bar
     frac.sum().backward()
     assert torch.isfinite(logits.grad).all()
 
