@@ -123,8 +123,9 @@ def frame_candidates(frame: np.ndarray, background: np.ndarray, neighbours: Iter
                      settings: Detect, low: float | None = None) -> tuple[list[Candidate], list[Candidate]]:
     """The strict candidates of :func:`candidates`, and the loose ones: every region of the triple difference
     big and wide enough, with its own geometry, whole or not and touching the border or not (a ball passing
-    over an arm or leaving the frame), which :func:`bridge` takes only where a track predicts one. With ``low``,
-    the differences are thresholded with hysteresis down to ``low * settings.threshold`` (:func:`_changed`)."""
+    over an arm or leaving the frame), which :func:`~defmo.evaluate.tracks.bridge` takes only where a track
+    predicts one. With ``low``, the differences are thresholded with hysteresis down to ``low *
+    settings.threshold`` (:func:`_changed`)."""
     return _candidates(_changes(frame, background, neighbours), settings, low)
 
 

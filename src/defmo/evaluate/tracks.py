@@ -137,8 +137,8 @@ def _pair_run(strict: list[list[Candidate]], loose: list[list[Candidate]], t: in
     big = [[c for c in strict[s] if c.radius >= settings.confirm_radius] for s in (t, t + 1)]
     for a in big[0]:
         for b in big[1]:
-            run = _continued(a, b, loose, t, settings) if linked(a, b, settings) and _within_step(a, b) else None
-            if run is not None:
+            run = _continued(a, b, loose, t, settings) if linked(a, b, settings) and _within_step(a, b) else {}
+            if run:
                 return run
     return {}
 
@@ -151,9 +151,9 @@ def _within_step(a: Candidate, b: Candidate) -> bool:
 
 
 def _continued(a: Candidate, b: Candidate, loose: list[list[Candidate]], t: int,
-               settings: Detect) -> dict[int, Candidate] | None:
+               settings: Detect) -> dict[int, Candidate]:
     """Frames ``t``, ``t + 1`` (``a``, ``b``) and the loose region after (else before) that continues them at a
-    nearly constant velocity, or None."""
+    nearly constant velocity, or an empty dict."""
     after = loose[t + 2] if t + 2 < len(loose) else []
     for c in after:
         if linked(b, c, settings) and steady(a, b, c):
@@ -162,7 +162,7 @@ def _continued(a: Candidate, b: Candidate, loose: list[list[Candidate]], t: int,
     for c in before:
         if linked(c, a, settings) and steady(c, a, b):
             return {t - 1: c, t: a, t + 1: b}
-    return None
+    return {}
 
 
 def predicted(chosen: dict[int, Candidate], t: int) -> tuple[np.ndarray, Candidate] | None:
