@@ -231,7 +231,10 @@ class Footage(Section):
     """The fit's options on real footage (``evaluate.footage``, ``deblur`` only; the benchmark's fit is
     ``model.fit_steps`` alone): ``path`` is what the fit shifts and bends: ``track`` (each frame's path from its
     neighbours on the track, :mod:`defmo.evaluate.paths`), ``streak`` (the frame's streak's centre line) or
-    ``network`` (the network's path with free knot offsets); ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
+    ``network`` (the network's path with free knot offsets), or ``best``: whichever of the three blurs to the
+    frame best, each end then free and pulled there by ``pull`` (None: the ends fixed); ``margin`` sets the
+    background: the frame's own outside ``1 + margin`` streak half-widths of the streak (None: the running
+    median everywhere; :func:`defmo.evaluate.streaks.local_background`); ``tv`` weighs the total variation of the mask and colour; ``prior`` the L1
     distance of the colour to the network's own; ``crisp`` pushes the mask to 0 or 1; ``steps`` and ``samples``
     the fit's Adam steps (None: the checkpoint's) and exposure times per step (None: all); ``shape`` the mask
     (``free`` per pixel or one ``ellipse``) and ``shape_lr`` the ellipse's Adam step
@@ -239,6 +242,8 @@ class Footage(Section):
     frames are deblurred in one network pass and one fit."""
 
     path: str
+    pull: float | None
+    margin: float | None
     tv: float
     prior: float
     crisp: float
@@ -251,7 +256,8 @@ class Footage(Section):
     def fit_options(self) -> dict:
         """The keyword options of :func:`defmo.models.deblat_fit.infer` these settings give."""
         return {"tv": self.tv, "prior": self.prior, "crisp": self.crisp, "steps": self.steps,
-                "samples": self.samples, "shape": self.shape, "shape_lr": self.shape_lr}
+                "samples": self.samples, "shape": self.shape, "shape_lr": self.shape_lr,
+                "pull": self.pull}
 
 
 @dataclass(frozen=True, eq=False)

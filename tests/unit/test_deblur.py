@@ -179,7 +179,7 @@ def test_the_crop_gif_spans_at_most_gif_frames_deblurred_frames(tmp_path, monkey
     def _distinct(t, n_sub):  # consecutive GIF frames that differ (identical ones are merged)
         return np.stack([np.full((4, 4, 3), ((t * n_sub + k) % 250) / 255, np.float32) for k in range(n_sub)])
 
-    def fake_batch(method, chunk, n_sub, projection, path):
+    def fake_batch(method, chunk, n_sub, projection, path, margin=None):
         return [Deblurred(item[1], np.array([0, 0, 4, 4]), np.zeros((4, 4, 3), np.float32),
                           _distinct(item[1], n_sub), np.zeros((n_sub, 4, 4, 4), np.float32),
                           np.zeros((n_sub, 2)), 1.0) for item in chunk]
@@ -189,3 +189,46 @@ def test_the_crop_gif_spans_at_most_gif_frames_deblurred_frames(tmp_path, monkey
     groups = deblur_all(None, pairs, n, tmp_path, batch=8, frame_files=False)
     assert len(groups["clip"]) == GIF_FRAMES + 5
     assert Image.open(tmp_path / "clip.gif").n_frames == n * GIF_FRAMES
+
+
+def _bar_streak():
+    """A horizontal streak: centre (20, 16), half-width 2, 12 px long (its axis from x = 16 to x = 24)."""
+    from defmo.evaluate.detect import Candidate
+
+    return Candidate(np.array([20.0, 16.0]), 2.0, 12.0, np.array([1.0, 0.0]), 40, np.array([14, 14, 19, 27]))
+
+
+def test_the_streak_weight_is_a_capsule_about_the_streaks_axis():
+    from dataclasses import replace
+
+    weight = streaks.streak_weight((32, 48), _bar_streak(), margin=1.0)  # 1 to 3.5 px from the axis, 0 from 6.5
+    assert weight[16, 16] == weight[16, 24] == weight[13, 20] == 1.0  # on the axis and 3 px across it
+    assert weight[11, 20] == 0.5 and weight[9, 20] == 0.0 and weight[0, 0] == 0.0  # 5 and 7 px across it
+    assert weight[16, 27] == 1.0 and weight[16, 29] == 0.5 and weight[16, 31] == 0.0  # beyond an end
+    disc = streaks.streak_weight((32, 48), replace(_bar_streak(), length=3.0), margin=0.0)  # shorter than wide
+    assert np.isfinite(disc).all() and disc[16, 21] == 1.0 and disc[16, 22] == 0.5 and disc[16, 23] == 0.0
+
+
+def test_a_second_mover_beside_the_streak_stays_as_the_frame_shows_it(repo):
+    """With ``evaluate.footage.margin`` the crop's pixels beyond the streak keep the frame (a leg, another
+    falling object); with the running median alone (``margin=None``) they are replaced by it."""
+    from defmo.evaluate.methods import NetworkMethod
+    from defmo.models.object_arch import ObjectGenerator
+
+    rng = np.random.default_rng(0)
+    background = 0.3 + 0.1 * rng.random((40, 48, 3))
+    image = background.copy()
+    image[14:19, 14:27] = 0.9  # the streak
+    image[23:27, 16:24] = 0.05  # another mover inside the crop, 7 px or more from the streak's axis
+    torch.manual_seed(0)
+    method = NetworkMethod(ObjectGenerator().eval(), (32, 32), 1, torch.device("cpu"), composite="full")
+    item = ("clip", 0, image, background, _bar_streak())
+    errors = {}
+    for margin in (None, 1.0):
+        frame = streaks.deblur_batch(method, [item], 4, path="network", margin=margin)[0]
+        top, left = frame.box[:2]
+        assert top <= 23 and left <= 16 and frame.box[2] >= 27 and frame.box[3] >= 24  # the mover is in the crop
+        patch = frame.frames[:, 23 - top : 27 - top, 16 - left : 24 - left]
+        errors[margin] = float(np.abs(patch - image[None, 23:27, 16:24]).mean())
+    assert errors[None] > 0.1
+    assert errors[1.0] < 0.01

@@ -293,3 +293,40 @@ def test_the_ellipse_shape_gives_an_opaque_object_that_still_fits_the_image():
     ellipse = fit_to_image(generator, image, background, times, steps=40, line=line, tv=0.05, shape="ellipse")
     assert opacity(ellipse) > opacity(free) + 0.1
     assert residual(ellipse, image, background) < residual(start, image, background)
+
+
+def test_the_fit_starts_from_the_line_whose_blur_fits_best():
+    """Given the track's line 10 px below the bar's streak and the streak's own line among ``starts``, the fit
+    starts from the streak's (real footage: a track that joined the wrong frames does not place the object)."""
+    image, background = scene()
+    torch.manual_seed(0)
+    generator = ObjectGenerator().eval()
+    times = torch.linspace(0.0, 1.0, 4)
+    wrong, right = torch.tensor([[[10.0, 25.0], [22.0, 25.0]]]), torch.tensor([[[10.0, 15.0], [22.0, 15.0]]])
+    alone = _centres(fit_to_image(generator, image, background, times, steps=0, line=wrong)[0])
+    chosen = _centres(fit_to_image(generator, image, background, times, steps=0, line=wrong, starts=right[:, None])[0])
+    assert float(alone[:, 1].mean()) == pytest.approx(25.0, abs=1.0)
+    assert float(chosen[:, 1].mean()) == pytest.approx(15.0, abs=1.0)
+    # the other way round the track's own line is kept
+    kept = _centres(fit_to_image(generator, image, background, times, steps=0, line=right, starts=wrong[:, None])[0])
+    assert float(kept[:, 1].mean()) == pytest.approx(15.0, abs=1.0)
+
+
+def test_the_pull_frees_the_ends_and_holds_them_near_the_start():
+    """A line half as long as the bar's streak: with the ends fixed (``pull=None``) the travel stays the line's;
+    with a weak pull the ends follow the data and the travel grows; a strong pull keeps it."""
+    image, background = scene()
+    times = torch.linspace(0.0, 1.0, 4)
+    short = torch.tensor([[[13.0, 15.0], [19.0, 15.0]]])
+
+    def travel(pull):
+        torch.manual_seed(0)
+        frames = fit_to_image(ObjectGenerator().eval(), image, background, times, steps=60, line=short, pull=pull,
+                              shape="ellipse")[0]
+        centres = _centres(frames)
+        return float((centres[-1] - centres[0]).norm())
+
+    fixed, weak, strong = travel(None), travel(0.001), travel(1000.0)
+    assert fixed == pytest.approx(0.75 * 6.0, abs=1.0)
+    assert weak > fixed + 1.0
+    assert strong == pytest.approx(fixed, abs=0.5)

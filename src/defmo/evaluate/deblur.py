@@ -131,7 +131,7 @@ def frame_name(group: str, index: int | None) -> str:
 
 def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: bool = False,
                path: str = "track", batch: int = 8,
-               frame_files: bool = True) -> dict[str, list[tuple[str, np.ndarray, Deblurred]]]:
+               frame_files: bool = True, margin: float | None = None) -> dict[str, list[tuple[str, np.ndarray, Deblurred]]]:
     """Deblur every (group, index, image, background, streak), ``batch`` frames at a time; write each frame's
     outputs and one GIF of the crop per group (its first ``GIF_FRAMES`` deblurred frames). Returns, per group,
     ``(name, whole frame, deblurred)`` in order."""
@@ -145,7 +145,7 @@ def deblur_all(method: NetworkMethod, pairs, n: int, out_dir: Path, projection: 
     bar = tqdm(total=len(pairs), desc="deblur", unit="frame")
     for start in range(0, len(pairs), batch):
         chunk = pairs[start : start + batch]
-        for (group, index, image, *_), frame in zip(chunk, deblur_batch(method, chunk, n, projection, path)):
+        for (group, index, image, *_), frame in zip(chunk, deblur_batch(method, chunk, n, projection, path, margin)):
             name = frame_name(group, index)
             if frame_files:
                 write_frame(out_dir / name, image, frame)
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     method.options = footage.fit_options()
     with torch.no_grad():
         groups = deblur_all(method, pairs, n, args.output_dir, args.projection, footage.path, footage.batch,
-                            not args.no_frame_files)
+                            not args.no_frame_files, footage.margin)
     _write_outputs(args, groups, n, f"network + fit ({steps} steps)" if steps else "network alone")
     log.info("deblurred %d frames (n=%d) -> %s", sum(map(len, groups.values())), n, args.output_dir)
     return 0

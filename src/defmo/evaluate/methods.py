@@ -134,23 +134,30 @@ class NetworkMethod:
         return self.render_batch([image], [background], [box], n, None if line is None else [line])[0]
 
     @torch.no_grad()
-    def render_batch(self, images, backgrounds, boxes, n: int, lines=None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def render_batch(self, images, backgrounds, boxes, n: int, lines=None,
+                     starts=None) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """:meth:`render` for several frames in one pass of the network and one fit (``lines``: one per frame,
-        or None for all)."""
+        or None for all; ``starts``: per frame, a list of other lines the fit may start from)."""
         img_t = torch.cat([_to_tensor(i, b, self.size, self.device) for i, b in zip(images, boxes)])
         bg_t = torch.cat([_to_tensor(g, b, self.size, self.device) for g, b in zip(backgrounds, boxes)])
         times = render_times(n, 1 if self.fit else self.oversample).to(self.device)
         options = dict(self.options)
         if self.fit and lines is not None:
-            crop_lines = [to_crop_coords(np.asarray(line, dtype=np.float64), b, self.size) for line, b in
-                          zip(lines, boxes)]
-            options["line"] = torch.as_tensor(np.stack(crop_lines), dtype=torch.float32, device=self.device)
+            options["line"] = self._in_crops([[line] for line in lines], boxes)[:, 0]
+            if starts is not None:
+                options["starts"] = self._in_crops(starts, boxes)
         frames = infer(self.model, img_t, bg_t, times, self.fit, **options)
         out = []
         for i in range(len(images)):
             rgba = group_mean(frames[i].float().clamp(0.0, 1.0), n)  # (T, 4, h, w) -> (n, 4, h, w)
             out.append((composite(rgba, bg_t[i]), rgba))
         return out
+
+    def _in_crops(self, lines: list, boxes) -> torch.Tensor:
+        """Per frame, its lines (start and end (x, y), full-image pixels) in its network crop: ``(B, K, 2, 2)``."""
+        crop = [np.stack([to_crop_coords(np.asarray(line, dtype=np.float64), b, self.size) for line in frame])
+                for frame, b in zip(lines, boxes)]
+        return torch.as_tensor(np.stack(crop), dtype=torch.float32, device=self.device)
 
     def resize_back(self, rgba: torch.Tensor, crop_box: np.ndarray) -> torch.Tensor:
         """The group-averaged straight RGBA ``(n, 4, h, w)`` resized (bicubic, clamped to [0, 1]) to the size

@@ -24,6 +24,41 @@ def find_object(image: np.ndarray, background: np.ndarray, settings: Detect,
     return found[0] if found else None
 
 
+def streak_weight(shape: tuple[int, ...], streak: Candidate, margin: float) -> np.ndarray:
+    """Where the object passed during the exposure, ``(H, W)`` in [0, 1]: a capsule about the streak's axis (the
+    segment its length less its width spans), 1 up to ``r (1 + margin) - 1/2`` from it and falling linearly to
+    0 at ``r (1 + 2 margin) + 1/2`` (``r`` the streak's half-width: the thresholded streak is narrower than its
+    blur, whose faint edge a hard cut would leave as a seam); a streak no longer than it is wide gives a disc."""
+    centre = np.asarray(streak.centre, dtype=np.float64)
+    half = 0.5 * max(streak.length - 2.0 * streak.radius, 0.0) * np.asarray(streak.axis, dtype=np.float64)
+    start, span = centre - half, 2.0 * half
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    offset = np.stack((cols - start[0], rows - start[1]), axis=-1)
+    along = np.clip((offset @ span) / max(float(span @ span), 1e-12), 0.0, 1.0)  # 0 for a disc
+    distance = np.linalg.norm(offset - along[..., None] * span, axis=-1)
+    inner, outer = streak.radius * (1.0 + margin) - 0.5, streak.radius * (1.0 + 2.0 * margin) + 0.5
+    return np.clip((outer - distance) / (outer - inner), 0.0, 1.0)
+
+
+def local_background(image: np.ndarray, background: np.ndarray, streak: Candidate, margin: float) -> np.ndarray:
+    """The background the object's sub-frames are fitted to and composited over: the running median
+    ``background`` where the object passed (:func:`streak_weight`), the frame ``image`` itself everywhere else,
+    so other movers near the object (a leg, a second falling object) stay as the frame shows them instead of
+    being replaced by the median.
+
+    Example:
+        >>> streak = Candidate(np.array([4.0, 2.0]), 1.0, 6.0, np.array([1.0, 0.0]), 15, np.array([1, 1, 4, 8]))
+        >>> local_background(np.ones((5, 9, 3)), np.zeros((5, 9, 3)), streak, 0.0)[..., 0].round(1)
+        array([[1. , 1. , 1. , 1. , 1. , 1. , 1. , 1. , 1. ],
+               [1. , 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.9, 1. ],
+               [1. , 0.5, 0. , 0. , 0. , 0. , 0. , 0.5, 1. ],
+               [1. , 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.9, 1. ],
+               [1. , 1. , 1. , 1. , 1. , 1. , 1. , 1. , 1. ]])
+    """
+    weight = streak_weight(image.shape, streak, margin)[..., None]
+    return weight * background + (1.0 - weight) * image
+
+
 def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
     """Grow the shorter side of (row0, col0, row1, col1) to the longer one, about its centre, so the network's
     crop (sized from the box height) holds a wide object too. Coordinates may leave the image; the method clips."""
@@ -35,19 +70,23 @@ def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
 
 
 def deblur_batch(method: NetworkMethod, chunk: list, n: int, projection: bool = False,
-                 path: str = "track") -> list[Deblurred]:
+                 path: str = "track", margin: float | None = None) -> list[Deblurred]:
     """Deblur the streak of each ``(group, index, image, background, streak)`` of ``chunk`` in one network
     pass and one fit. The fit follows each frame's path from its track (``path="track"``), its streak's centre
-    line (``"streak"``; the track gives its direction) or the network's path (``"network"``); with
+    line (``"streak"``; the track gives its direction), the network's path (``"network"``) or starts from
+    whichever of the three blurs to the frame best (``"best"``); with a ``margin`` the background is the
+    frame's own outside the streak (:func:`local_background`), else the running median; with
     ``projection`` the composited sub-frames are moved
     by :func:`defmo.data.blatting.project_to_image_np` so that they average to the input. A streak off a
     track (no direction) keeps the network's path."""
     images = [_to_float(item[2]) for item in chunk]
-    backgrounds = [_to_float(item[3]) for item in chunk]
     streaks = [item[4] for item in chunk]
-    lines = [None if path == "network" else s.line(track=path == "track") for s in streaks]
+    backgrounds = [_to_float(item[3]) for item in chunk]
+    if margin is not None:
+        backgrounds = [local_background(i, b, s, margin) for i, b, s in zip(images, backgrounds, streaks)]
+    lines, starts = _lines(streaks, path)
     boxes = [_crop_box(method, image, streak, line) for image, streak, line in zip(images, streaks, lines)]
-    rendered = _render(method, images, backgrounds, boxes, n, lines)
+    rendered = _render(method, images, backgrounds, boxes, n, lines, starts)
     return [_deblurred(method, item[1], image, background, box, streak, out, projection) for
             item, image, background, box, streak, out in zip(chunk, images, backgrounds, boxes, streaks, rendered)]
 
@@ -64,19 +103,32 @@ def _crop_box(method: NetworkMethod, image: np.ndarray, streak: Candidate, line:
     return network_box(box, radius, method.size, image.shape)
 
 
-def _render(method: NetworkMethod, images, backgrounds, boxes, n: int, lines: list) -> list:
+def _lines(streaks: list[Candidate], path: str) -> tuple[list, list | None]:
+    """Per streak, the centre line the fit follows (None: the network's path) and, for ``path="best"``, the
+    other lines it may start from (the streak's own beside the track's; the network's is the fit's own)."""
+    lines = [None if path == "network" else s.line(track=path != "streak") for s in streaks]
+    if path != "best":
+        return lines, None
+    own = [s.line(track=False) for s in streaks]
+    return lines, [[line if mine is None else mine] for mine, line in zip(own, lines)]
+
+
+def _groups(lines: list, starts: list | None) -> list[tuple[list[int], list | None, list | None]]:
+    """The frames with a centre line, with their lines and starts, then those without (None, None); each group
+    only where it holds a frame."""
+    along = [i for i, line in enumerate(lines) if line is not None]
+    alone = [i for i, line in enumerate(lines) if line is None]
+    out = [(along, [lines[i] for i in along], None if starts is None else [starts[i] for i in along])]
+    return [group for group in (*out, (alone, None, None)) if group[0]]
+
+
+def _render(method: NetworkMethod, images, backgrounds, boxes, n: int, lines: list, starts: list | None) -> list:
     """:meth:`NetworkMethod.render_batch` in two groups: the frames with a centre line (one fit along the
     lines), and those without (the network's path)."""
-    groups: dict[bool, list[int]] = {True: [], False: []}
-    for i, line in enumerate(lines):
-        groups[line is not None].append(i)
     rendered: list = [None] * len(images)
-    for with_line, picked in groups.items():
-        if not picked:
-            continue
-        given = [lines[i] for i in picked] if with_line else None
+    for picked, given, others in _groups(lines, starts):
         done = method.render_batch([images[i] for i in picked], [backgrounds[i] for i in picked],
-                                   [boxes[i] for i in picked], n, given)
+                                   [boxes[i] for i in picked], n, given, others)
         for i, out in zip(picked, done):
             rendered[i] = out
     return rendered

@@ -60,7 +60,7 @@ def measure_clip(video: Path, cfg: Config, model, model_cfg: dict, device, min_t
         with torch.no_grad():
             for start in range(0, len(pairs), footage.batch):
                 _, spent = _timed(deblur_batch, method, pairs[start : start + footage.batch], n, False,
-                                  footage.path)
+                                  footage.path, footage.margin)
                 seconds += spent
         row[f"{label}_fps"] = len(pairs) / seconds if pairs else None
         row[f"{label}_video_fps"] = total / (detect_s + seconds)  # the whole clip, detection included

@@ -98,12 +98,71 @@ def mask_parameters(alpha: torch.Tensor, shape: str, mask_lr: float,
     return logits, torch.sigmoid, mask_lr
 
 
+def along_line(line: torch.Tensor, obj: torch.Tensor, angles: torch.Tensor, at: torch.Tensor,
+               size: tuple[int, int]) -> torch.Tensor:
+    """The object ``obj (B, C, S, S)`` moved at constant speed along ``line (B, 2, 2)`` (start and end, (x, y)
+    pixels), turned by ``angles (B, T)``, at times ``at (T,)``: ``(B, T, C, H, W)`` (:func:`place`)."""
+    positions = line[:, None, 0] + (line[:, None, 1] - line[:, None, 0]) * at[None, :, None]
+    return place(obj, positions, angles, size)
+
+
+@torch.no_grad()
+def best_line(lines: torch.Tensor, error: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Per sample, the line of ``lines (B, K, 2, 2)`` with the least ``error``: ``(B, 2, 2) -> (B,)``.
+
+    Example:
+        >>> lines = torch.stack((torch.zeros(2, 2, 2), torch.ones(2, 2, 2)), dim=1)  # (B=2, K=2, 2, 2)
+        >>> best_line(lines, lambda line: (line[:, 0, 0] - torch.tensor([0.0, 1.0])).abs()).tolist()
+        [[[0.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]
+    """
+    errors = torch.stack([error(lines[:, k]) for k in range(lines.shape[1])], dim=1)
+    return lines[torch.arange(len(lines), device=lines.device), errors.argmin(dim=1)]
+
+
+def _start_line(line: torch.Tensor | None, starts: torch.Tensor | None, positions: torch.Tensor,
+                error: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    """The line a fit starts from: of ``line (B, 2, 2)``, ``starts (B, K, 2, 2)`` and the network's own path
+    ``positions (B, T, 2)`` from its first to its last position (turned ``line``'s way), the one with the least
+    ``error`` (:func:`best_line`); ``line`` itself without ``starts``."""
+    if line is None or starts is None:
+        return line
+    own = positions[:, [0, -1]]
+    backwards = ((own[:, 1] - own[:, 0]) * (line[:, 1] - line[:, 0])).sum(dim=1) < 0
+    own = torch.where(backwards[:, None, None], own.flip(1), own)
+    return best_line(torch.cat((line[:, None], starts.float(), own[:, None]), dim=1), error)
+
+
+def _free_ends(line: torch.Tensor | None, pull: float | None) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+    """The segment the path runs along and its free parameters: a copy of ``line`` fitted from there with a
+    ``pull``, else ``line`` itself and none."""
+    if pull is None or line is None:
+        return line, []
+    ends = line.clone().requires_grad_(True)
+    return ends, [ends]
+
+
+def appearance_penalty(alpha: torch.Tensor, rgb: torch.Tensor, own: torch.Tensor, tv: float, prior: float,
+                       crisp: float) -> torch.Tensor:
+    """The fit's regularisers of the mask ``alpha (B, 1, S, S)`` and colour ``rgb (B, 3, S, S)`` (a scalar): total
+    variation of the mask and the masked colour (``tv``), the L1 distance of the colour to the network's ``own``
+    inside the mask (``prior``) and ``4 m (1 - m)`` (``crisp``); see :func:`fit_to_image`."""
+    term = alpha.new_zeros(())
+    if tv > 0:
+        term = term + tv * (total_variation(alpha) + total_variation(rgb * alpha)).mean()
+    if prior > 0:
+        term = term + prior * ((rgb - own).abs() * alpha).mean()
+    if crisp > 0:
+        term = term + crisp * (4.0 * alpha * (1.0 - alpha)).mean()
+    return term
+
+
 def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: torch.Tensor, times: torch.Tensor,
                  steps: int, path: Path | None = None, template: torch.Tensor | None = None,
                  lr: float = 0.3, mask_lr: float = 1.0, knots: int = 5,
                  line: torch.Tensor | None = None, tv: float = 0.0, prior: float = 0.0,
                  crisp: float = 0.0, samples: int | None = None, shape: str = "free",
-                 shape_lr: float = 0.05) -> torch.Tensor:
+                 shape_lr: float = 0.05, starts: torch.Tensor | None = None,
+                 pull: float | None = None) -> torch.Tensor:
     """The object generator's sub-frames fitted to the image they came from (see the module docstring):
     ``steps`` Adam steps from the network's ``path`` and ``template`` (computed here when not given), the
     network untouched; ``lr`` is Adam's step for the path's offsets (pixels) and the colour's logits, ``mask_lr``
@@ -129,7 +188,13 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
     - ``shape``: ``free`` (a mask logit per pixel) or ``ellipse``: the mask is one ellipse (centre, half-axes,
       angle; :func:`ellipse_mask_logits`) started from the network's mask's moments and fitted at Adam step
       ``shape_lr``: an opaque silhouette with a one-pixel edge, which a per-pixel mask under the blur's
-      ambiguity leaves translucent or ragged.
+      ambiguity leaves translucent or ragged;
+    - ``starts (B, K, 2, 2)``: other lines the path may start from (the streak's own centre line); the fit starts
+      each frame from whichever of ``line``, ``starts`` and the network's own path (its ends, in ``line``'s
+      direction) blurs to the image best, with the starting appearance (:func:`best_line`);
+    - ``pull``: with a number, each end of the path is free, pulled to where it started by ``pull`` times its
+      squared distance over the half-width squared (the data, not the track alone, places the path); None keeps
+      the segment's ends where they started, shifted and bent as one.
 
     With none of them (the default) the fit is the synthetic benchmark's, unchanged."""
     with torch.autocast(image.device.type, enabled=False):
@@ -153,13 +218,18 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
         mask, alpha_of, mask_step = mask_parameters(template[:, :1], shape, mask_lr, shape_lr)
         start_colour = own if prior > 0 else colour
         colour = torch.logit(start_colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
+        coarse = grid if samples is None else torch.linspace(0.0, 1.0, samples, device=image.device)
+        line = _start_line(line, starts, start, lambda trial: (blat(along_line(  # the start that fits best
+            trial, torch.cat((torch.sigmoid(colour), alpha_of(mask)), dim=1), path.angles(coarse).float(), coarse,
+            size), background) - image).abs().sum(dim=1).mean(dim=(1, 2)))
+        segment, free = _free_ends(line, pull)
 
         def positions_at(at: torch.Tensor) -> torch.Tensor:
             if line is None:
                 with torch.no_grad():
                     base = path.positions(at).float()
                 return base + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
-            base = line[:, None, 0] + (line[:, None, 1] - line[:, None, 0]) * at[None, :, None]
+            base = segment[:, None, 0] + (segment[:, None, 1] - segment[:, None, 0]) * at[None, :, None]
             reach = path.radius.float().clamp_min(1.0)[:, None]  # the bend's middle stays within a half-width
             bend = reach * torch.tanh(offsets[:, 1] / reach)  # (B, 2) pixels
             return base + offsets[:, None, 0] + 4.0 * (at * (1.0 - at))[None, :, None] * bend[:, None]
@@ -171,22 +241,16 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
             return place(obj, positions_at(at), turn, size)  # (B, T, 4, H, W)
 
         def regulariser() -> torch.Tensor:
-            alpha, rgb = alpha_of(mask), torch.sigmoid(colour)
-            term = torch.zeros((), device=image.device)
-            if tv > 0:
-                term = term + tv * (total_variation(alpha) + total_variation(rgb * alpha)).mean()
-            if prior > 0:
-                term = term + prior * ((rgb - own).abs() * alpha).mean()
-            if crisp > 0:
-                term = term + crisp * (4.0 * alpha * (1.0 - alpha)).mean()
-            return term
+            term = appearance_penalty(alpha_of(mask), torch.sigmoid(colour), own, tv, prior, crisp)
+            reach = path.radius.float().clamp_min(1.0)[:, None]
+            return term + sum(pull * ((f - line).square().sum(dim=2) / reach.square()).mean() for f in free)
 
-        coarse = grid if samples is None else torch.linspace(0.0, 1.0, samples, device=image.device)
-        optimiser = torch.optim.Adam([{"params": [offsets, colour], "lr": lr}, {"params": [mask], "lr": mask_step}])
+        moving = [offsets, colour, *free]
+        optimiser = torch.optim.Adam([{"params": moving, "lr": lr}, {"params": [mask], "lr": mask_step}])
         with torch.enable_grad():
             for _ in range(steps):
                 loss = (blat(render(coarse), background) - image).abs().sum(dim=1).mean()
-                if tv > 0 or prior > 0 or crisp > 0:
+                if max(tv, prior, crisp) > 0 or free:
                     loss = loss + regulariser()
                 optimiser.zero_grad()
                 loss.backward()
