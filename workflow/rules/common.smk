@@ -114,12 +114,19 @@ DEBLUR_MODEL = "proposed" if "proposed" in APPROACHES else APPROACHES[-1]
 EXAMPLES = EVAL["real_examples"]
 REAL_CLIPS = {clip["name"]: clip for clip in EVAL["real_clips"]}
 # deblur on the real clips (deblur_footage): the variants scored in the real-footage table
+# (previous: deblur before the real-footage design, over the running median; previous_local: the same fit over
+# the frame's own background, the table's check that the background alone does not make the fit's score)
+PREVIOUS_FIT = (
+    "--no-videos --set evaluate.footage.tv=0 --set evaluate.footage.prior=0"
+    " --set evaluate.footage.path=network --set evaluate.footage.shape=free"
+)
 FOOTAGE_VARIANTS = {
     "fit": "",
     "network": "--network-only --no-videos",
-    "previous": "--no-videos --set evaluate.footage.tv=0 --set evaluate.footage.prior=0"
-    " --set evaluate.footage.path=network --set evaluate.footage.shape=free",
+    "previous": PREVIOUS_FIT + " --set evaluate.footage.margin=null",
+    "previous_local": PREVIOUS_FIT,
 }
+FIGURE_VARIANTS = ["fit", "network", "previous"]  # the rows of each clip's figure
 
 
 def footage_flags(wildcards):

@@ -193,7 +193,7 @@ rule footage_figure:
     input:
         panels=expand(
             "results/evaluate/panels/footage_{{clip}}_{variant}.png",
-            variant=FOOTAGE_VARIANTS,
+            variant=FIGURE_VARIANTS,
         ),
         values=values("footage_figure"),
     output:

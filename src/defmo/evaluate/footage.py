@@ -179,12 +179,14 @@ def summarise(frames: list[Deblurred]) -> dict:
 SCORES = ("continuity", "smoothness", "appearance_spread", "opacity", "reblur_error")
 HEADER = ("Clip", "Variant", "Frames", "Continuity gap", "Path residual / r", "Appearance spread", "Opacity",
           "Re-blur error")
-VARIANTS = {"fit": "network + fit", "network": "network alone",
-            "previous": "network + previous fit"}  # deblur_footage's variants (workflow/rules/common.smk)
-CAPTION = ("Real footage (no ground truth), per clip: the network alone, the network + fit as deblur runs it "
-           "(evaluate.footage: each frame's path from its track, one fitted ellipse as the mask, total variation, the "
-           "network's colour as a prior) and the network + previous fit (the network's path with free knots, a free "
-           "per-pixel mask, no regulariser). "
+VARIANTS = {"fit": "network + fit", "network": "network alone", "previous": "network + previous fit",
+            "previous_local": "network + previous fit, frame's background"}  # deblur_footage's (common.smk)
+CAPTION = ("Real footage (no ground truth), per clip: the network alone and the network + fit as deblur runs it "
+           "(evaluate.footage: the path started from whichever of the track's, the streak's and the network's "
+           "blurs to the frame best, its ends pulled there, one fitted ellipse as the mask, total variation, the "
+           "network's colour as a prior; the background the frame's own beyond the streak), the network + previous "
+           "fit (deblur before: the network's path with free knots, a free per-pixel mask, no regulariser, over the "
+           "running median) and the same previous fit over the frame's own background. "
            "Continuity gap: median over consecutive frames of the distance between where a frame's path ends and "
            "the next one's starts (paths over the whole exposure: half a sub-frame beyond the first and last "
            "sub-frame centres), over the path length. Path residual: RMS distance from the best one- or "
@@ -276,7 +278,7 @@ def reading(rows: list[list]) -> str:
     out = []
     for clip, variants in by_clip.items():
         fit = variants.get(VARIANTS["fit"])
-        parts = [_compare(fit, variants[VARIANTS[o]], VARIANTS[o]) for o in ("previous", "network")
+        parts = [_compare(fit, variants[VARIANTS[o]], VARIANTS[o]) for o in ("previous", "previous_local", "network")
                  if fit is not None and VARIANTS[o] in variants]
         if parts:
             out.append(f"- {clip}: the network + fit is " + "; ".join(parts) + ".")
