@@ -29,15 +29,28 @@ def streak_weight(shape: tuple[int, ...], streak: Candidate, margin: float) -> n
     segment its length less its width spans), 1 up to ``r (1 + margin) - 1/2`` from it and falling linearly to
     0 at ``r (1 + 2 margin) + 1/2`` (``r`` the streak's half-width: the thresholded streak is narrower than its
     blur, whose faint edge a hard cut would leave as a seam); a streak no longer than it is wide gives a disc."""
+    weight = np.zeros(shape[:2])
+    window, inside = _capsule(shape, streak, margin)
+    weight[window] = inside
+    return weight
+
+
+def _capsule(shape: tuple[int, ...], streak: Candidate, margin: float) -> tuple[tuple[slice, slice], np.ndarray]:
+    """:func:`streak_weight` on the window of the image it can be above 0 in: (rows, cols) slices and the weight
+    there (computed on that window only: a few hundred pixels, not the whole frame)."""
     centre = np.asarray(streak.centre, dtype=np.float64)
     half = 0.5 * max(streak.length - 2.0 * streak.radius, 0.0) * np.asarray(streak.axis, dtype=np.float64)
     start, span = centre - half, 2.0 * half
-    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    inner, outer = streak.radius * (1.0 + margin) - 0.5, streak.radius * (1.0 + 2.0 * margin) + 0.5
+    low = np.clip(np.floor(np.minimum(start, start + span) - outer), 0, None).astype(int)  # (x, y)
+    high = np.minimum(np.ceil(np.maximum(start, start + span) + outer).astype(int) + 1, [shape[1], shape[0]])
+    high = np.maximum(high, low)
+    rows, cols = np.mgrid[low[1] : high[1], low[0] : high[0]]
     offset = np.stack((cols - start[0], rows - start[1]), axis=-1)
     along = np.clip((offset @ span) / max(float(span @ span), 1e-12), 0.0, 1.0)  # 0 for a disc
     distance = np.linalg.norm(offset - along[..., None] * span, axis=-1)
-    inner, outer = streak.radius * (1.0 + margin) - 0.5, streak.radius * (1.0 + 2.0 * margin) + 0.5
-    return np.clip((outer - distance) / (outer - inner), 0.0, 1.0)
+    window = (slice(low[1], high[1]), slice(low[0], high[0]))
+    return window, np.clip((outer - distance) / (outer - inner), 0.0, 1.0)
 
 
 def local_background(image: np.ndarray, background: np.ndarray, streak: Candidate, margin: float) -> np.ndarray:
@@ -55,8 +68,10 @@ def local_background(image: np.ndarray, background: np.ndarray, streak: Candidat
                [1. , 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.9, 1. ],
                [1. , 1. , 1. , 1. , 1. , 1. , 1. , 1. , 1. ]])
     """
-    weight = streak_weight(image.shape, streak, margin)[..., None]
-    return weight * background + (1.0 - weight) * image
+    window, weight = _capsule(image.shape, streak, margin)
+    out = np.array(image, dtype=np.result_type(image, background, np.float64))  # a new array
+    out[window] = weight[..., None] * background[window] + (1.0 - weight[..., None]) * image[window]
+    return out
 
 
 def square_box(box: np.ndarray, radius: int) -> tuple[np.ndarray, int]:
