@@ -123,7 +123,7 @@ PREVIOUS_FIT = (
 FOOTAGE_VARIANTS = {
     "fit": "",
     "network": "--network-only --no-videos",
-    "previous": PREVIOUS_FIT + " --set evaluate.footage.margin=null",
+    "previous": f"{PREVIOUS_FIT} --set evaluate.footage.margin=null",
     "previous_local": PREVIOUS_FIT,
 }
 FIGURE_VARIANTS = ["fit", "network", "previous"]  # the rows of each clip's figure
