@@ -98,12 +98,10 @@ def mask_parameters(alpha: torch.Tensor, shape: str, mask_lr: float,
     return logits, torch.sigmoid, mask_lr
 
 
-def along_line(line: torch.Tensor, obj: torch.Tensor, angles: torch.Tensor, at: torch.Tensor,
-               size: tuple[int, int]) -> torch.Tensor:
-    """The object ``obj (B, C, S, S)`` moved at constant speed along ``line (B, 2, 2)`` (start and end, (x, y)
-    pixels), turned by ``angles (B, T)``, at times ``at (T,)``: ``(B, T, C, H, W)`` (:func:`place`)."""
-    positions = line[:, None, 0] + (line[:, None, 1] - line[:, None, 0]) * at[None, :, None]
-    return place(obj, positions, angles, size)
+def segment_positions(line: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """The centre ``(B, T, 2)`` at times ``at (T,)`` of an object moving at constant speed along ``line (B, 2, 2)``
+    (start and end, (x, y) pixels)."""
+    return line[:, None, 0] + (line[:, None, 1] - line[:, None, 0]) * at[None, :, None]
 
 
 @torch.no_grad()
@@ -219,9 +217,12 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
         start_colour = own if prior > 0 else colour
         colour = torch.logit(start_colour.clamp(FIT_CLAMP, 1 - FIT_CLAMP)).detach().requires_grad_(True)
         coarse = grid if samples is None else torch.linspace(0.0, 1.0, samples, device=image.device)
-        line = _start_line(line, starts, start, lambda trial: (blat(along_line(  # the start that fits best
-            trial, torch.cat((torch.sigmoid(colour), alpha_of(mask)), dim=1), path.angles(coarse).float(), coarse,
-            size), background) - image).abs().sum(dim=1).mean(dim=(1, 2)))
+        def appearance() -> torch.Tensor:
+            return torch.cat((torch.sigmoid(colour), alpha_of(mask)), dim=1)  # (B, 4, S, S)
+
+        line = _start_line(line, starts, start, lambda trial: (blat(place(  # the start that fits best
+            appearance(), segment_positions(trial, coarse), path.angles(coarse).float(), size), background)
+            - image).abs().sum(dim=1).mean(dim=(1, 2)))
         segment, free = _free_ends(line, pull)
 
         def positions_at(at: torch.Tensor) -> torch.Tensor:
@@ -229,16 +230,14 @@ def fit_to_image(generator: torch.nn.Module, image: torch.Tensor, background: to
                 with torch.no_grad():
                     base = path.positions(at).float()
                 return base + torch.einsum("tk,bkc->btc", knot_weights(at, knots), offsets)
-            base = segment[:, None, 0] + (segment[:, None, 1] - segment[:, None, 0]) * at[None, :, None]
             reach = path.radius.float().clamp_min(1.0)[:, None]  # the bend's middle stays within a half-width
             bend = reach * torch.tanh(offsets[:, 1] / reach)  # (B, 2) pixels
-            return base + offsets[:, None, 0] + 4.0 * (at * (1.0 - at))[None, :, None] * bend[:, None]
+            return segment_positions(segment, at) + offsets[:, None, 0] + 4.0 * (at * (1.0 - at))[None, :, None] * bend[:, None]
 
         def render(at: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 turn = path.angles(at).float()
-            obj = torch.cat((torch.sigmoid(colour), alpha_of(mask)), dim=1)
-            return place(obj, positions_at(at), turn, size)  # (B, T, 4, H, W)
+            return place(appearance(), positions_at(at), turn, size)  # (B, T, 4, H, W)
 
         def regulariser() -> torch.Tensor:
             term = appearance_penalty(alpha_of(mask), torch.sigmoid(colour), own, tv, prior, crisp)
